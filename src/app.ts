@@ -1,0 +1,95 @@
+/**
+ * buildApp(deps): the whole HTTP surface, from dependencies it is handed.
+ * No environment, no listening, no signals here (that is main.ts), so a test
+ * builds the same app in-process on a temp data dir.
+ */
+import { bodyLimit } from "hono/body-limit";
+import type { JWK } from "jose";
+import type { Logger } from "pino";
+import type { TokenVerifier } from "./auth/tokens.js";
+import { AppError } from "./errors.js";
+import { errorBody, errorResponse, toAppError } from "./http/errors.js";
+import { authenticate } from "./http/middleware/auth.js";
+import { idempotency } from "./http/middleware/idempotency.js";
+import { rateLimit } from "./http/middleware/rate-limit.js";
+import { operatorRoutes } from "./operator/operator.routes.js";
+import type { Admission } from "./runtime/admission.js";
+import { requestContext } from "./http/middleware/request-context.js";
+import { createRouter } from "./http/router.js";
+import { SERVICE_NAME } from "./http/constants.js";
+import { metaRoutes } from "./meta/meta.routes.js";
+import { providerRoutes } from "./providers/providers.routes.js";
+import { roomRoutes } from "./room/room.routes.js";
+import type { RoomService } from "./room/room.service.js";
+import type { LlmRuntime } from "./runtime/llm/llm.types.js";
+import type { TenantDatabases } from "./storage/tenant-db.js";
+
+export interface AppDeps {
+  log: Logger;
+  version: string;
+  bodyLimitBytes: number;
+  verifier: TokenVerifier;
+  publicJwk: JWK;
+  tenants: TenantDatabases;
+  rooms: RoomService;
+  runtime: LlmRuntime;
+  startedAt: number;
+  now: () => number;
+  isShuttingDown: () => boolean;
+  admission: Admission;
+  rateLimit: { rps: number; burst: number };
+  sse: { heartbeatMs: number };
+}
+
+export function buildApp(d: AppDeps) {
+  const app = createRouter();
+
+  app.use("*", requestContext(d.log));
+  app.use("*", async (c, next) => {
+    const m = c.req.method;
+    if (m !== "POST" && m !== "PATCH" && m !== "PUT") return next();
+    return bodyLimit({
+      maxSize: d.bodyLimitBytes,
+      onError: () => {
+        throw new AppError("PAYLOAD_TOO_LARGE", `request body is larger than ${d.bodyLimitBytes} bytes`);
+      },
+    })(c, next);
+  });
+  app.use("/llm/*", authenticate(d.verifier, d.tenants));
+  app.use("/llm/*", rateLimit({ rps: d.rateLimit.rps, burst: d.rateLimit.burst, now: d.now }));
+  app.use("/llm/*", idempotency(d.now));
+
+  app.route("/", metaRoutes({ version: d.version, publicJwk: d.publicJwk, startedAt: d.startedAt, now: d.now, isShuttingDown: d.isShuttingDown }));
+  app.route("/", providerRoutes(d.runtime));
+  app.route("/", roomRoutes(d.rooms, d.sse));
+  app.route("/", operatorRoutes(d.admission));
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description: "A JWT with claims `sub`, `tenant`, `exp` and optional `access` (read | edit | full | root). Locally: `npm run -s token -- --tenant acme`.",
+  });
+  app.doc31("/openapi.json", () => ({
+    openapi: "3.1.0",
+    info: {
+      title: SERVICE_NAME,
+      version: d.version,
+      description: "Rent tenant-scoped, bounded, live LLM rooms over HTTP; follow their durable events over SSE.",
+    },
+    servers: [{ url: "/" }],
+  }));
+
+  app.notFound((c) => c.json(errorBody("NOT_FOUND", `no route ${c.req.method} ${new URL(c.req.url).pathname}; see GET / for links and GET /openapi.json for every route`), 404));
+  app.onError((err, c) => {
+    const { appError, unexpected } = toAppError(err);
+    if (unexpected) {
+      const log = c.get("log") ?? d.log;
+      log.error({ err, req_id: c.get("requestId") }, "unhandled error");
+    }
+    return errorResponse(c, appError);
+  });
+  return app;
+}
+
+export type App = ReturnType<typeof buildApp>;

@@ -1,0 +1,45 @@
+/**
+ * The one error taxonomy. Domain code throws `AppError` with a stable code;
+ * `http/errors.ts` alone maps codes to HTTP statuses. Messages are written for
+ * the caller: they say what went wrong and what to do next, never internals.
+ */
+export const ERROR_CODES = [
+  "VALIDATION_FAILED",
+  "UNKNOWN_MODEL",
+  "UNKNOWN_TOOL",
+  "AUTH_REQUIRED",
+  "AUTH_INVALID",
+  "FORBIDDEN",
+  "NOT_FOUND",
+  "ROOM_NOT_FOUND",
+  "MESSAGE_NOT_FOUND",
+  "METHOD_NOT_ALLOWED",
+  "ROOM_RELEASED",
+  "ROOM_FAILED",
+  "ROOM_QUEUE_FULL",
+  "NO_ACTIVE_TURN",
+  "VERSION_CONFLICT",
+  "IDEMPOTENCY_IN_PROGRESS",
+  "PAYLOAD_TOO_LARGE",
+  "UNSUPPORTED_MEDIA_TYPE",
+  "IDEMPOTENCY_KEY_REUSED",
+  "RATE_LIMITED",
+  "QUOTA_EXCEEDED",
+  "INTERNAL",
+  "GLOBAL_STOP_ACTIVE",
+  "SHUTTING_DOWN",
+  "STORAGE_BUSY",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class AppError extends Error {
+  override name = "AppError";
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly options: { details?: unknown; retryAfterS?: number; headers?: Record<string, string> } = {},
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Durable first, then fan out. `EventLog.transaction` runs a synchronous
+ * better-sqlite3 transaction in which writers append events; only after it
+ * commits are those events published, with `partial.text` rebuilt by the same
+ * fold replay uses. A transaction that throws publishes nothing.
+ */
+import type { TenantDb } from "../storage/tenant-db.js";
+import type { EventBus } from "./event.bus.js";
+import { appendEvent, foldAt } from "./event.store.js";
+import { hydratePayload, type TextFold } from "./event.text.js";
+import type { NewEvent, RoomEvent } from "./event.types.js";
+
+export interface EventTx {
+  /** Appends an event to the room's log inside the open transaction and returns it as readers will see it. */
+  emit(roomId: string, event: NewEvent): RoomEvent;
+  /** The transaction's timestamp (one per transaction, so rows written together agree). */
+  readonly nowIso: string;
+}
+
+export class EventLog {
+  readonly #bus: EventBus;
+  readonly #now: () => number;
+  /** Live text folds of rooms with a message in progress, keyed by tenant/room. */
+  readonly #folds = new Map<string, TextFold>();
+
+  readonly #beforeCommit: ((t: TenantDb, result: unknown) => void) | null;
+
+  /** `beforeCommit` runs inside every transaction after its body, so its writes commit (or roll back) with it. */
+  constructor(bus: EventBus, now: () => number = Date.now, beforeCommit: ((t: TenantDb, result: unknown) => void) | null = null) {
+    this.#bus = bus;
+    this.#now = now;
+    this.#beforeCommit = beforeCommit;
+  }
+
+  get bus(): EventBus {
+    return this.#bus;
+  }
+
+  /** Runs `fn` in one IMMEDIATE transaction, then publishes what it emitted. Must not be nested. */
+  transaction<T>(t: TenantDb, fn: (tx: EventTx) => T): T {
+    if (t.sqlite.inTransaction) throw new Error("EventLog.transaction must not be nested");
+    const nowIso = new Date(this.#now()).toISOString();
+    const emitted: RoomEvent[] = [];
+    const pendingFolds = new Map<string, TextFold>();
+    const tx: EventTx = {
+      nowIso,
+      emit: (roomId, ev) => {
+        const stored = appendEvent(t, roomId, ev, nowIso);
+        const key = `${t.tenant}/${roomId}`;
+        let fold = pendingFolds.get(key) ?? this.#folds.get(key);
+        if (!fold && ev.event_type === "pi:message_update") fold = foldAt(t, roomId, stored.seq - 1);
+        if (ev.event_type === "pi:message_start") fold = { text: "" };
+        const visible = fold ? { ...stored, payload: hydratePayload((fold = { text: fold.text }), ev.event_type, stored.payload) } : stored;
+        if (fold) pendingFolds.set(key, fold);
+        emitted.push(visible);
+        return visible;
+      },
+    };
+    const result = t.sqlite
+      .transaction(() => {
+        const r = fn(tx);
+        this.#beforeCommit?.(t, r);
+        return r;
+      })
+      .immediate();
+    for (const [key, fold] of pendingFolds) this.#folds.set(key, fold);
+    for (const ev of emitted) if (ev.event_type === "pi:message_end" || ev.event_type === "agent:turn_end") this.#folds.delete(`${t.tenant}/${ev.room_id}`);
+    this.#publish(t.tenant, emitted);
+    return result;
+  }
+
+  #publish(tenant: string, events: RoomEvent[]): void {
+    let i = 0;
+    while (i < events.length) {
+      const roomId = events[i]!.room_id;
+      let j = i + 1;
+      while (j < events.length && events[j]!.room_id === roomId) j++;
+      this.#bus.publish(tenant, roomId, events.slice(i, j));
+      i = j;
+    }
+  }
+}

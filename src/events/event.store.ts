@@ -1,0 +1,126 @@
+/**
+ * The durable room event log. `append` must run inside a transaction: it
+ * takes the room's next seq and inserts in the same write, so seqs are
+ * gap-free and a rolled-back transaction leaves no hole. Reads rebuild
+ * `partial.text` (see event.text.ts).
+ */
+import type Database from "better-sqlite3";
+import type { TenantDb } from "../storage/tenant-db.js";
+import { hydratePayload, storedPayload, type TextFold } from "./event.text.js";
+import type { NewEvent, RoomEvent } from "./event.types.js";
+
+interface EventRow {
+  seq: number;
+  event_type: string;
+  agent_key: string | null;
+  turn_id: string | null;
+  payload: string;
+  created_at: string;
+}
+
+interface Statements {
+  nextSeq: Database.Statement<[string], { seq: number }>;
+  insert: Database.Statement<[string, number, string, string | null, string | null, string, string]>;
+  after: Database.Statement<[string, number, number], EventRow>;
+  latest: Database.Statement<[string, number, number], EventRow>;
+  lastStart: Database.Statement<[string, number], { seq: number }>;
+  deltasBetween: Database.Statement<[string, number, number], { payload: string }>;
+  lastSeq: Database.Statement<[string], { seq: number }>;
+}
+
+const statements = new WeakMap<Database.Database, Statements>();
+
+function stmts(sqlite: Database.Database): Statements {
+  let s = statements.get(sqlite);
+  if (!s) {
+    s = {
+      nextSeq: sqlite.prepare("UPDATE rooms SET last_event_seq = last_event_seq + 1 WHERE id = ? RETURNING last_event_seq AS seq"),
+      insert: sqlite.prepare(
+        "INSERT INTO room_events (room_id, seq, event_type, agent_key, turn_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      ),
+      after: sqlite.prepare(
+        "SELECT seq, event_type, agent_key, turn_id, payload, created_at FROM room_events WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+      ),
+      latest: sqlite.prepare(
+        "SELECT seq, event_type, agent_key, turn_id, payload, created_at FROM room_events WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+      ),
+      lastStart: sqlite.prepare(
+        "SELECT seq FROM room_events WHERE room_id = ? AND seq <= ? AND event_type = 'pi:message_start' ORDER BY seq DESC LIMIT 1",
+      ),
+      deltasBetween: sqlite.prepare(
+        "SELECT payload FROM room_events WHERE room_id = ? AND seq > ? AND seq <= ? AND event_type = 'pi:message_update' ORDER BY seq",
+      ),
+      lastSeq: sqlite.prepare("SELECT last_event_seq AS seq FROM rooms WHERE id = ?"),
+    };
+    statements.set(sqlite, s);
+  }
+  return s;
+}
+
+export function eventId(roomId: string, seq: number): string {
+  return `${roomId}:${seq}`;
+}
+
+/** Appends one event; the caller holds the transaction. Returns the record as stored (payload without rebuilt text). */
+export function appendEvent(t: TenantDb, roomId: string, ev: NewEvent, createdAt: string): RoomEvent {
+  const s = stmts(t.sqlite);
+  const row = s.nextSeq.get(roomId);
+  if (!row) throw new Error(`cannot append to room ${roomId}: no such room`);
+  const payload = storedPayload(ev.event_type, ev.payload);
+  s.insert.run(roomId, row.seq, ev.event_type, ev.agent_key ?? null, ev.turn_id ?? null, JSON.stringify(payload), createdAt);
+  return {
+    id: eventId(roomId, row.seq),
+    seq: row.seq,
+    room_id: roomId,
+    event_type: ev.event_type,
+    agent_key: ev.agent_key ?? null,
+    turn_id: ev.turn_id ?? null,
+    payload,
+    created_at: createdAt,
+  };
+}
+
+export function lastEventSeq(t: TenantDb, roomId: string): number {
+  return stmts(t.sqlite).lastSeq.get(roomId)?.seq ?? 0;
+}
+
+/** The text fold as it stood right after `seq`: what partial.text was at that point of the message. */
+export function foldAt(t: TenantDb, roomId: string, seq: number): TextFold {
+  const s = stmts(t.sqlite);
+  const fold: TextFold = { text: "" };
+  const start = s.lastStart.get(roomId, seq);
+  if (!start) return fold;
+  for (const r of s.deltasBetween.all(roomId, start.seq, seq)) hydratePayload(fold, "pi:message_update", JSON.parse(r.payload) as Record<string, unknown>);
+  return fold;
+}
+
+function hydrate(t: TenantDb, roomId: string, rows: EventRow[]): RoomEvent[] {
+  let fold: TextFold | null = null;
+  return rows.map((r) => {
+    const stored = JSON.parse(r.payload) as Record<string, unknown>;
+    if (fold === null && (r.event_type === "pi:message_update" || r.event_type === "pi:message_start")) {
+      fold = r.event_type === "pi:message_start" ? { text: "" } : foldAt(t, roomId, r.seq - 1);
+    }
+    const payload = fold ? hydratePayload(fold, r.event_type, stored) : stored;
+    return {
+      id: eventId(roomId, r.seq),
+      seq: r.seq,
+      room_id: roomId,
+      event_type: r.event_type,
+      agent_key: r.agent_key,
+      turn_id: r.turn_id,
+      payload,
+      created_at: r.created_at,
+    };
+  });
+}
+
+/** Events with seq > afterSeq, ascending, at most `limit`, as readers see them. */
+export function readEventsAfter(t: TenantDb, roomId: string, afterSeq: number, limit: number): RoomEvent[] {
+  return hydrate(t, roomId, stmts(t.sqlite).after.all(roomId, afterSeq, limit));
+}
+
+/** The newest `limit` events with seq < beforeSeq, ascending. */
+export function readEventsBefore(t: TenantDb, roomId: string, beforeSeq: number, limit: number): RoomEvent[] {
+  return hydrate(t, roomId, stmts(t.sqlite).latest.all(roomId, beforeSeq, limit).reverse());
+}

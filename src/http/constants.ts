@@ -1,0 +1,2 @@
+export const SERVICE_NAME = "roomservice";
+export const REALM = SERVICE_NAME;

@@ -1,0 +1,13 @@
+/** What a request carries through the middleware chain. */
+import type { Logger } from "pino";
+import type { Principal } from "../auth/principal.js";
+import type { TenantDb } from "../storage/tenant-db.js";
+
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+    log: Logger;
+    principal: Principal;
+    tenantDb: TenantDb;
+  };
+}

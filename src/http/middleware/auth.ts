@@ -1,0 +1,42 @@
+/**
+ * Bearer authentication and tenancy: the verified token names the tenant, and
+ * the request receives that tenant's database handle and nothing else.
+ * `read` tokens may only GET/HEAD; other levels are checked per route.
+ */
+import type { MiddlewareHandler } from "hono";
+import { accessAllows, type Access } from "../../auth/principal.js";
+import type { TokenVerifier } from "../../auth/tokens.js";
+import { AppError } from "../../errors.js";
+import type { TenantDatabases } from "../../storage/tenant-db.js";
+import type { AppEnv } from "../context.js";
+
+const BEARER = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)\s*$/i;
+
+export function authenticate(verify: TokenVerifier, tenants: TenantDatabases): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const header = c.req.header("authorization");
+    if (!header) throw new AppError("AUTH_REQUIRED", "send Authorization: Bearer <token>; get one with `npm run token -- --tenant <name>`");
+    const m = BEARER.exec(header);
+    if (!m) throw new AppError("AUTH_INVALID", "Authorization must be `Bearer <token>`");
+    if (m[1]!.length > 8192) throw new AppError("AUTH_INVALID", "token is too long");
+    const principal = await verify(m[1]!);
+    c.set("principal", principal);
+    const method = c.req.method;
+    if (principal.access === "read" && method !== "GET" && method !== "HEAD") {
+      throw new AppError("FORBIDDEN", "this token has read access; a token with access edit or higher is needed to change anything");
+    }
+    c.set("tenantDb", tenants.get(principal.tenant));
+    await next();
+  };
+}
+
+/** Route guard for verbs that need more than `edit`. */
+export function requireAccess(need: Access): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const principal = c.get("principal");
+    if (!accessAllows(principal.access, need)) {
+      throw new AppError("FORBIDDEN", `this verb needs a token with access ${need} or higher (this one has ${principal.access})`);
+    }
+    await next();
+  };
+}

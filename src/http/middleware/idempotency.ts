@@ -1,0 +1,89 @@
+/**
+ * Idempotency-Key on POST and PATCH (after Stripe and the IETF httpapi
+ * draft). Scope: tenant (the file) + caller + method + path + key. Same key
+ * and same request: the first answer is replayed with Idempotent-Replayed:
+ * true. Same key, other request: 422. Same key while the first is still
+ * running: 409. Runs before the handler, so a retry of a write that already
+ * succeeded replays its 2xx instead of failing an If-Match check.
+ */
+import { createHash } from "node:crypto";
+import type { MiddlewareHandler } from "hono";
+import { AppError } from "../../errors.js";
+import { runWithIdempotency, type IdempotencyContext } from "../../idempotency/idempotency.context.js";
+import { decide, purge, recordResponse } from "../../idempotency/idempotency.service.js";
+import type { AppEnv } from "../context.js";
+
+const KEY_PATTERN = /^[\x21-\x7E]{1,255}$/;
+
+function sha256(parts: string[]): string {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(p).update("\u0000");
+  return h.digest("base64url");
+}
+
+/** JSON bodies are compared by meaning (key order and spacing do not matter); anything else byte for byte. */
+function canonicalBody(text: string): string {
+  if (text.trim() === "") return "";
+  try {
+    return JSON.stringify(JSON.parse(text), (_k, v) =>
+      v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+    );
+  } catch {
+    return `raw:${text}`;
+  }
+}
+
+export function idempotency(now: () => number = Date.now): MiddlewareHandler<AppEnv> {
+  const inFlight = new Set<string>();
+  const lastPurge = new Map<string, number>();
+  return async (c, next) => {
+    const method = c.req.method;
+    if (method !== "POST" && method !== "PATCH") return next();
+    const key = c.req.header("idempotency-key");
+    if (key === undefined) return next();
+    if (!KEY_PATTERN.test(key)) {
+      throw new AppError("VALIDATION_FAILED", "Idempotency-Key must be 1 to 255 visible ASCII characters (for example a UUID)", {
+        details: [{ path: "Idempotency-Key", message: "invalid key" }],
+      });
+    }
+    const principal = c.get("principal");
+    const t = c.get("tenantDb");
+    const path = new URL(c.req.url).pathname;
+    const body = await c.req.text();
+    const scope = sha256([principal.sub, method, path, key]);
+    const requestHash = sha256([method, path, c.req.header("if-match") ?? "", canonicalBody(body)]);
+    const flightKey = `${t.tenant}/${scope}`;
+    const nowMs = now();
+
+    if (nowMs - (lastPurge.get(t.tenant) ?? 0) > 60_000) {
+      lastPurge.set(t.tenant, nowMs);
+      purge(t, nowMs);
+    }
+
+    const decision = decide(t, scope, requestHash, nowMs);
+    if (decision.kind === "reused") {
+      throw new AppError("IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used for a different request; use a new key for a new request");
+    }
+    if (inFlight.has(flightKey)) {
+      throw new AppError("IDEMPOTENCY_IN_PROGRESS", "a request with this Idempotency-Key is still being handled; retry after it finishes", { retryAfterS: 1 });
+    }
+    if (decision.kind === "replay") {
+      return new Response(decision.body, {
+        status: decision.status,
+        headers: { "content-type": "application/json", "idempotent-replayed": "true", "x-request-id": c.get("requestId") },
+      });
+    }
+
+    const ctx: IdempotencyContext = { tenant: t.tenant, scope, requestHash, successStatus: 200, claimed: false, nowMs };
+    inFlight.add(flightKey);
+    try {
+      await runWithIdempotency(ctx, () => next());
+      if (ctx.claimed && (c.res.headers.get("content-type") ?? "").includes("application/json")) {
+        recordResponse(t, scope, c.res.status, await c.res.clone().text());
+      }
+    } finally {
+      inFlight.delete(flightKey);
+    }
+  };
+}
+

@@ -1,0 +1,38 @@
+/**
+ * Request id and access log: every response carries X-Request-Id (the
+ * caller's, if it sent a sane one) and every request yields one log line with
+ * method, route, status, duration and tenant. Tokens are never logged.
+ */
+import { randomUUID } from "node:crypto";
+import type { MiddlewareHandler } from "hono";
+import { routePath } from "hono/route";
+import type { Logger } from "pino";
+import type { AppEnv } from "../context.js";
+
+const SANE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function requestContext(log: Logger): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const given = c.req.header("x-request-id");
+    const requestId = given && SANE_ID.test(given) ? given : randomUUID();
+    c.set("requestId", requestId);
+    c.set("log", log.child({ req_id: requestId }));
+    c.header("X-Request-Id", requestId);
+    const started = performance.now();
+    await next();
+    // Set again: an error handler may have built a fresh response.
+    c.res.headers.set("X-Request-Id", requestId);
+    const principal = c.get("principal");
+    log.info(
+      {
+        req_id: requestId,
+        method: c.req.method,
+        route: routePath(c, -1),
+        status: c.res.status,
+        duration_ms: Math.round((performance.now() - started) * 100) / 100,
+        tenant: principal?.tenant,
+      },
+      "request",
+    );
+  };
+}

@@ -1,0 +1,30 @@
+/**
+ * The idempotency verbs the HTTP middleware needs, over the tenant's own
+ * key rows: what to do with an incoming key, and recording the final answer.
+ */
+import type { TenantDb } from "../storage/tenant-db.js";
+import { deleteKey, findKey, purgeExpired, saveResponse } from "./idempotency.store.js";
+
+export type KeyDecision = { kind: "fresh" } | { kind: "replay"; status: number; body: string } | { kind: "reused" };
+
+/** Looks the key up; an expired key counts as fresh (and is removed). */
+export function decide(t: TenantDb, scope: string, requestHash: string, nowMs: number): KeyDecision {
+  const row = findKey(t, scope);
+  if (!row) return { kind: "fresh" };
+  if (Date.parse(row.expiresAt) < nowMs) {
+    deleteKey(t, scope, row.requestHash);
+    return { kind: "fresh" };
+  }
+  if (row.requestHash !== requestHash) return { kind: "reused" };
+  return { kind: "replay", status: row.status, body: row.body };
+}
+
+/** Replaces the provisional answer with the response the caller actually got. */
+export function recordResponse(t: TenantDb, scope: string, status: number, body: string): void {
+  saveResponse(t, scope, status, body);
+}
+
+/** Drops keys past their retention (bounded per call). */
+export function purge(t: TenantDb, nowMs: number): void {
+  purgeExpired(t, new Date(nowMs).toISOString());
+}

@@ -1,0 +1,80 @@
+/** Public, unauthenticated routes: health, service index, JWKS. */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { JWK } from "jose";
+import { SERVICE_NAME } from "../http/constants.js";
+import { envelopeSchema, ok } from "../http/envelope.js";
+import { createRouter } from "../http/router.js";
+
+export interface MetaDeps {
+  version: string;
+  publicJwk: JWK;
+  startedAt: number;
+  now: () => number;
+  isShuttingDown: () => boolean;
+}
+
+const Health = z.object({ status: z.enum(["ok", "shutting_down"]), timestamp: z.string(), uptime: z.number().openapi({ description: "Seconds since start." }) }).openapi("Health");
+
+export function metaRoutes(d: MetaDeps) {
+  const app = createRouter();
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/health",
+      operationId: "health",
+      tags: ["meta"],
+      summary: "Liveness",
+      description: "No auth. 200 while serving; 503 with status `shutting_down` while draining.",
+      responses: {
+        200: { description: "Serving.", content: { "application/json": { schema: envelopeSchema(Health) } } },
+        503: { description: "Draining.", content: { "application/json": { schema: envelopeSchema(Health) } } },
+      },
+    }),
+    (c) => {
+      const down = d.isShuttingDown();
+      const body = ok({ status: down ? ("shutting_down" as const) : ("ok" as const), timestamp: new Date(d.now()).toISOString(), uptime: Math.round((d.now() - d.startedAt) / 10) / 100 });
+      return down ? c.json(body, 503) : c.json(body, 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/",
+      operationId: "serviceIndex",
+      tags: ["meta"],
+      summary: "Service name, version and links",
+      description: "No auth. Where to go next: docs, OpenAPI, llms.txt, JWKS.",
+      responses: {
+        200: {
+          description: "Index.",
+          content: { "application/json": { schema: envelopeSchema(z.object({ name: z.string(), version: z.string(), links: z.record(z.string(), z.string()) })) } },
+        },
+      },
+    }),
+    (c) =>
+      c.json(
+        ok({
+          name: SERVICE_NAME,
+          version: d.version,
+          links: { docs: "/docs", room_docs: "/docs/llm/room", factory_docs: "/docs/llm/factory", openapi: "/openapi.json", reference: "/reference", llms_txt: "/llms.txt", jwks: "/.well-known/jwks.json", health: "/health" },
+        }),
+        200,
+      ),
+  );
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/.well-known/jwks.json",
+      operationId: "jwks",
+      tags: ["meta"],
+      summary: "Public signing keys",
+      description: "No auth. The public key that verifies this service's own tokens (RFC 7517 JWK Set).",
+      responses: { 200: { description: "JWK Set.", content: { "application/json": { schema: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }) } } } },
+    }),
+    (c) => {
+      c.header("Cache-Control", "public, max-age=300");
+      return c.json({ keys: [d.publicJwk as Record<string, unknown>] }, 200);
+    },
+  );
+  return app;
+}

@@ -1,0 +1,58 @@
+/**
+ * Operator controls (access `root`): the global stop. While on, no new turn
+ * starts anywhere (503 GLOBAL_STOP_ACTIVE), running turns can still be
+ * interrupted, and reads keep working. The switch is durable.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { envelopeSchema, ok } from "../http/envelope.js";
+import { requireAccess } from "../http/middleware/auth.js";
+import { bearerSecurity, errorResponses } from "../http/openapi-helpers.js";
+import { createRouter } from "../http/router.js";
+import type { Admission } from "../runtime/admission.js";
+
+const StopState = z
+  .object({ active: z.boolean(), reason: z.string().nullable(), since: z.string().nullable() })
+  .openapi("GlobalStop", { example: { active: true, reason: "provider incident", since: "2026-11-24T10:00:00.000Z" } });
+
+const StopBody = z
+  .strictObject({ active: z.boolean(), reason: z.string().max(500).optional() })
+  .openapi("GlobalStopBody", { example: { active: true, reason: "provider incident" } });
+
+export function operatorRoutes(admission: Admission) {
+  const app = createRouter();
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/llm/operator/stop",
+      operationId: "getGlobalStop",
+      tags: ["operator"],
+      summary: "Read the global stop",
+      description: "Needs access `root`.",
+      security: bearerSecurity,
+      middleware: [requireAccess("root")] as const,
+      responses: { 200: { description: "The switch.", content: { "application/json": { schema: envelopeSchema(StopState) } } }, ...errorResponses([403]) },
+    }),
+    (c) => c.json(ok(admission.stop), 200),
+  );
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/llm/operator/stop",
+      operationId: "setGlobalStop",
+      tags: ["operator"],
+      summary: "Switch the global stop on or off",
+      description:
+        "Needs access `root`. While on, no new turn starts in any tenant (503 GLOBAL_STOP_ACTIVE with Retry-After) and queued messages wait; running turns go on and can be interrupted; reads keep working. Survives restarts.",
+      security: bearerSecurity,
+      middleware: [requireAccess("root")] as const,
+      request: { body: { required: true, content: { "application/json": { schema: StopBody } } } },
+      responses: { 200: { description: "The switch, as now stored.", content: { "application/json": { schema: envelopeSchema(StopState) } } }, ...errorResponses([400, 403, 413, 415]) },
+    }),
+    (c) => {
+      const body = c.req.valid("json");
+      c.get("log").warn({ active: body.active, reason: body.reason, by: c.get("principal").sub }, "global stop switched");
+      return c.json(ok(admission.setStop(body.active, body.reason ?? null)), 200);
+    },
+  );
+  return app;
+}

@@ -1,0 +1,299 @@
+/**
+ * HTTP for /llm/room: schemas, status codes, headers. Every handler reads the
+ * validated input, calls one RoomService verb with the request's tenant-bound
+ * handle and principal, and wraps the result in the envelope.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { envelopeSchema, listEnvelopeSchema, ok, okList } from "../http/envelope.js";
+import type { AppEnv } from "../http/context.js";
+import { requireAccess } from "../http/middleware/auth.js";
+import { bearerSecurity, errorResponses } from "../http/openapi-helpers.js";
+import { createRouter } from "../http/router.js";
+import { AppError } from "../errors.js";
+import { parseLastEventId, sseResponse } from "../sse/sse.stream.js";
+import { setSuccessStatus } from "../idempotency/idempotency.context.js";
+import { parseIfMatch, type RoomCtx, type RoomService } from "./room.service.js";
+import {
+  History,
+  HistoryQuery,
+  IfMatchHeaders,
+  InterruptBody,
+  ListRoomsQuery,
+  EventsQuery,
+  Message,
+  PatchRoomBody,
+  PostMessageBody,
+  ReasonBody,
+  RentRoomBody,
+  Room,
+  RoomIdParams,
+} from "./room.schemas.js";
+
+const tags = ["rooms"];
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+const optionalBody = <T extends z.ZodType>(schema: T) => ({ required: false, content: { "application/json": { schema } } });
+
+function ctxOf(c: Context<AppEnv>): RoomCtx {
+  return { tdb: c.get("tenantDb"), principal: c.get("principal") };
+}
+
+function withVersion(c: Context<AppEnv>, room: { version: number }) {
+  c.header("ETag", `"${room.version}"`);
+}
+
+export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
+  const app = createRouter();
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/llm/room",
+      operationId: "listRooms",
+      tags,
+      summary: "List your rooms",
+      description: "Newest first. By default `released` rooms are hidden; `?status=` picks statuses explicitly. Page with `limit` and `cursor`.",
+      security: bearerSecurity,
+      request: { query: ListRoomsQuery },
+      responses: { 200: json(listEnvelopeSchema(Room), "A page of rooms."), ...errorResponses([400]) },
+    }),
+    (c) => {
+      const q = c.req.valid("query");
+      const res = rooms.list(ctxOf(c), q);
+      return c.json(okList(res.rooms, { next_cursor: res.nextCursor }), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/llm/room",
+      operationId: "rentRoom",
+      tags,
+      summary: "Rent a room",
+      description:
+        "Creates a room in status `rented` and emits `room:rented`. Every policy has a default; with no `agents` the room gets one actor on the built-in `local/echo` model. Needs access `full`.",
+      security: bearerSecurity,
+      middleware: [requireAccess("full")] as const,
+      request: { headers: IfMatchHeaders, body: optionalBody(RentRoomBody) },
+      responses: { 201: json(envelopeSchema(Room), "The new room."), ...errorResponses([400, 403, 409, 413, 415, 422], { 400: ["VALIDATION_FAILED", "UNKNOWN_MODEL", "UNKNOWN_TOOL"], 429: ["RATE_LIMITED", "QUOTA_EXCEEDED"] }) },
+    }),
+    (c) => {
+      setSuccessStatus(201);
+      const room = rooms.rent(ctxOf(c), c.req.valid("json") ?? {});
+      withVersion(c, room);
+      c.header("Location", `/llm/room/${room.id}`);
+      return c.json(ok(room), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/llm/room/{id}",
+      operationId: "getRoom",
+      tags,
+      summary: "Read a room",
+      description: "The room record, including `status`, `active_turn`, `queued_message_id`, `last_error` and summed `usage`.",
+      security: bearerSecurity,
+      request: { params: RoomIdParams },
+      responses: { 200: json(envelopeSchema(Room), "The room."), ...errorResponses([404]) },
+    }),
+    (c) => {
+      const room = rooms.get(ctxOf(c), c.req.valid("param").id);
+      withVersion(c, room);
+      return c.json(ok(room), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "patch",
+      path: "/llm/room/{id}",
+      operationId: "updateRoom",
+      tags,
+      summary: "Change a room",
+      description:
+        "Any of `purpose`, `metadata` (merged; null removes a key), `agents` (replaces the roster), `tool_policy`, `wake_policy`, `done_policy` (merged field by field). `version` goes up by one and `room:updated` lists the changed fields. Send `If-Match: <version>` to refuse a stale write with 409 VERSION_CONFLICT.",
+      security: bearerSecurity,
+      request: { params: RoomIdParams, headers: IfMatchHeaders, body: { required: true, content: { "application/json": { schema: PatchRoomBody } } } },
+      responses: {
+        200: json(envelopeSchema(Room), "The changed room."),
+        ...errorResponses([400, 403, 404, 409, 413, 415, 422], { 409: ["VERSION_CONFLICT", "ROOM_RELEASED", "IDEMPOTENCY_IN_PROGRESS"] }),
+      },
+    }),
+    (c) => {
+      const room = rooms.patch(ctxOf(c), c.req.valid("param").id, c.req.valid("json"), parseIfMatch(c.req.header("if-match")));
+      withVersion(c, room);
+      return c.json(ok(room), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/llm/room/{id}/messages",
+      operationId: "postMessage",
+      tags,
+      summary: "Send a message",
+      description:
+        "Stores the message durably before answering. With wake policy `on_message` a `message`/`task` starts a turn at once (202, status `running`) or, while a turn runs, waits as the one queued message (202, status `queued`); a second queued message is 409 ROOM_QUEUE_FULL with Retry-After and nothing is stored. A `note` is stored without a turn (201).",
+      security: bearerSecurity,
+      request: { params: RoomIdParams, headers: IfMatchHeaders, body: { required: true, content: { "application/json": { schema: PostMessageBody } } } },
+      responses: {
+        201: json(envelopeSchema(Message), "A note, stored."),
+        202: json(envelopeSchema(Message), "The message as stored: `running` if its turn started, else `queued`."),
+        ...errorResponses([400, 403, 404, 409, 413, 415, 422, 503], {
+          409: ["ROOM_RELEASED", "ROOM_FAILED", "ROOM_QUEUE_FULL", "VERSION_CONFLICT", "IDEMPOTENCY_IN_PROGRESS"],
+          503: ["GLOBAL_STOP_ACTIVE", "SHUTTING_DOWN"],
+        }),
+      },
+    }),
+    (c) => {
+      const body = c.req.valid("json");
+      setSuccessStatus(body.kind === "note" ? 201 : 202);
+      const { message } = rooms.postMessage(ctxOf(c), c.req.valid("param").id, body, parseIfMatch(c.req.header("if-match")));
+      return c.json(ok(message), message.kind === "note" ? 201 : 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/llm/room/{id}/wake",
+      operationId: "wakeRoom",
+      tags,
+      summary: "Wake a room",
+      description:
+        "For wake policy `manual`, or after a failure. A waiting message starts its turn (`active`); a `failed` room retries its failed message; otherwise the room goes `idle`. Waking an `active` room changes nothing.",
+      security: bearerSecurity,
+      request: { params: RoomIdParams, headers: IfMatchHeaders, body: optionalBody(ReasonBody) },
+      responses: { 200: json(envelopeSchema(Room), "The room after waking."), ...errorResponses([400, 403, 404, 409, 413, 415, 422, 503], { 409: ["ROOM_RELEASED", "VERSION_CONFLICT"] }) },
+    }),
+    (c) => {
+      const room = rooms.wake(ctxOf(c), c.req.valid("param").id, c.req.valid("json")?.reason, parseIfMatch(c.req.header("if-match")));
+      return c.json(ok(room), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/llm/room/{id}/interrupt",
+      operationId: "interruptRoom",
+      tags,
+      summary: "Interrupt the running turn",
+      description:
+        "Aborts the running turn at the model call (the upstream HTTP request is closed) and answers once the turn has ended `interrupted`. The queued message then runs unless `drop_queued` is true. 409 NO_ACTIVE_TURN when no turn runs.",
+      security: bearerSecurity,
+      request: { params: RoomIdParams, headers: IfMatchHeaders, body: optionalBody(InterruptBody) },
+      responses: { 200: json(envelopeSchema(Room), "The room after the turn ended."), ...errorResponses([400, 403, 404, 409, 413, 415, 422], { 409: ["NO_ACTIVE_TURN", "ROOM_RELEASED", "VERSION_CONFLICT"] }) },
+    }),
+    async (c) => {
+      const room = await rooms.interrupt(ctxOf(c), c.req.valid("param").id, c.req.valid("json") ?? {}, parseIfMatch(c.req.header("if-match")));
+      return c.json(ok(room), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/llm/room/{id}/release",
+      operationId: "releaseRoom",
+      tags,
+      summary: "Release a room",
+      description:
+        "Aborts any running turn, cancels the queued message, and ends the room `released` (`room:releasing`, then `room:released`, the stream's last event). Releasing a released room answers 200 again. Needs access `full`.",
+      security: bearerSecurity,
+      middleware: [requireAccess("full")] as const,
+      request: { params: RoomIdParams, headers: IfMatchHeaders, body: optionalBody(ReasonBody) },
+      responses: { 200: json(envelopeSchema(Room), "The released room."), ...errorResponses([400, 403, 404, 409, 413, 415, 422]) },
+    }),
+    async (c) => {
+      const room = await rooms.release(ctxOf(c), c.req.valid("param").id, c.req.valid("json")?.reason, parseIfMatch(c.req.header("if-match")));
+      return c.json(ok(room), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/llm/room/{id}/history",
+      operationId: "roomHistory",
+      tags,
+      summary: "Read a room's messages and events",
+      description:
+        "The newest `limit` messages and `limit` events (default 500 each), both ascending by `seq`; `meta.has_more` is true when older ones exist (page back with `before_seq`). Event payloads are exactly what the SSE stream carries.",
+      security: bearerSecurity,
+      request: { params: RoomIdParams, query: HistoryQuery },
+      responses: {
+        200: json(z.object({ success: z.literal(true), data: History, meta: z.object({ has_more: z.boolean(), last_seq: z.number().int() }) }), "Room, messages, events."),
+        ...errorResponses([400, 404]),
+      },
+    }),
+    (c) => {
+      const h = rooms.history(ctxOf(c), c.req.valid("param").id, c.req.valid("query"));
+      return c.json({ success: true as const, data: { room: h.room, messages: h.messages, events: h.events }, meta: { has_more: h.hasMore, last_seq: h.lastSeq } }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/llm/room/{id}/events",
+      operationId: "roomEvents",
+      tags,
+      summary: "Stream a room's events (SSE)",
+      description: [
+        "Server-sent events. First replays the durable events after `Last-Event-ID` (or `?after=`; the header wins), then, with `follow=true`, tails live events with no gap and no duplicate at the seam. Without `follow` the stream ends after the replay.",
+        "",
+        "Framing: `id: <seq>`, `event: <event_type>`, `data: <event record JSON>`, blank line; a `retry:` hint first and a `: ping` comment at least every 15 s while following. A follow stream stays open across turns and sleeps and ends after `room:released`. A `Last-Event-ID` beyond the last event just waits for new ones; one that is not a number is 400.",
+        "",
+        "Reconnect with the last `id` you saw as `Last-Event-ID` and you receive exactly the events after it. A follower that falls too far behind is closed; it resumes the same way. Too many followers: 429 QUOTA_EXCEEDED.",
+        "",
+        "Event types: `room:rented`, `room:updated`, `message:created`, `room:active`, `agent:turn_start`, `pi:message_start`, `pi:message_update`, `pi:message_end`, `pi:tool_execution_start`, `pi:tool_execution_end`, `pi:turn_end`, `pi:agent_end`, `agent:output`, `agent:turn_end`, `room:idle`, `room:sleeping`, `room:woken`, `room:releasing`, `room:released`, `error`. Each `data` is a RoomEvent record; payloads are listed in /docs/llm/room.",
+      ].join("\n"),
+      security: bearerSecurity,
+      request: {
+        params: RoomIdParams,
+        query: EventsQuery,
+        headers: z.object({
+          "last-event-id": z.string().max(40).optional().openapi({ param: { name: "Last-Event-ID", in: "header" }, description: "Resume after this seq.", example: "42" }),
+        }),
+      },
+      responses: {
+        200: {
+          description: "`text/event-stream` of RoomEvent frames.",
+          content: { "text/event-stream": { schema: z.string().openapi({ description: "SSE frames; each `data:` line is a RoomEvent.", example: 'id: 1\nevent: room:rented\ndata: {"id":"…:1","seq":1,"event_type":"room:rented",…}\n\n' }) } },
+        },
+        ...errorResponses([400, 404], { 429: ["RATE_LIMITED", "QUOTA_EXCEEDED"] }),
+      },
+    }),
+    (c) => {
+      const id = c.req.valid("param").id;
+      const q = c.req.valid("query");
+      const resume = parseLastEventId(c.req.header("last-event-id"), q.after);
+      if (!resume.ok) {
+        throw new AppError("VALIDATION_FAILED", `${resume.field}: ${resume.message}`, { details: [{ path: resume.field, message: resume.message }] });
+      }
+      const stream = rooms.openEventStream(ctxOf(c), id);
+      const log = c.get("log");
+      try {
+        return sseResponse(stream.source, {
+          follow: q.follow === "true" || q.follow === "1",
+          after: resume.after,
+          signal: c.req.raw.signal,
+          heartbeatMs: sse.heartbeatMs,
+          headers: { "X-Request-Id": c.get("requestId") },
+          onClose: () => stream.close(),
+          onError: (err) => log.error({ err, room_id: id }, "event stream failed"),
+        }) as never;
+      } catch (err) {
+        stream.close();
+        throw err;
+      }
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,255 @@
+/**
+ * Wire schemas of the room routes: they validate requests and generate the
+ * OpenAPI document, so the two cannot drift. Request objects are strict:
+ * unknown and server-owned fields (id, status, version, tenant, ...) are
+ * refused, never silently applied.
+ */
+import { z } from "@hono/zod-openapi";
+import { MAX_FREEFORM_JSON_BYTES, MAX_JSON_DEPTH, jsonDepthExceeds } from "../json-limits.js";
+
+export const ROOM_STATUSES = ["rented", "active", "idle", "sleeping", "releasing", "released", "failed"] as const;
+export type RoomStatus = (typeof ROOM_STATUSES)[number];
+
+export const MESSAGE_KINDS = ["message", "task", "note", "output", "system"] as const;
+export const MESSAGE_STATUSES = ["queued", "running", "done", "cancelled", "failed"] as const;
+
+const freeformObject = (what: string) =>
+  z
+    .record(z.string().max(200), z.unknown())
+    .superRefine((value, ctx) => {
+      if (jsonDepthExceeds(value, MAX_JSON_DEPTH)) ctx.addIssue({ code: "custom", message: `${what} is nested deeper than ${MAX_JSON_DEPTH} levels` });
+      else if (JSON.stringify(value).length > MAX_FREEFORM_JSON_BYTES) {
+        ctx.addIssue({ code: "custom", message: `${what} is larger than ${MAX_FREEFORM_JSON_BYTES} bytes of JSON` });
+      }
+    });
+
+export const AgentId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "letters, digits, '_', '.', '-'; starting with a letter or digit");
+
+export const ActorInput = z
+  .strictObject({
+    agent_id: AgentId,
+    role: z.string().min(1).max(64).optional().openapi({ description: "Free text; default `assistant`." }),
+    adapter: z.string().min(1).max(64).optional().openapi({ description: "Free text label of the client-side adapter; default `pi`." }),
+    provider: z.string().min(1).max(64).optional().openapi({ description: "Provider name from `/llm/providers`; default `local`." }),
+    model: z.string().min(1).max(200).optional().openapi({ description: "Model id of that provider; default `echo`." }),
+    skills: z.array(z.string().min(1).max(200)).max(64).optional(),
+    system_prompt: z.string().max(100_000).nullable().optional(),
+    muted: z.boolean().optional().openapi({ description: "A muted actor never answers unless named by `actor`." }),
+    options: freeformObject("options")
+      .optional()
+      .openapi({ description: "Per-actor options. For `local/echo`: `token_delay_ms`, `reply`, `fail_after_tokens`, `tool_call: {name, args}`." }),
+  })
+  .openapi("ActorInput");
+
+export const Actor = z
+  .object({
+    agent_id: z.string(),
+    role: z.string(),
+    adapter: z.string(),
+    provider: z.string(),
+    model: z.string(),
+    skills: z.array(z.string()),
+    system_prompt: z.string().nullable(),
+    muted: z.boolean(),
+    options: z.record(z.string(), z.unknown()),
+  })
+  .openapi("Actor");
+export type Actor = z.infer<typeof Actor>;
+
+export const ToolPolicyInput = z
+  .strictObject({
+    allowed_tools: z.array(z.string().min(1).max(64)).max(64).optional().openapi({ description: "Names from the built-in tool registry (`clock`, `calculator`)." }),
+    max_tool_calls: z.number().int().min(0).max(256).optional(),
+  })
+  .openapi("ToolPolicyInput");
+export const ToolPolicy = z.object({ allowed_tools: z.array(z.string()), max_tool_calls: z.number().int() }).openapi("ToolPolicy");
+export type ToolPolicy = z.infer<typeof ToolPolicy>;
+
+export const WakePolicyInput = z
+  .strictObject({
+    mode: z.enum(["on_message", "manual"]).optional(),
+    idle_timeout_s: z.number().int().min(1).max(30 * 86_400).optional(),
+    release_after_s: z.number().int().min(1).max(365 * 86_400).optional(),
+  })
+  .openapi("WakePolicyInput");
+export const WakePolicy = z
+  .object({ mode: z.enum(["on_message", "manual"]), idle_timeout_s: z.number().int(), release_after_s: z.number().int() })
+  .openapi("WakePolicy");
+export type WakePolicy = z.infer<typeof WakePolicy>;
+
+export const DonePolicyInput = z
+  .strictObject({
+    max_turn_s: z.number().int().min(1).max(3600).optional(),
+    max_output_tokens: z.number().int().min(1).max(1_000_000).optional(),
+    max_steps: z.number().int().min(1).max(256).optional(),
+  })
+  .openapi("DonePolicyInput");
+export const DonePolicy = z
+  .object({ max_turn_s: z.number().int(), max_output_tokens: z.number().int(), max_steps: z.number().int() })
+  .openapi("DonePolicy");
+export type DonePolicy = z.infer<typeof DonePolicy>;
+
+export const Usage = z
+  .object({ input: z.number(), output: z.number(), totalTokens: z.number(), cost: z.object({ total: z.number() }) })
+  .openapi("Usage");
+export type Usage = z.infer<typeof Usage>;
+
+export const LastError = z
+  .object({ code: z.string(), message: z.string(), at: z.string(), turn_id: z.string().nullable() })
+  .openapi("LastError");
+
+export const ActiveTurn = z
+  .object({ id: z.string(), message_id: z.string(), agent_id: z.string(), started_at: z.string() })
+  .openapi("ActiveTurn");
+
+export const Room = z
+  .object({
+    id: z.uuid(),
+    tenant: z.string(),
+    status: z.enum(ROOM_STATUSES),
+    purpose: z.string().nullable(),
+    metadata: z.record(z.string(), z.unknown()),
+    actors: z.array(Actor),
+    tool_policy: ToolPolicy,
+    wake_policy: WakePolicy,
+    done_policy: DonePolicy,
+    version: z.number().int(),
+    rented_at: z.string(),
+    updated_at: z.string(),
+    last_active_at: z.string().nullable(),
+    released_at: z.string().nullable(),
+    last_error: LastError.nullable(),
+    queued_message_id: z.string().nullable(),
+    active_turn: ActiveTurn.nullable(),
+    usage: Usage,
+    summary_text: z.string().nullable(),
+  })
+  .openapi("Room");
+export type Room = z.infer<typeof Room>;
+
+export const RentRoomBody = z
+  .strictObject({
+    purpose: z.string().max(2000).optional(),
+    metadata: freeformObject("metadata").optional().openapi({ description: "Free-form; `metadata.name` is what `?name=` filters on." }),
+    agents: z.array(ActorInput).min(1).max(16).optional(),
+    actors: z.array(ActorInput).min(1).max(16).optional().openapi({ description: "Alias of `agents`." }),
+    tool_policy: ToolPolicyInput.optional(),
+    wake_policy: WakePolicyInput.optional(),
+    done_policy: DonePolicyInput.optional(),
+  })
+  .openapi("RentRoomBody", { example: { purpose: "math scratch", metadata: { name: "math" }, tool_policy: { allowed_tools: ["calculator"] } } });
+export type RentRoomBody = z.infer<typeof RentRoomBody>;
+
+export const PatchRoomBody = z
+  .strictObject({
+    purpose: z.string().max(2000).nullable().optional(),
+    metadata: freeformObject("metadata").optional().openapi({ description: "Merged into the stored metadata; a key set to null is removed." }),
+    agents: z.array(ActorInput).min(1).max(16).optional(),
+    actors: z.array(ActorInput).min(1).max(16).optional().openapi({ description: "Alias of `agents`." }),
+    tool_policy: ToolPolicyInput.optional(),
+    wake_policy: WakePolicyInput.optional(),
+    done_policy: DonePolicyInput.optional(),
+  })
+  .openapi("PatchRoomBody", { example: { metadata: { name: "renamed" }, done_policy: { max_turn_s: 60 } } });
+export type PatchRoomBody = z.infer<typeof PatchRoomBody>;
+
+export const RoomIdParams = z.object({
+  id: z.string().openapi({ param: { name: "id", in: "path" }, example: "0b6f3c1e-4d0a-4a57-9a57-0e3b5f7c2d11" }),
+});
+
+const statusList = z
+  .string()
+  .max(200)
+  .transform((s, ctx) => {
+    const parts = s.split(",").map((p) => p.trim()).filter(Boolean);
+    for (const p of parts) {
+      if (!(ROOM_STATUSES as readonly string[]).includes(p)) {
+        ctx.addIssue({ code: "custom", message: `unknown status "${p}"; use any of ${ROOM_STATUSES.join(", ")}` });
+        return z.NEVER;
+      }
+    }
+    return parts as RoomStatus[];
+  });
+
+export const ListRoomsQuery = z.object({
+  status: statusList.optional().openapi({ type: "string", description: "Comma-separated statuses. Default: every status but `released`.", example: "active,idle" }),
+  name: z.string().max(200).optional().openapi({ description: "Exact match on `metadata.name`." }),
+  limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ type: "integer", description: "Page size, 1..200 (default 50)." }),
+  cursor: z.string().max(500).optional().openapi({ description: "`meta.next_cursor` of the previous page." }),
+});
+
+export const IfMatchHeaders = z.object({
+  "if-match": z
+    .string()
+    .max(40)
+    .optional()
+    .openapi({ param: { name: "If-Match", in: "header" }, description: "Expected `version`; a stale one is 409 VERSION_CONFLICT.", example: "3" }),
+  "idempotency-key": z
+    .string()
+    .max(255)
+    .optional()
+    .openapi({ param: { name: "Idempotency-Key", in: "header" }, description: "1–255 visible ASCII characters; a retry with the same key replays the first answer." }),
+});
+
+export const PostMessageBody = z
+  .strictObject({
+    kind: z.enum(["message", "task", "note"]).optional().openapi({ description: "`note` is stored without a turn (201)." }),
+    content: z.string().min(1).max(100_000),
+    metadata: freeformObject("metadata").optional(),
+    actor: AgentId.optional().openapi({ description: "agent_id that should answer; default: first mentioned, else first unmuted actor." }),
+    mentions: z.array(AgentId).max(16).optional(),
+  })
+  .openapi("PostMessageBody", { example: { content: "Calculate 42 * 19" } });
+
+export const Message = z
+  .object({
+    id: z.string(),
+    room_id: z.string(),
+    seq: z.number().int(),
+    kind: z.enum(MESSAGE_KINDS),
+    author_kind: z.enum(["user", "agent", "system"]),
+    author_id: z.string(),
+    actor_key: z.string().nullable(),
+    content: z.string(),
+    metadata: z.record(z.string(), z.unknown()),
+    status: z.enum(MESSAGE_STATUSES),
+    turn_id: z.string().nullable(),
+    created_at: z.string(),
+  })
+  .openapi("Message");
+
+export const RoomEventSchema = z
+  .object({
+    id: z.string().openapi({ description: "`<room_id>:<seq>`" }),
+    seq: z.number().int().openapi({ description: "Per room, strictly increasing, gap-free; the SSE `id`." }),
+    room_id: z.string(),
+    event_type: z.string().openapi({ description: "One of the event types in /docs/llm/room." }),
+    agent_key: z.string().nullable(),
+    turn_id: z.string().nullable(),
+    payload: z.record(z.string(), z.unknown()),
+    created_at: z.string(),
+  })
+  .openapi("RoomEvent");
+
+export const ReasonBody = z.strictObject({ reason: z.string().max(2000).optional() }).openapi("ReasonBody");
+export const InterruptBody = z
+  .strictObject({ reason: z.string().max(2000).optional(), drop_queued: z.boolean().optional().openapi({ description: "Also cancel the queued message." }) })
+  .openapi("InterruptBody");
+
+export const HistoryQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(500).openapi({ type: "integer", description: "Newest N messages and N events (default 500)." }),
+  before_seq: z.coerce.number().int().min(1).optional().openapi({ type: "integer", description: "Only messages/events with seq below this." }),
+});
+
+export const History = z
+  .object({ room: Room, messages: z.array(Message), events: z.array(RoomEventSchema) })
+  .openapi("History");
+
+export const EventsQuery = z.object({
+  follow: z.enum(["true", "false", "1", "0"]).optional().openapi({ description: "Keep the stream open and tail live events (default false)." }),
+  after: z.string().max(20).optional().openapi({ description: "Replay events with seq greater than this. `Last-Event-ID` wins when both are sent." }),
+});

@@ -1,0 +1,146 @@
+/**
+ * Room, message and turn rows: synchronous drizzle queries on a tenant-bound
+ * handle. Nothing here knows HTTP or lifecycle rules; callers run these
+ * inside their own transactions.
+ */
+import { and, asc, desc, eq, inArray, isNotNull, lt, lte, ne, or, sql } from "drizzle-orm";
+import { roomMessages, rooms, roomTurns } from "../storage/schema.js";
+import type { TenantDb } from "../storage/tenant-db.js";
+
+export type RoomRow = typeof rooms.$inferSelect;
+export type NewRoomRow = typeof rooms.$inferInsert;
+export type MessageRow = typeof roomMessages.$inferSelect;
+export type NewMessageRow = typeof roomMessages.$inferInsert;
+export type TurnRow = typeof roomTurns.$inferSelect;
+
+export function insertRoom(t: TenantDb, row: NewRoomRow): RoomRow {
+  return t.db.insert(rooms).values(row).returning().get();
+}
+
+export function findRoom(t: TenantDb, id: string): RoomRow | undefined {
+  return t.db.select().from(rooms).where(eq(rooms.id, id)).get();
+}
+
+export interface RoomListFilter {
+  statuses: readonly string[] | null;
+  name: string | null;
+  limit: number;
+  /** Keyset cursor: rooms strictly older than (rentedAt, id). */
+  before: { rentedAt: string; id: string } | null;
+}
+
+/** Newest first, keyset-paged on (rented_at, id) so pages never skip or repeat a room. */
+export function listRooms(t: TenantDb, f: RoomListFilter): RoomRow[] {
+  const conds = [
+    f.statuses ? inArray(rooms.status, [...f.statuses]) : ne(rooms.status, "released"),
+    f.name !== null ? eq(rooms.name, f.name) : undefined,
+    f.before ? or(lt(rooms.rentedAt, f.before.rentedAt), and(eq(rooms.rentedAt, f.before.rentedAt), lt(rooms.id, f.before.id))) : undefined,
+  ];
+  return t.db
+    .select()
+    .from(rooms)
+    .where(and(...conds))
+    .orderBy(desc(rooms.rentedAt), desc(rooms.id))
+    .limit(f.limit)
+    .all();
+}
+
+export function countLiveRooms(t: TenantDb): number {
+  return t.db.select({ n: sql<number>`count(*)` }).from(rooms).where(ne(rooms.status, "released")).get()?.n ?? 0;
+}
+
+/** Writes the changes; with `expectedVersion`, only if the row still has it. Returns the new row, or undefined when nothing matched. */
+export function updateRoom(t: TenantDb, id: string, changes: Partial<NewRoomRow>, expectedVersion?: number): RoomRow | undefined {
+  const where = expectedVersion === undefined ? eq(rooms.id, id) : and(eq(rooms.id, id), eq(rooms.version, expectedVersion));
+  return t.db.update(rooms).set(changes).where(where).returning().get();
+}
+
+/** Hands out the room's next message seq (gap-free: only a committed transaction keeps it). */
+export function nextMessageSeq(t: TenantDb, roomId: string): number {
+  const row = t.db
+    .update(rooms)
+    .set({ lastMessageSeq: sql`${rooms.lastMessageSeq} + 1` })
+    .where(eq(rooms.id, roomId))
+    .returning({ seq: rooms.lastMessageSeq })
+    .get();
+  if (!row) throw new Error(`room ${roomId} vanished inside its transaction`);
+  return row.seq;
+}
+
+export function insertMessage(t: TenantDb, row: NewMessageRow): MessageRow {
+  return t.db.insert(roomMessages).values(row).returning().get();
+}
+
+export function findMessage(t: TenantDb, roomId: string, id: string): MessageRow | undefined {
+  return t.db
+    .select()
+    .from(roomMessages)
+    .where(and(eq(roomMessages.roomId, roomId), eq(roomMessages.id, id)))
+    .get();
+}
+
+export function updateMessage(t: TenantDb, id: string, changes: Partial<NewMessageRow>): MessageRow | undefined {
+  return t.db.update(roomMessages).set(changes).where(eq(roomMessages.id, id)).returning().get();
+}
+
+/** The newest `limit` messages with seq < beforeSeq, returned ascending. */
+export function listMessages(t: TenantDb, roomId: string, limit: number, beforeSeq: number | null): MessageRow[] {
+  const rows = t.db
+    .select()
+    .from(roomMessages)
+    .where(and(eq(roomMessages.roomId, roomId), beforeSeq !== null ? lt(roomMessages.seq, beforeSeq) : undefined))
+    .orderBy(desc(roomMessages.seq))
+    .limit(limit)
+    .all();
+  return rows.reverse();
+}
+
+/** The conversation so far (user messages and agent outputs), oldest first, for the model's context. */
+export function conversationBefore(t: TenantDb, roomId: string, beforeSeq: number, limit: number): MessageRow[] {
+  const rows = t.db
+    .select()
+    .from(roomMessages)
+    .where(
+      and(
+        eq(roomMessages.roomId, roomId),
+        lt(roomMessages.seq, beforeSeq),
+        inArray(roomMessages.kind, ["message", "task", "output"]),
+        inArray(roomMessages.status, ["done", "running"]),
+      ),
+    )
+    .orderBy(desc(roomMessages.seq))
+    .limit(limit)
+    .all();
+  return rows.reverse();
+}
+
+export function insertTurn(t: TenantDb, row: typeof roomTurns.$inferInsert): TurnRow {
+  return t.db.insert(roomTurns).values(row).returning().get();
+}
+
+export function updateTurn(t: TenantDb, id: string, changes: Partial<typeof roomTurns.$inferInsert>): void {
+  t.db.update(roomTurns).set(changes).where(eq(roomTurns.id, id)).run();
+}
+
+export function findTurn(t: TenantDb, id: string): TurnRow | undefined {
+  return t.db.select().from(roomTurns).where(eq(roomTurns.id, id)).get();
+}
+
+/** Turns still marked running: after a crash, these are the ones that never ended. */
+export function runningTurns(t: TenantDb): TurnRow[] {
+  return t.db.select().from(roomTurns).where(eq(roomTurns.status, "running")).orderBy(asc(roomTurns.startedAt)).all();
+}
+
+/** Rooms whose sleep or release deadline has passed. */
+export function roomsDue(t: TenantDb, nowIso: string): RoomRow[] {
+  return t.db
+    .select()
+    .from(rooms)
+    .where(or(and(isNotNull(rooms.sleepAt), lte(rooms.sleepAt, nowIso)), and(isNotNull(rooms.releaseAt), lte(rooms.releaseAt, nowIso))))
+    .all();
+}
+
+/** Rooms that need a worker or a timer after boot: anything not released and not sleeping with no deadline. */
+export function roomsInStatus(t: TenantDb, statuses: readonly string[]): RoomRow[] {
+  return t.db.select().from(rooms).where(inArray(rooms.status, [...statuses])).all();
+}

@@ -1,0 +1,106 @@
+/**
+ * The seam between the room worker and whatever runs the model.
+ *
+ * The worker only ever sees these types; pi-ai / pi-agent-core stay behind
+ * `LlmRuntime` so they can be upgraded or replaced without touching rooms.
+ */
+
+/** One actor of a room, as the room record stores it. */
+export interface ActorSpec {
+  agent_id: string;
+  provider: string;
+  model: string;
+  system_prompt: string | null;
+  /** Free-form per-actor options; for `local/echo`: token_delay_ms, reply, fail_after_tokens, tool_call. */
+  options: Record<string, unknown>;
+}
+
+/** A prior exchange in the room, oldest first, given to the model as context. */
+export interface ChatTurn {
+  role: "user" | "assistant";
+  text: string;
+}
+
+/** Bounds of one turn, from the room's done_policy and tool_policy. */
+export interface TurnLimits {
+  maxTurnMs: number;
+  maxOutputTokens: number;
+  maxSteps: number;
+  maxToolCalls: number;
+  allowedTools: string[];
+}
+
+/** Token usage in the contract's shape. Aborted or failed turns may report zeros. */
+export interface Usage {
+  input: number;
+  output: number;
+  totalTokens: number;
+  cost: { total: number };
+}
+
+/**
+ * An event the runtime reports while a turn runs, already in the contract's
+ * vocabulary (`pi:message_start`, `pi:message_update`, `pi:message_end`,
+ * `pi:tool_execution_start`, `pi:tool_execution_end`, `pi:turn_end`,
+ * `pi:agent_end`) with the payloads ROOMS.md names. For `pi:message_update`
+ * the payload is `{update_type, delta, partial: {role, text}}` where
+ * `partial.text` is the whole assistant text of the current message so far.
+ * The object is a fresh snapshot: the caller may keep it.
+ */
+export interface TurnEvent {
+  event_type: string;
+  payload: Record<string, unknown>;
+}
+
+export interface TurnRequest {
+  actor: ActorSpec;
+  history: ChatTurn[];
+  prompt: string;
+  limits: TurnLimits;
+  /** Aborting it must close the model's HTTP request promptly (well under 1 s). */
+  signal: AbortSignal;
+  /** Called synchronously for each event, in order. Must not throw; if it does, the runtime swallows it. */
+  emit: (event: TurnEvent) => void;
+}
+
+export type TurnStatus = "completed" | "interrupted" | "failed";
+
+export interface TurnResult {
+  status: TurnStatus;
+  /** The final assistant text of the turn (the last assistant message's text). */
+  text: string;
+  usage: Usage;
+  /** Set when status is `failed`: a stable code (PROVIDER_ERROR, TURN_TIMEOUT, TOOL_ERROR, ...) and a safe message. */
+  error?: { code: string; message: string };
+}
+
+export interface ModelInfo {
+  provider: string;
+  model: string;
+  name: string;
+  api: string;
+  context_window: number | null;
+  max_tokens: number | null;
+  /** USD per million tokens. */
+  cost: { input: number; output: number; cache_read: number; cache_write: number };
+  tools: boolean;
+}
+
+export interface ProviderInfo {
+  name: string;
+  api: string;
+  base_url: string | null;
+  /** Whether the key the operator named is actually present (never the key itself). */
+  key_configured: boolean;
+  models: ModelInfo[];
+}
+
+export interface LlmRuntime {
+  /** Runs one bounded turn. Never rejects: every failure comes back as `status: "failed"`. */
+  runTurn(request: TurnRequest): Promise<TurnResult>;
+  hasModel(provider: string, model: string): boolean;
+  listProviders(): ProviderInfo[];
+  listModels(): ModelInfo[];
+  /** Names of the built-in tools a tool_policy may allow. */
+  toolNames(): string[];
+}

@@ -1,0 +1,153 @@
+/**
+ * Wires the service from a Config: storage, keys, runtime, recovery, app.
+ * main.ts calls it with the parsed environment; tests call it with a temp
+ * data dir. It opens files but never reads the environment, listens or
+ * handles signals.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import pino, { type Logger } from "pino";
+import { buildApp, type App } from "./app.js";
+import { loadOrCreateSigningKey, type SigningKey } from "./auth/keys.js";
+import { createVerifier } from "./auth/tokens.js";
+import type { Config } from "./config.js";
+import { EventBus } from "./events/event.bus.js";
+import { EventLog } from "./events/event.log.js";
+import { claimInTransaction } from "./idempotency/idempotency.context.js";
+import { RoomService } from "./room/room.service.js";
+import { Admission } from "./runtime/admission.js";
+import { LifecycleTimers } from "./runtime/lifecycle-timers.js";
+import { createLlmRuntime } from "./runtime/llm/llm.runtime.js";
+import { loadProviderConfigFile } from "./runtime/llm/provider-config.js";
+import type { LlmRuntime } from "./runtime/llm/llm.types.js";
+import { recoverTenant } from "./runtime/recovery.js";
+import { RoomWorkers } from "./runtime/room-workers.js";
+import { formatSseFrame } from "./sse/sse.stream.js";
+import { loadMigrations } from "./storage/migrations.js";
+import { packageRoot } from "./storage/paths.js";
+import { lockDataDir, openServiceDb } from "./storage/service-db.js";
+import { TenantDatabases } from "./storage/tenant-db.js";
+
+export type ServiceLimits = Config["limits"] & { historyMessages: number };
+
+export interface Server {
+  app: App;
+  config: Config;
+  log: Logger;
+  signingKey: SigningKey;
+  tenants: TenantDatabases;
+  workers: RoomWorkers;
+  admission: Admission;
+  events: EventLog;
+  runtime: LlmRuntime;
+  timers: LifecycleTimers;
+  rooms: RoomService;
+  /** Stops new turns, drains running ones for up to graceMs, then closes storage. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+export interface ServerOptions {
+  log?: Logger;
+  limits?: Partial<ServiceLimits>;
+  now?: () => number;
+}
+
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+export async function createServer(config: Config, opts: ServerOptions = {}): Promise<Server> {
+  const log = opts.log ?? pino({ level: config.logLevel, base: { service: "roomservice" } });
+  const now = opts.now ?? Date.now;
+  const limits: ServiceLimits = { ...config.limits, historyMessages: 50, ...opts.limits };
+  const unlock = lockDataDir(config.dataDir);
+  try {
+    const signingKey = await loadOrCreateSigningKey(config.dataDir);
+    const serviceDb = openServiceDb(config.dataDir, config.storage.busyTimeoutMs);
+    const tenants = new TenantDatabases({
+      dataDir: config.dataDir,
+      migrations: loadMigrations(path.join(packageRoot(), "migrations")),
+      busyTimeoutMs: config.storage.busyTimeoutMs,
+      idleCloseMs: config.storage.idleCloseMs,
+      now,
+    });
+    const runtime = await createLlmRuntime({
+      providers: config.providers.file ? loadProviderConfigFile(config.providers.file) : [],
+      retry: { maxRetries: config.providers.maxRetries, baseDelayMs: 250, maxDelayMs: config.providers.retryMaxDelayMs },
+      echoDefaultTokenDelayMs: config.providers.echoTokenDelayMs,
+      logger: log,
+    });
+    const events = new EventLog(new EventBus(formatSseFrame), now, claimInTransaction);
+    let admission: Admission | null = null;
+    const workers = new RoomWorkers({
+      tenants,
+      events,
+      runtime,
+      log,
+      coalesceMs: config.events.coalesceMs,
+      historyMessages: limits.historyMessages,
+      admission: () => admission!,
+    });
+    admission = new Admission(serviceDb, limits, (tenant) => workers.activeCount(tenant), now);
+    const rooms = new RoomService({ holdTenant: (tenant) => tenants.hold(tenant), events, catalog: runtime, runner: workers, admission, limits });
+    const timers = new LifecycleTimers(tenants, events, (t, r) => workers.isRunning(t, r), log, now);
+
+    // Recovery before anything can be served: crashed turns end, resting rooms sleep, queued work resumes.
+    for (const tenant of tenants.tenantsOnDisk()) {
+      const t = tenants.get(tenant);
+      const report = recoverTenant(t, events, admission);
+      timers.sweep(t);
+      for (const plan of report.resumed) workers.start(plan);
+      if (report.failedTurns + report.released > 0) log.warn({ tenant, ...report, resumed: report.resumed.length }, "recovered after restart");
+    }
+    tenants.setOnOpen((t) => timers.sweep(t));
+    timers.start(config.lifecycle.sweepMs);
+
+    const startedAt = now();
+    const app = buildApp({
+      log,
+      version: packageVersion(),
+      bodyLimitBytes: config.bodyLimitBytes,
+      verifier: createVerifier({ key: signingKey, issuer: config.auth.issuer, audience: config.auth.audience, clockSkewS: config.auth.clockSkewS, external: config.auth.external, now }),
+      publicJwk: signingKey.publicJwk,
+      tenants,
+      rooms,
+      runtime,
+      startedAt,
+      now,
+      isShuttingDown: () => admission!.shuttingDown,
+      admission,
+      rateLimit: { rps: limits.rateLimitRps, burst: limits.rateLimitBurst },
+      sse: { heartbeatMs: config.events.heartbeatMs },
+    });
+
+    let closed = false;
+    return {
+      app,
+      config,
+      log,
+      signingKey,
+      tenants,
+      workers,
+      admission,
+      events,
+      runtime,
+      timers,
+      rooms,
+      async shutdown(graceMs: number) {
+        if (closed) return;
+        closed = true;
+        admission!.beginShutdown();
+        timers.stop();
+        await workers.drain(graceMs);
+        tenants.closeAll();
+        serviceDb.close();
+        unlock();
+      },
+    };
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The tables of one tenant's database. Every tenant has its own SQLite file,
+ * so no table carries a tenant column: isolation is the file boundary.
+ * JSON columns hold the contract's nested objects verbatim.
+ */
+
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const rooms = sqliteTable(
+  "rooms",
+  {
+    id: text("id").primaryKey(),
+    status: text("status").notNull(),
+    purpose: text("purpose"),
+    name: text("name"),
+    metadata: text("metadata", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    actors: text("actors", { mode: "json" }).$type<unknown[]>().notNull(),
+    toolPolicy: text("tool_policy", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    wakePolicy: text("wake_policy", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    donePolicy: text("done_policy", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    version: integer("version").notNull(),
+    rentedAt: text("rented_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+    lastActiveAt: text("last_active_at"),
+    releasedAt: text("released_at"),
+    lastError: text("last_error", { mode: "json" }).$type<Record<string, unknown> | null>(),
+    queuedMessageId: text("queued_message_id"),
+    activeTurn: text("active_turn", { mode: "json" }).$type<Record<string, unknown> | null>(),
+    usage: text("usage", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    summaryText: text("summary_text"),
+    createdBy: text("created_by").notNull(),
+    /** When an idle room falls asleep (idle_timeout_s after its last activity); null unless idle. */
+    sleepAt: text("sleep_at"),
+    /** When the room is released for inactivity (release_after_s); null while a turn runs or once released. */
+    releaseAt: text("release_at"),
+    /** Last event seq handed out for this room (the per-room counter). */
+    lastEventSeq: integer("last_event_seq").notNull().default(0),
+    /** Last message seq handed out for this room. */
+    lastMessageSeq: integer("last_message_seq").notNull().default(0),
+  },
+  (t) => [
+    index("rooms_status_rented_idx").on(t.status, t.rentedAt, t.id),
+    index("rooms_rented_idx").on(t.rentedAt, t.id),
+    index("rooms_sleep_at_idx").on(t.sleepAt),
+    index("rooms_release_at_idx").on(t.releaseAt),
+  ],
+);
+
+export const roomMessages = sqliteTable(
+  "room_messages",
+  {
+    id: text("id").primaryKey(),
+    roomId: text("room_id")
+      .notNull()
+      .references(() => rooms.id, { onDelete: "cascade" }),
+    seq: integer("seq").notNull(),
+    kind: text("kind").notNull(),
+    authorKind: text("author_kind").notNull(),
+    authorId: text("author_id").notNull(),
+    actorKey: text("actor_key"),
+    content: text("content").notNull(),
+    metadata: text("metadata", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    status: text("status").notNull(),
+    turnId: text("turn_id"),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("room_messages_room_seq_uq").on(t.roomId, t.seq)],
+);
+
+/**
+ * The durable event log. `seq` is assigned in the same transaction as the
+ * insert (from rooms.last_event_seq), so it is gap-free per room. The event's
+ * public id is derived (`<room_id>:<seq>`), not stored.
+ */
+export const roomEvents = sqliteTable(
+  "room_events",
+  {
+    roomId: text("room_id")
+      .notNull()
+      .references(() => rooms.id, { onDelete: "cascade" }),
+    seq: integer("seq").notNull(),
+    eventType: text("event_type").notNull(),
+    agentKey: text("agent_key"),
+    turnId: text("turn_id"),
+    payload: text("payload").notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.roomId, t.seq] })],
+);
+
+/** One row per turn: the worker's durable record of what it started and how it ended. */
+export const roomTurns = sqliteTable(
+  "room_turns",
+  {
+    id: text("id").primaryKey(),
+    roomId: text("room_id")
+      .notNull()
+      .references(() => rooms.id, { onDelete: "cascade" }),
+    messageId: text("message_id").notNull(),
+    agentId: text("agent_id").notNull(),
+    status: text("status").notNull(),
+    startedAt: text("started_at").notNull(),
+    endedAt: text("ended_at"),
+    usage: text("usage", { mode: "json" }).$type<Record<string, unknown> | null>(),
+    error: text("error", { mode: "json" }).$type<Record<string, unknown> | null>(),
+  },
+  (t) => [index("room_turns_status_idx").on(t.status), index("room_turns_room_idx").on(t.roomId, t.startedAt)],
+);
+
+/**
+ * Idempotency keys, written in the same transaction as the effect they guard.
+ * Scope: caller + method + route + key (the tenant is the file).
+ */
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    scope: text("scope").primaryKey(),
+    requestHash: text("request_hash").notNull(),
+    status: integer("status").notNull(),
+    body: text("body").notNull(),
+    createdAt: text("created_at").notNull(),
+    expiresAt: text("expires_at").notNull(),
+  },
+  (t) => [index("idempotency_keys_expires_idx").on(t.expiresAt)],
+);
+
+/** Per-tenant daily token usage, for the optional daily budget. */
+export const tokenUsageDaily = sqliteTable("token_usage_daily", {
+  day: text("day").primaryKey(),
+  tokens: integer("tokens").notNull().default(0),
+});
+

@@ -1,0 +1,146 @@
+/**
+ * One SQLite file per tenant, opened on first use, migrated, cached, and
+ * closed when idle. The only way to a tenant's rows is `TenantDatabases.get`
+ * with the tenant taken from a verified token, so a query can never name
+ * another tenant's data: tenancy by construction.
+ */
+import { mkdirSync, readdirSync } from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { drizzle, type BetterSQLite3Database } from "drizzle-orm/better-sqlite3";
+import { applyMigrations, type Migration } from "./migrations.js";
+import * as schema from "./schema.js";
+
+export const TENANT_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
+
+export type Drizzle = BetterSQLite3Database<typeof schema>;
+
+/** A tenant-bound database handle. Stores take this and nothing wider. */
+export interface TenantDb {
+  readonly tenant: string;
+  readonly db: Drizzle;
+  readonly sqlite: Database.Database;
+}
+
+interface Entry {
+  handle: TenantDb;
+  lastUsed: number;
+  holds: number;
+}
+
+export interface TenantDatabasesOptions {
+  dataDir: string;
+  migrations: readonly Migration[];
+  busyTimeoutMs: number;
+  idleCloseMs: number;
+  now?: () => number;
+}
+
+/** Applies the pragmas every file gets: WAL, full fsync on commit, foreign keys, busy timeout. */
+export function configureConnection(sqlite: Database.Database, busyTimeoutMs: number): void {
+  sqlite.pragma("journal_mode = WAL");
+  sqlite.pragma("synchronous = FULL");
+  sqlite.pragma("foreign_keys = ON");
+  sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
+}
+
+export class TenantDatabases {
+  readonly #dir: string;
+  readonly #opts: TenantDatabasesOptions;
+  readonly #open = new Map<string, Entry>();
+  readonly #now: () => number;
+  #closed = false;
+  #onOpen: ((t: TenantDb) => void) | null = null;
+
+  constructor(opts: TenantDatabasesOptions) {
+    this.#opts = opts;
+    this.#dir = path.join(opts.dataDir, "tenants");
+    this.#now = opts.now ?? Date.now;
+    mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
+  }
+
+  /** The tenant's handle, created and migrated on first use. Throws on a tenant slug outside the contract's pattern. */
+  get(tenant: string): TenantDb {
+    const entry = this.#entry(tenant);
+    entry.lastUsed = this.#now();
+    return entry.handle;
+  }
+
+  /** Runs `fn` each time a tenant's file is opened (e.g. to apply deadlines that passed while it was closed). */
+  setOnOpen(fn: (t: TenantDb) => void): void {
+    this.#onOpen = fn;
+  }
+
+  /** Keeps the tenant's file open until the returned release is called (workers, SSE followers). Release is idempotent. */
+  hold(tenant: string): () => void {
+    const entry = this.#entry(tenant);
+    entry.holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      entry.holds--;
+      entry.lastUsed = this.#now();
+    };
+  }
+
+  /** Tenants that have a database file, whether open or not. */
+  tenantsOnDisk(): string[] {
+    return readdirSync(this.#dir)
+      .filter((f) => f.endsWith(".db"))
+      .map((f) => f.slice(0, -3))
+      .filter((t) => TENANT_PATTERN.test(t));
+  }
+
+  /** Tenants whose file is open right now. */
+  openTenants(): string[] {
+    return [...this.#open.keys()];
+  }
+
+  /** Closes handles unused for idleCloseMs and not held; returns how many were closed. */
+  closeIdle(): number {
+    const cutoff = this.#now() - this.#opts.idleCloseMs;
+    let closed = 0;
+    for (const [tenant, entry] of this.#open) {
+      if (entry.holds === 0 && entry.lastUsed <= cutoff) {
+        this.#close(tenant, entry);
+        closed++;
+      }
+    }
+    return closed;
+  }
+
+  closeAll(): void {
+    this.#closed = true;
+    for (const [tenant, entry] of this.#open) this.#close(tenant, entry);
+  }
+
+  #entry(tenant: string): Entry {
+    let entry = this.#open.get(tenant);
+    if (entry) return entry;
+    if (this.#closed) throw new Error("tenant databases are closed");
+    if (!TENANT_PATTERN.test(tenant)) throw new Error(`invalid tenant slug`);
+    const file = path.join(this.#dir, `${tenant}.db`);
+    const sqlite = new Database(file);
+    try {
+      configureConnection(sqlite, this.#opts.busyTimeoutMs);
+      applyMigrations(sqlite, this.#opts.migrations);
+    } catch (err) {
+      sqlite.close();
+      throw err;
+    }
+    entry = { handle: { tenant, sqlite, db: drizzle({ client: sqlite, schema }) }, lastUsed: this.#now(), holds: 0 };
+    this.#open.set(tenant, entry);
+    if (this.#onOpen) this.#onOpen(entry.handle);
+    return entry;
+  }
+
+  #close(tenant: string, entry: Entry): void {
+    this.#open.delete(tenant);
+    try {
+      entry.handle.sqlite.close();
+    } catch {
+      // Closing twice or during shutdown is harmless.
+    }
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * One auth and tenancy matrix over every protected route, taken from the
+ * OpenAPI document so a new route is covered the moment it is added.
+ */
+import { generateKeyPairSync, createHmac } from "node:crypto";
+import { SignJWT, base64url } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "../support/harness.js";
+
+let t: TestServer;
+let acmeRoom: string;
+let otherRoom: string;
+let routes: Array<{ method: string; path: string }>;
+
+function concrete(p: string, roomId: string): string {
+  return p.replace("{id}", roomId).replace(/\{[a-z_]+\}/g, "00000000-0000-4000-8000-000000000000");
+}
+
+beforeAll(async () => {
+  t = await startTestServer();
+  const acme = await t.token("acme");
+  const globex = await t.token("globex");
+  acmeRoom = (await t.json("POST", "/llm/room", { token: acme, body: {} })).body.data.id;
+  otherRoom = (await t.json("POST", "/llm/room", { token: globex, body: {} })).body.data.id;
+  const doc = (await t.json("GET", "/openapi.json")).body;
+  routes = [];
+  for (const [p, ops] of Object.entries<any>(doc.paths)) {
+    for (const [method, op] of Object.entries<any>(ops)) {
+      if (op.security && op.security.length > 0) routes.push({ method: method.toUpperCase(), path: p });
+    }
+  }
+});
+afterAll(() => t.close());
+
+async function expect401(token: string | null, raw?: string) {
+  for (const r of routes) {
+    const headers: Record<string, string> = {};
+    if (raw !== undefined) headers["authorization"] = raw;
+    const res = await t.req(r.method, concrete(r.path, acmeRoom), { ...(token ? { token } : {}), headers, ...(r.method === "GET" ? {} : { body: {} }) });
+    expect(res.status, `${r.method} ${r.path}`).toBe(401);
+    const body = await res.json();
+    expect(body.success).toBe(false);
+    expect(["AUTH_REQUIRED", "AUTH_INVALID"]).toContain(body.code);
+    expect(res.headers.get("www-authenticate")).toMatch(/^Bearer realm=/);
+    if (token || raw) expect(res.headers.get("www-authenticate")).toContain('error="invalid_token"');
+  }
+}
+
+describe("auth matrix over every protected route", () => {
+  it("covers the room routes", () => {
+    const names = routes.map((r) => `${r.method} ${r.path}`);
+    for (const want of ["GET /llm/room", "POST /llm/room", "GET /llm/room/{id}", "PATCH /llm/room/{id}", "POST /llm/room/{id}/messages", "POST /llm/room/{id}/release"]) {
+      expect(names).toContain(want);
+    }
+  });
+
+  it("no token is 401 AUTH_REQUIRED", () => expect401(null));
+  it("a garbage token is 401", () => expect401("not-a-jwt"));
+  it("a non-Bearer scheme is 401", () => expect401(null, "Basic YWxhZGRpbjpvcGVuc2VzYW1l"));
+
+  it("alg none is 401", async () => {
+    const header = base64url.encode(JSON.stringify({ alg: "none", typ: "JWT" }));
+    const payload = base64url.encode(JSON.stringify({ sub: "x", tenant: "acme", iss: "roomservice", aud: "roomservice", exp: Math.floor(Date.now() / 1000) + 600 }));
+    await expect401(`${header}.${payload}.`);
+  });
+
+  it("HS256 signed with the public key (algorithm confusion) is 401", async () => {
+    const pub = JSON.stringify(t.server.signingKey.publicJwk);
+    const header = base64url.encode(JSON.stringify({ alg: "HS256", typ: "JWT", kid: t.server.signingKey.kid }));
+    const payload = base64url.encode(JSON.stringify({ sub: "x", tenant: "acme", iss: "roomservice", aud: "roomservice", exp: Math.floor(Date.now() / 1000) + 600 }));
+    const sig = createHmac("sha256", pub).update(`${header}.${payload}`).digest("base64url");
+    await expect401(`${header}.${payload}.${sig}`);
+  });
+
+  it("a token signed by another RSA key with our kid is 401", async () => {
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const forged = await new SignJWT({ tenant: "acme" })
+      .setProtectedHeader({ alg: "RS256", kid: t.server.signingKey.kid })
+      .setSubject("x")
+      .setIssuer("roomservice")
+      .setAudience("roomservice")
+      .setExpirationTime("10m")
+      .sign(privateKey);
+    await expect401(forged);
+  });
+
+  it("an expired token is 401", async () => {
+    const exp = Math.floor(Date.now() / 1000) - 120; // beyond the 30 s skew
+    await expect401(await t.signRaw({ sub: "x", tenant: "acme", iss: "roomservice", aud: "roomservice", exp }));
+  });
+
+  it("a token without exp is 401", async () => {
+    await expect401(await t.signRaw({ sub: "x", tenant: "acme", iss: "roomservice", aud: "roomservice" }));
+  });
+
+  it("a token without sub is 401", async () => {
+    await expect401(await t.signRaw({ tenant: "acme", iss: "roomservice", aud: "roomservice", exp: Math.floor(Date.now() / 1000) + 600 }));
+  });
+
+  it("a wrong issuer or audience is 401", async () => {
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    await expect401(await t.signRaw({ sub: "x", tenant: "acme", iss: "evil", aud: "roomservice", exp }));
+    await expect401(await t.signRaw({ sub: "x", tenant: "acme", iss: "roomservice", aud: "other", exp }));
+  });
+
+  it("a bad tenant claim is 401", async () => {
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    await expect401(await t.signRaw({ sub: "x", tenant: "../etc", iss: "roomservice", aud: "roomservice", exp }));
+    await expect401(await t.signRaw({ sub: "x", tenant: "ACME", iss: "roomservice", aud: "roomservice", exp }));
+  });
+
+  it("a tampered payload is 401", async () => {
+    const good = await t.token("acme");
+    const [h, , s] = good.split(".");
+    const evil = base64url.encode(JSON.stringify({ sub: "x", tenant: "globex", iss: "roomservice", aud: "roomservice", exp: Math.floor(Date.now() / 1000) + 600 }));
+    await expect401(`${h}.${evil}.${s}`);
+  });
+
+  it("a token within the clock skew still works", async () => {
+    const exp = Math.floor(Date.now() / 1000) - 5;
+    const token = await t.signRaw({ sub: "x", tenant: "acme", iss: "roomservice", aud: "roomservice", exp });
+    expect((await t.json("GET", "/llm/room", { token })).status).toBe(200);
+  });
+
+  it("read access on every mutating route is 403", async () => {
+    const token = await t.token("acme", { access: "read" });
+    for (const r of routes.filter((x) => x.method !== "GET")) {
+      const res = await t.json(r.method, concrete(r.path, acmeRoom), { token, body: {} });
+      expect(res.status, `${r.method} ${r.path}`).toBe(403);
+      expect(res.body.code).toBe("FORBIDDEN");
+    }
+    for (const r of routes.filter((x) => x.method === "GET" && !x.path.endsWith("/events"))) {
+      const res = await t.req("GET", concrete(r.path, acmeRoom), { token });
+      expect(res.status, `${r.method} ${r.path}`).toBe(200);
+    }
+  });
+
+  it("another tenant's room is 404 on every room route, and unchanged", async () => {
+    const token = await t.token("acme");
+    for (const r of routes.filter((x) => x.path.includes("{id}"))) {
+      const res = await t.json(r.method, concrete(r.path, otherRoom), { token, ...(r.method === "GET" ? {} : { body: r.path.endsWith("/messages") ? { content: "hi" } : {} }) });
+      expect(res.status, `${r.method} ${r.path}`).toBe(404);
+      expect(res.body.code).toBe("ROOM_NOT_FOUND");
+    }
+    const globex = await t.token("globex");
+    const still = await t.json("GET", `/llm/room/${otherRoom}`, { token: globex });
+    expect(still.body.data.status).toBe("rented");
+    expect(still.body.data.version).toBe(1);
+  });
+});

@@ -1,0 +1,32 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../src/config.js";
+
+describe("loadConfig", () => {
+  it("has embedded defaults for every setting", () => {
+    const c = loadConfig({});
+    expect(c.host).toBe("127.0.0.1");
+    expect(c.port).toBe(8787);
+    expect(c.dataDir).toMatch(/\/data$/);
+    expect(c.publicUrl).toBe("http://127.0.0.1:8787");
+    expect(c.auth.external).toBeNull();
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.auth)).toBe(true);
+  });
+
+  it("names every bad variable", () => {
+    try {
+      loadConfig({ PORT: "x", BODY_LIMIT_BYTES: "-1" });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toMatch(/PORT/);
+      expect((err as Error).message).toMatch(/BODY_LIMIT_BYTES/);
+    }
+  });
+
+  it("requires the external issuer settings together", () => {
+    expect(() => loadConfig({ AUTH_JWKS_URL: "https://issuer.example/jwks" })).toThrow(/together/);
+    const c = loadConfig({ AUTH_JWKS_URL: "https://issuer.example/jwks", AUTH_ISSUER: "https://issuer.example/", AUTH_AUDIENCE: "rooms" });
+    expect(c.auth.external).toEqual({ jwksUrl: "https://issuer.example/jwks", issuer: "https://issuer.example/", audience: "rooms" });
+  });
+});
