@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   }
   let server;
   try {
-    server = await createServer(config);
+    server = await createServer(config, { secretsEnv: process.env });
   } catch (err) {
     if (err instanceof DataDirLockedError) {
       process.stderr.write(`roomservice: ${err.message}\n`);

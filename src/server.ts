@@ -50,6 +50,8 @@ export interface ServerOptions {
   log?: Logger;
   limits?: Partial<ServiceLimits>;
   now?: () => number;
+  /** Where provider key variables (`api_key_env`) are read. main.ts passes the process environment; default: none. */
+  secretsEnv?: Readonly<Record<string, string | undefined>>;
 }
 
 export function packageVersion(): string {
@@ -77,6 +79,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       retry: { maxRetries: config.providers.maxRetries, baseDelayMs: 250, maxDelayMs: config.providers.retryMaxDelayMs },
       echoDefaultTokenDelayMs: config.providers.echoTokenDelayMs,
       logger: log,
+      env: opts.secretsEnv ?? {},
     });
     const events = new EventLog(new EventBus(formatSseFrame), now, claimInTransaction);
     let admission: Admission | null = null;

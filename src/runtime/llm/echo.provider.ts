@@ -1,0 +1,236 @@
+/**
+ * The built-in model `local/echo`: a pi-ai API provider that needs no network
+ * and no key. It answers deterministically from the prompt, streamed token by
+ * token, so the service (events, limits, interrupts, persistence) can be
+ * exercised end to end through the very same agent loop as a real provider.
+ *
+ * Answer rules, for the conversation since the last user message:
+ * - a tool result is there: answer with text that includes each tool's result;
+ * - else `tool_call` is set: ask for that tool once;
+ * - else the `calculator` tool is offered and the prompt holds arithmetic
+ *   (and no `reply` is set): ask `calculator` for it;
+ * - else answer `reply`, or "Echo: <prompt>".
+ */
+import {
+  createAssistantMessageEventStream,
+  registerApiProvider,
+  type AssistantMessage,
+  type AssistantMessageEventStream,
+  type Context,
+  type Message,
+  type Model,
+  type SimpleStreamOptions,
+  type ToolCall,
+} from "@mariozechner/pi-ai";
+import { findExpression } from "../tools/calculator.parser.js";
+import { abortableSleep } from "./abortable-sleep.js";
+
+export const ECHO_API = "local-echo";
+export const ECHO_PROVIDER = "local";
+export const ECHO_MODEL_ID = "echo";
+
+/** Per-call behaviour of the echo model, resolved from an actor's `options`. */
+export interface EchoSettings {
+  tokenDelayMs: number;
+  reply?: string;
+  failAfterTokens?: number;
+  toolCall?: { name: string; args: Record<string, unknown> };
+}
+
+/** What the echo provider reads from its stream options (on top of pi-ai's). */
+export type EchoStreamOptions = SimpleStreamOptions & { echo?: EchoSettings };
+
+const MAX_TOKEN_DELAY_MS = 60_000;
+
+/**
+ * Reads the echo options of an actor. Values of the wrong type or out of
+ * range are ignored (the default applies) rather than failing the turn.
+ */
+export function echoSettingsFrom(options: Record<string, unknown>, defaultTokenDelayMs: number): EchoSettings {
+  const settings: EchoSettings = { tokenDelayMs: defaultTokenDelayMs };
+  const delay = options["token_delay_ms"];
+  if (typeof delay === "number" && Number.isFinite(delay) && delay >= 0) settings.tokenDelayMs = Math.min(delay, MAX_TOKEN_DELAY_MS);
+  const reply = options["reply"];
+  if (typeof reply === "string") settings.reply = reply;
+  const fail = options["fail_after_tokens"];
+  if (typeof fail === "number" && Number.isInteger(fail) && fail >= 0) settings.failAfterTokens = fail;
+  const call = options["tool_call"];
+  if (call && typeof call === "object" && !Array.isArray(call)) {
+    const { name, args } = call as { name?: unknown; args?: unknown };
+    if (typeof name === "string" && name.length > 0) {
+      const plainArgs = args && typeof args === "object" && !Array.isArray(args) ? (JSON.parse(JSON.stringify(args)) as Record<string, unknown>) : {};
+      settings.toolCall = { name, args: plainArgs };
+    }
+  }
+  return settings;
+}
+
+/** Splits text into echo tokens: a run of non-space characters with the spaces after it (leading spaces form their own token). */
+export function echoTokens(text: string): string[] {
+  return text.match(/\s+|\S+\s*/g) ?? [];
+}
+
+/** The model record of `local/echo`; free, so usage cost is always 0. */
+export function echoModel(): Model<typeof ECHO_API> {
+  return {
+    id: ECHO_MODEL_ID,
+    name: "Echo (built-in, deterministic)",
+    api: ECHO_API,
+    provider: ECHO_PROVIDER,
+    baseUrl: "",
+    reasoning: false,
+    input: ["text"],
+    cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 },
+    contextWindow: 1_000_000,
+    maxTokens: 1_000_000,
+  };
+}
+
+function textOf(message: Message): string {
+  if (message.role === "assistant") {
+    return message.content
+      .map((b) => (b.type === "text" ? b.text : b.type === "toolCall" ? `${b.name} ${JSON.stringify(b.arguments)}` : ""))
+      .join(" ");
+  }
+  if (typeof message.content === "string") return message.content;
+  return message.content.map((b) => (b.type === "text" ? b.text : "")).join(" ");
+}
+
+function contextTokens(context: Context): number {
+  let n = context.systemPrompt ? echoTokens(context.systemPrompt).length : 0;
+  for (const m of context.messages) n += echoTokens(textOf(m)).length;
+  return n;
+}
+
+type Plan = { kind: "tool"; name: string; args: Record<string, unknown> } | { kind: "text"; text: string };
+
+function plan(context: Context, settings: EchoSettings): Plan {
+  const messages = context.messages;
+  let lastUser = -1;
+  for (let i = messages.length - 1; i >= 0; i--) {
+    if (messages[i]!.role === "user") {
+      lastUser = i;
+      break;
+    }
+  }
+  const prompt = lastUser >= 0 ? textOf(messages[lastUser]!) : "";
+  const since = messages.slice(lastUser + 1);
+  const results = since.filter((m) => m.role === "toolResult");
+  if (results.length > 0) {
+    const calls = new Map<string, ToolCall>();
+    for (const m of since) if (m.role === "assistant") for (const b of m.content) if (b.type === "toolCall") calls.set(b.id, b);
+    const lines = results.map((r) => {
+      const out = textOf(r);
+      const expression = calls.get(r.toolCallId)?.arguments["expression"];
+      if (r.toolName === "calculator" && typeof expression === "string") {
+        return r.isError ? `I could not calculate ${expression}: ${out}` : `${expression} = ${out}`;
+      }
+      return r.isError ? `Tool ${r.toolName} failed: ${out}` : `Tool ${r.toolName} returned: ${out}`;
+    });
+    return { kind: "text", text: settings.reply !== undefined ? `${settings.reply} (${lines.join("; ")})` : lines.join("\n") };
+  }
+  if (settings.toolCall) return { kind: "tool", ...settings.toolCall };
+  if (settings.reply === undefined && context.tools?.some((t) => t.name === "calculator")) {
+    const expression = findExpression(prompt);
+    if (expression !== null) return { kind: "tool", name: "calculator", args: { expression } };
+  }
+  return { kind: "text", text: settings.reply ?? `Echo: ${prompt}` };
+}
+
+/** The stream function behind api "local-echo". Like every pi-ai provider it never throws: failures end the stream with an `error` event. */
+export function streamEcho(model: Model<string>, context: Context, options?: EchoStreamOptions): AssistantMessageEventStream {
+  const stream = createAssistantMessageEventStream();
+  const settings = options?.echo ?? { tokenDelayMs: 0 };
+  const signal = options?.signal;
+  const output: AssistantMessage = {
+    role: "assistant",
+    content: [],
+    api: model.api,
+    provider: model.provider,
+    model: model.id,
+    usage: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, totalTokens: 0, cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, total: 0 } },
+    stopReason: "stop",
+    timestamp: Date.now(),
+  };
+  const setOutputTokens = (n: number) => {
+    output.usage.output = n;
+    output.usage.totalTokens = output.usage.input + n;
+  };
+  const fail = (reason: "aborted" | "error", message: string) => {
+    // Like an OpenAI-compatible stream, whose usage only comes with its last chunk, a broken-off answer reports none.
+    output.usage.input = 0;
+    setOutputTokens(0);
+    output.stopReason = reason;
+    output.errorMessage = message;
+    stream.push({ type: "error", reason, error: output });
+    stream.end();
+  };
+
+  const run = async () => {
+    output.usage.input = contextTokens(context);
+    setOutputTokens(0);
+    if (signal?.aborted) return fail("aborted", "Request was aborted");
+    stream.push({ type: "start", partial: output });
+    const next = plan(context, settings);
+
+    if (next.kind === "tool") {
+      if (await abortableSleep(settings.tokenDelayMs, signal)) return fail("aborted", "Request was aborted");
+      const assistantCount = context.messages.filter((m) => m.role === "assistant").length;
+      const block: ToolCall = { type: "toolCall", id: `echo_call_${assistantCount + 1}`, name: next.name, arguments: {} };
+      output.content.push(block);
+      const index = output.content.length - 1;
+      const json = JSON.stringify(next.args);
+      stream.push({ type: "toolcall_start", contentIndex: index, partial: output });
+      block.arguments = JSON.parse(json) as Record<string, unknown>;
+      stream.push({ type: "toolcall_delta", contentIndex: index, delta: json, partial: output });
+      stream.push({ type: "toolcall_end", contentIndex: index, toolCall: block, partial: output });
+      setOutputTokens(echoTokens(`${next.name} ${json}`).length);
+      output.stopReason = "toolUse";
+      stream.push({ type: "done", reason: "toolUse", message: output });
+      stream.end();
+      return;
+    }
+
+    const tokens = echoTokens(next.text);
+    const limit = options?.maxTokens !== undefined && options.maxTokens > 0 ? options.maxTokens : Infinity;
+    const failAt = settings.failAfterTokens;
+    const block = { type: "text" as const, text: "" };
+    output.content.push(block);
+    const index = output.content.length - 1;
+    stream.push({ type: "text_start", contentIndex: index, partial: output });
+    let sent = 0;
+    let stoppedByLimit = false;
+    for (const token of tokens) {
+      if (failAt !== undefined && sent >= failAt) break;
+      if (sent >= limit) {
+        stoppedByLimit = true;
+        break;
+      }
+      if (settings.tokenDelayMs > 0) {
+        if (await abortableSleep(settings.tokenDelayMs, signal)) return fail("aborted", "Request was aborted");
+      } else if (sent > 0 && sent % 64 === 0) {
+        // Without a delay, still let timers and aborts in between long answers.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      if (signal?.aborted) return fail("aborted", "Request was aborted");
+      block.text += token;
+      sent++;
+      setOutputTokens(sent);
+      stream.push({ type: "text_delta", contentIndex: index, delta: token, partial: output });
+    }
+    // fail_after_tokens fails even when the answer is shorter: the option asks for a failure.
+    if (failAt !== undefined && !stoppedByLimit) return fail("error", `local/echo: simulated provider failure after ${sent} token(s)`);
+    stream.push({ type: "text_end", contentIndex: index, content: block.text, partial: output });
+    const reason = stoppedByLimit ? "length" : "stop";
+    output.stopReason = reason;
+    stream.push({ type: "done", reason, message: output });
+    stream.end();
+  };
+  run().catch(() => fail("error", "local/echo failed unexpectedly"));
+  return stream;
+}
+
+/** Registers api "local-echo" with pi-ai; idempotent, and keeps no per-call state. */
+export function registerEchoProvider(): void {
+  registerApiProvider({ api: ECHO_API, stream: streamEcho, streamSimple: streamEcho }, "roomservice:local-echo");
+}

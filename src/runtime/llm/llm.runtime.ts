@@ -1,0 +1,291 @@
+/**
+ * LlmRuntime on pi-agent-core's agent loop and pi-ai's providers.
+ *
+ * One turn = one run of `runAgentLoop` over the room's history plus the new
+ * prompt, with the room's bounds enforced here because the loop has none of
+ * its own: wall time (abort + TURN_TIMEOUT), output tokens (per request and
+ * in total), steps (LLM calls), tool calls and allowed tools. The caller's
+ * `emit` can never throw into the loop, every payload is a fresh snapshot,
+ * and `runTurn` always resolves, even if a tool ignores the abort.
+ */
+import { runAgentLoop, type AgentContext, type AgentEvent, type AgentLoopConfig, type AgentMessage } from "@mariozechner/pi-agent-core";
+import type { AssistantMessage, Message, UserMessage } from "@mariozechner/pi-ai";
+import { createToolRegistry, type ToolRegistry } from "../tools/tools.registry.js";
+import { ECHO_API, echoSettingsFrom, registerEchoProvider } from "./echo.provider.js";
+import type { LlmRuntime, ModelInfo, ProviderInfo, TurnEvent, TurnRequest, TurnResult, Usage } from "./llm.types.js";
+import { buildCatalog, type CatalogEntry } from "./model.catalog.js";
+import type { ProviderConfig } from "./provider-config.js";
+import { guardedStreamFn, type RetryPolicy } from "./provider.stream.js";
+import { assistantText, safeErrorMessage, TurnEventMapper, type Logger } from "./turn.events.js";
+
+export type { RetryPolicy } from "./provider.stream.js";
+export type { Logger as RuntimeLogger } from "./turn.events.js";
+
+export interface LlmRuntimeOptions {
+  providers: ProviderConfig[];
+  /** Retries of a model request that failed before streaming anything. Default: 2 retries, 250 ms base, 10 s cap. */
+  retry?: RetryPolicy;
+  /** Pace of `local/echo` when an actor sets no token_delay_ms. Default 1 ms. */
+  echoDefaultTokenDelayMs?: number;
+  logger?: Logger;
+  /**
+   * Where the key variables named by `api_key_env` are read, once. The
+   * composition root passes the process environment; the default is empty,
+   * so nothing here ever reads process.env by itself.
+   */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Built-in tools; default: a fresh registry on the system clock. */
+  tools?: ToolRegistry;
+  /** How long an aborted turn waits for the loop to wind down before returning anyway. Default 1000 ms. */
+  abortGraceMs?: number;
+}
+
+const DEFAULT_RETRY: RetryPolicy = { maxRetries: 2, baseDelayMs: 250, maxDelayMs: 10_000 };
+const ZERO_USAGE: Usage = { input: 0, output: 0, totalTokens: 0, cost: { total: 0 } };
+
+type LoopOutcome = { kind: "done" } | { kind: "threw"; error: unknown } | { kind: "stuck" };
+
+function sumUsage(messages: readonly AssistantMessage[]): Usage {
+  const total: Usage = { input: 0, output: 0, totalTokens: 0, cost: { total: 0 } };
+  for (const m of messages) {
+    total.input += m.usage.input;
+    total.output += m.usage.output;
+    total.totalTokens += m.usage.totalTokens;
+    total.cost.total += m.usage.cost.total;
+  }
+  return total;
+}
+
+function isLlmMessage(m: AgentMessage): m is Message {
+  const role = (m as { role?: string }).role;
+  return role === "user" || role === "assistant" || role === "toolResult";
+}
+
+/** Headers the provider SDKs would otherwise fill from the server's own environment (OPENAI_ORG_ID, ANTHROPIC_AUTH_TOKEN, ...). */
+function headerOverrides(api: string, apiKey: string): Record<string, string | null> | undefined {
+  if (api === "openai-completions") return { "OpenAI-Organization": null, "OpenAI-Project": null };
+  // pi-ai sends OAuth tokens ("sk-ant-oat...") as a bearer token itself; only plain API keys travel as x-api-key.
+  if (api === "anthropic-messages" && !apiKey.includes("sk-ant-oat")) return { Authorization: null };
+  return undefined;
+}
+
+/**
+ * Builds the runtime: resolves the providers (reading each named key once),
+ * registers the built-in echo model with pi-ai and loads the provider modules
+ * in use, so the first turn pays no import. Throws nothing for a missing key:
+ * that provider's turns fail with PROVIDER_ERROR and a warning is logged.
+ */
+export async function createLlmRuntime(options: LlmRuntimeOptions): Promise<LlmRuntime> {
+  const log = options.logger;
+  const retry = options.retry ?? DEFAULT_RETRY;
+  const echoDelay = options.echoDefaultTokenDelayMs ?? 1;
+  const graceMs = options.abortGraceMs ?? 1000;
+  const tools = options.tools ?? createToolRegistry();
+  const catalog = buildCatalog(options.providers, options.env ?? {});
+  for (const missing of catalog.missingKeys) {
+    log?.warn({ provider: missing.provider, env: missing.env }, "the provider's key variable is not set; its requests will be sent without a key");
+  }
+
+  registerEchoProvider();
+  const apis = new Set(options.providers.map((p) => p.api));
+  await Promise.all([
+    apis.has("openai-completions") ? import("@mariozechner/pi-ai/openai-completions") : null,
+    apis.has("anthropic-messages") ? import("@mariozechner/pi-ai/anthropic") : null,
+  ]);
+
+  async function runTurn(request: TurnRequest): Promise<TurnResult> {
+    let closed = false;
+    let listenerFailed = false;
+    const emit = (event: TurnEvent) => {
+      if (closed) return;
+      try {
+        request.emit(event);
+      } catch (err) {
+        if (!listenerFailed) log?.warn({ err: err instanceof Error ? err.message : String(err), event_type: event.event_type }, "a turn event listener threw; the event was dropped");
+        listenerFailed = true;
+      }
+    };
+
+    const entry: CatalogEntry | undefined = catalog.get(request.actor.provider, request.actor.model);
+    if (!entry) {
+      return {
+        status: "failed",
+        text: "",
+        usage: { ...ZERO_USAGE, cost: { total: 0 } },
+        error: { code: "UNKNOWN_MODEL", message: `model ${request.actor.provider}/${request.actor.model} is not configured on this server` },
+      };
+    }
+    if (request.signal.aborted) return { status: "interrupted", text: "", usage: { ...ZERO_USAGE, cost: { total: 0 } } };
+
+    const { limits } = request;
+    const maxSteps = Math.max(1, Math.floor(limits.maxSteps));
+    const maxOutput = Math.max(1, Math.floor(limits.maxOutputTokens));
+    const maxToolCalls = Math.max(0, Math.floor(limits.maxToolCalls));
+    // setTimeout fires at once for delays past 2^31-1 ms; no turn needs longer than that.
+    const turnMs = Math.min(Math.max(0, limits.maxTurnMs), 2_147_483_647);
+    const started = Date.now();
+    const deadline = started + turnMs;
+
+    const controller = new AbortController();
+    let timedOut = false;
+    const onCallerAbort = () => controller.abort(request.signal.reason);
+    request.signal.addEventListener("abort", onCallerAbort, { once: true });
+    const turnTimer = setTimeout(() => {
+      timedOut = true;
+      controller.abort("timeout");
+    }, turnMs);
+
+    const mapper = new TurnEventMapper(emit, catalog.secrets);
+    const assistants: AssistantMessage[] = [];
+    let outputUsed = 0;
+    let toolCallsStarted = 0;
+
+    const sink = (event: AgentEvent) => {
+      if (closed) return;
+      try {
+        if (event.type === "message_end" && (event.message as { role?: string }).role === "assistant") {
+          const m = event.message as AssistantMessage;
+          assistants.push(m);
+          outputUsed += m.usage.output;
+        }
+        mapper.handle(event);
+      } catch (err) {
+        log?.error({ err }, "could not translate an agent event");
+      }
+    };
+
+    const modelMax = entry.model.maxTokens > 0 ? entry.model.maxTokens : Infinity;
+    const streamFn = guardedStreamFn({
+      retry,
+      signal: controller.signal,
+      deadline,
+      apiKey: entry.apiKey,
+      headers: headerOverrides(entry.model.api, entry.apiKey),
+      // The room's output bound covers the whole turn: each request may use what earlier steps left.
+      maxTokens: () => Math.max(1, Math.min(maxOutput - outputUsed, modelMax)),
+      extra: entry.model.api === ECHO_API ? { echo: echoSettingsFrom(request.actor.options ?? {}, echoDelay) } : undefined,
+      onRetry: (info) =>
+        log?.warn(
+          { provider: entry.info.provider, model: entry.info.model, attempt: info.attempt, status: info.status, delay_ms: info.delayMs, error: safeErrorMessage(info.error, catalog.secrets) },
+          "model request failed before streaming; retrying",
+        ),
+    });
+
+    const config: AgentLoopConfig = {
+      model: entry.model,
+      apiKey: entry.apiKey,
+      getApiKey: () => entry.apiKey,
+      convertToLlm: (messages) => messages.filter(isLlmMessage),
+      toolExecution: "sequential",
+      beforeToolCall: async ({ toolCall }) => {
+        if (assistants.length >= maxSteps) {
+          return { block: true, reason: `Tool ${toolCall.name} was not run: this turn reached its step limit (max_steps=${maxSteps}).` };
+        }
+        if (toolCallsStarted >= maxToolCalls) {
+          return { block: true, reason: `Tool ${toolCall.name} was not run: this turn reached its tool call limit (max_tool_calls=${maxToolCalls}).` };
+        }
+        toolCallsStarted++;
+        return undefined;
+      },
+      shouldStopAfterTurn: () => controller.signal.aborted || assistants.length >= maxSteps || outputUsed >= maxOutput,
+    };
+
+    const history: Message[] = [];
+    for (const turn of request.history) {
+      if (turn.text.trim() === "") continue;
+      if (turn.role === "user") history.push({ role: "user", content: turn.text, timestamp: 0 });
+      else {
+        history.push({
+          role: "assistant",
+          content: [{ type: "text", text: turn.text }],
+          api: entry.model.api,
+          provider: entry.model.provider,
+          model: entry.model.id,
+          usage: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, totalTokens: 0, cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, total: 0 } },
+          stopReason: "stop",
+          timestamp: 0,
+        });
+      }
+    }
+    const context: AgentContext = {
+      systemPrompt: request.actor.system_prompt ?? "",
+      messages: history,
+      tools: entry.info.tools ? tools.select(limits.allowedTools) : [],
+    };
+    const prompt: UserMessage = { role: "user", content: request.prompt, timestamp: started };
+
+    // Once aborted, the loop gets graceMs to wind down; a tool that ignores the signal cannot hold the turn open.
+    let graceTimer: NodeJS.Timeout | undefined;
+    let armGrace = () => {};
+    const stuck = new Promise<LoopOutcome>((resolve) => {
+      armGrace = () => {
+        graceTimer = setTimeout(() => resolve({ kind: "stuck" }), graceMs);
+      };
+    });
+    controller.signal.addEventListener("abort", armGrace, { once: true });
+
+    let outcome: LoopOutcome;
+    try {
+      outcome = await Promise.race([
+        runAgentLoop([prompt], context, config, sink, controller.signal, streamFn).then(
+          (): LoopOutcome => ({ kind: "done" }),
+          (error: unknown): LoopOutcome => ({ kind: "threw", error }),
+        ),
+        stuck,
+      ]);
+    } finally {
+      clearTimeout(turnTimer);
+      clearTimeout(graceTimer);
+      controller.signal.removeEventListener("abort", armGrace);
+      request.signal.removeEventListener("abort", onCallerAbort);
+    }
+
+    const terminal = assistants.at(-1) ?? null;
+    const usage = sumUsage(assistants);
+    const text = terminal ? assistantText(terminal) : "";
+    const naturalEnd =
+      outcome.kind === "done" &&
+      terminal !== null &&
+      (terminal.stopReason === "stop" || terminal.stopReason === "length" || (terminal.stopReason === "toolUse" && !controller.signal.aborted));
+
+    let result: TurnResult;
+    if (naturalEnd) result = { status: "completed", text, usage };
+    else if (timedOut) {
+      result = { status: "failed", text, usage, error: { code: "TURN_TIMEOUT", message: `the turn exceeded its time limit of ${Math.round(limits.maxTurnMs)} ms` } };
+    } else if (request.signal.aborted) result = { status: "interrupted", text, usage };
+    else if (outcome.kind === "threw") {
+      // A throw right after tool events means a tool broke the loop (e.g. one returning no result object).
+      const inToolPhase = mapper.running.size > 0 || mapper.lastEventType === "tool_execution_start" || mapper.lastEventType === "tool_execution_end";
+      const tool = inToolPhase ? ([...mapper.running.values()][0] ?? mapper.lastToolName) : null;
+      log?.error({ err: outcome.error, provider: entry.info.provider, model: entry.info.model }, "the agent loop failed");
+      result = tool
+        ? { status: "failed", text, usage, error: { code: "TOOL_ERROR", message: `the tool ${tool} could not be run` } }
+        : { status: "failed", text, usage, error: { code: "INTERNAL", message: "the turn failed inside the server" } };
+    } else if (terminal && (terminal.stopReason === "error" || terminal.stopReason === "aborted")) {
+      result = { status: "failed", text, usage, error: { code: "PROVIDER_ERROR", message: safeErrorMessage(terminal.errorMessage, catalog.secrets) } };
+    } else {
+      result = { status: "failed", text, usage, error: { code: "INTERNAL", message: "the turn ended without an answer" } };
+    }
+
+    // A loop that did not end by itself (tool ignoring the abort, or a throw) still closes with pi:agent_end.
+    mapper.endAgent();
+    closed = true;
+    controller.abort("turn over");
+    return result;
+  }
+
+  return {
+    runTurn: async (request) => {
+      try {
+        return await runTurn(request);
+      } catch (err) {
+        log?.error({ err }, "a turn failed inside the model runtime");
+        return { status: "failed", text: "", usage: { ...ZERO_USAGE, cost: { total: 0 } }, error: { code: "INTERNAL", message: "the turn failed inside the server" } };
+      }
+    },
+    hasModel: (provider, model) => catalog.get(provider, model) !== undefined,
+    listProviders: (): ProviderInfo[] => catalog.providers(),
+    listModels: (): ModelInfo[] => catalog.providers().flatMap((p) => p.models),
+    toolNames: () => tools.names(),
+  };
+}
