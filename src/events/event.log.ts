@@ -6,8 +6,8 @@
  */
 import type { TenantDb } from "../storage/tenant-db.js";
 import type { EventBus } from "./event.bus.js";
-import { appendEvent, foldAt } from "./event.store.js";
-import { hydratePayload, type TextFold } from "./event.text.js";
+import { appendEvent, foldAt, lastEventSeq } from "./event.store.js";
+import { advance, fill, strip, type TextFold } from "./event.text.js";
 import type { NewEvent, RoomEvent } from "./event.types.js";
 
 export interface EventTx {
@@ -45,13 +45,26 @@ export class EventLog {
     const tx: EventTx = {
       nowIso,
       emit: (roomId, ev) => {
-        const stored = appendEvent(t, roomId, ev, nowIso);
+        if (ev.event_type === "agent:output") {
+          // The text is the output message's content, already stored once; readers get it back from there.
+          const { text: _text, ...rest } = ev.payload;
+          const stored = appendEvent(t, roomId, { ...ev, payload: rest }, nowIso);
+          const visible = { ...stored, payload: ev.payload };
+          emitted.push(visible);
+          return visible;
+        }
+        if (!ev.event_type.startsWith("pi:")) {
+          const stored = appendEvent(t, roomId, ev, nowIso);
+          emitted.push(stored);
+          return stored;
+        }
         const key = `${t.tenant}/${roomId}`;
-        let fold = pendingFolds.get(key) ?? this.#folds.get(key);
-        if (!fold && ev.event_type === "pi:message_update") fold = foldAt(t, roomId, stored.seq - 1);
-        if (ev.event_type === "pi:message_start") fold = { text: "" };
-        const visible = fold ? { ...stored, payload: hydratePayload((fold = { text: fold.text }), ev.event_type, stored.payload) } : stored;
-        if (fold) pendingFolds.set(key, fold);
+        const prev = pendingFolds.get(key) ?? this.#folds.get(key) ?? (ev.event_type === "pi:message_start" ? { text: "" } : foldAt(t, roomId, lastEventSeq(t, roomId)));
+        const fold: TextFold = { text: prev.text };
+        advance(fold, ev.event_type, ev.payload);
+        const stored = appendEvent(t, roomId, { ...ev, payload: strip(fold, ev.event_type, ev.payload) }, nowIso);
+        const visible = { ...stored, payload: fill(fold, ev.event_type, stored.payload) };
+        pendingFolds.set(key, fold);
         emitted.push(visible);
         return visible;
       },
@@ -64,7 +77,8 @@ export class EventLog {
       })
       .immediate();
     for (const [key, fold] of pendingFolds) this.#folds.set(key, fold);
-    for (const ev of emitted) if (ev.event_type === "pi:message_end" || ev.event_type === "agent:turn_end") this.#folds.delete(`${t.tenant}/${ev.room_id}`);
+    // A fold is only needed while a turn streams; drop it when the turn ends so idle rooms cost nothing.
+    for (const ev of emitted) if (ev.event_type === "agent:turn_end") this.#folds.delete(`${t.tenant}/${ev.room_id}`);
     this.#publish(t.tenant, emitted);
     return result;
   }

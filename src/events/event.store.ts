@@ -6,7 +6,7 @@
  */
 import type Database from "better-sqlite3";
 import type { TenantDb } from "../storage/tenant-db.js";
-import { hydratePayload, storedPayload, type TextFold } from "./event.text.js";
+import { advance, fill, type TextFold } from "./event.text.js";
 import type { NewEvent, RoomEvent } from "./event.types.js";
 
 interface EventRow {
@@ -26,6 +26,7 @@ interface Statements {
   lastStart: Database.Statement<[string, number], { seq: number }>;
   deltasBetween: Database.Statement<[string, number, number], { payload: string }>;
   lastSeq: Database.Statement<[string], { seq: number }>;
+  messageContent: Database.Statement<[string, string], { content: string }>;
 }
 
 const statements = new WeakMap<Database.Database, Statements>();
@@ -51,6 +52,7 @@ function stmts(sqlite: Database.Database): Statements {
         "SELECT payload FROM room_events WHERE room_id = ? AND seq > ? AND seq <= ? AND event_type = 'pi:message_update' ORDER BY seq",
       ),
       lastSeq: sqlite.prepare("SELECT last_event_seq AS seq FROM rooms WHERE id = ?"),
+      messageContent: sqlite.prepare("SELECT content FROM room_messages WHERE id = ? AND room_id = ?"),
     };
     statements.set(sqlite, s);
   }
@@ -61,12 +63,15 @@ export function eventId(roomId: string, seq: number): string {
   return `${roomId}:${seq}`;
 }
 
-/** Appends one event; the caller holds the transaction. Returns the record as stored (payload without rebuilt text). */
+/**
+ * Appends one event whose payload is already in stored form (see
+ * event.text.ts); the caller holds the transaction. Returns the record as stored.
+ */
 export function appendEvent(t: TenantDb, roomId: string, ev: NewEvent, createdAt: string): RoomEvent {
   const s = stmts(t.sqlite);
   const row = s.nextSeq.get(roomId);
   if (!row) throw new Error(`cannot append to room ${roomId}: no such room`);
-  const payload = storedPayload(ev.event_type, ev.payload);
+  const payload = ev.payload;
   s.insert.run(roomId, row.seq, ev.event_type, ev.agent_key ?? null, ev.turn_id ?? null, JSON.stringify(payload), createdAt);
   return {
     id: eventId(roomId, row.seq),
@@ -90,18 +95,29 @@ export function foldAt(t: TenantDb, roomId: string, seq: number): TextFold {
   const fold: TextFold = { text: "" };
   const start = s.lastStart.get(roomId, seq);
   if (!start) return fold;
-  for (const r of s.deltasBetween.all(roomId, start.seq, seq)) hydratePayload(fold, "pi:message_update", JSON.parse(r.payload) as Record<string, unknown>);
+  for (const r of s.deltasBetween.all(roomId, start.seq, seq)) advance(fold, "pi:message_update", JSON.parse(r.payload) as Record<string, unknown>);
   return fold;
+}
+
+/** The reader's view of an `agent:output` payload: its text is the output message's content, stored once. */
+export function fillOutput(t: TenantDb, roomId: string, stored: Record<string, unknown>): Record<string, unknown> {
+  if ("text" in stored || typeof stored["message_id"] !== "string") return stored;
+  const row = stmts(t.sqlite).messageContent.get(stored["message_id"], roomId);
+  return { ...stored, text: row?.content ?? "" };
 }
 
 function hydrate(t: TenantDb, roomId: string, rows: EventRow[]): RoomEvent[] {
   let fold: TextFold | null = null;
   return rows.map((r) => {
     const stored = JSON.parse(r.payload) as Record<string, unknown>;
-    if (fold === null && (r.event_type === "pi:message_update" || r.event_type === "pi:message_start")) {
-      fold = r.event_type === "pi:message_start" ? { text: "" } : foldAt(t, roomId, r.seq - 1);
+    let payload = stored;
+    if (r.event_type.startsWith("pi:")) {
+      fold ??= r.event_type === "pi:message_start" ? { text: "" } : foldAt(t, roomId, r.seq - 1);
+      advance(fold, r.event_type, stored);
+      payload = fill(fold, r.event_type, stored);
+    } else if (r.event_type === "agent:output") {
+      payload = fillOutput(t, roomId, stored);
     }
-    const payload = fold ? hydratePayload(fold, r.event_type, stored) : stored;
     return {
       id: eventId(roomId, r.seq),
       seq: r.seq,

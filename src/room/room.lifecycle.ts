@@ -205,7 +205,8 @@ export function finishTurn(t: TenantDb, tx: EventTx, plan: TurnPlan, outcome: Tu
     return null;
   }
   const after = updateRoom(t, room.id, base)!;
-  if (opts.mayStartNext && after.queuedMessageId) {
+  // With wake policy `manual` a queued message waits for a wake, even behind a running turn.
+  if (opts.mayStartNext && after.queuedMessageId && (after.wakePolicy as WakePolicy).mode === "on_message") {
     const next = findMessage(t, room.id, after.queuedMessageId);
     if (next && next.status === "queued") return beginTurn(t, tx, after, next);
   }
