@@ -1,0 +1,332 @@
+/**
+ * Replay-then-follow semantics, in-process through hono's app.request (the
+ * same Response object the node server would stream).
+ */
+import { describe, expect, it } from "vitest";
+import { sseResponse } from "../../src/sse/sse.stream.js";
+import { countingTimers, createMemoryEventHub, TERMINAL, type MemoryHub } from "./memory-hub.js";
+import { eventsApp, eventually, StreamClient, type TestApp } from "./sse-harness.js";
+import { parseSseStream } from "./sse-parse.js";
+
+const range = (from: number, to: number): number[] => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+
+function seeded(n: number, opts: { terminal?: boolean; preSerialise?: boolean } = {}): MemoryHub {
+  const hub = createMemoryEventHub(opts.preSerialise === undefined ? {} : { preSerialise: opts.preSerialise });
+  for (let i = 1; i <= n; i++) hub.publish(i === n && opts.terminal ? TERMINAL : "room:updated", { i });
+  return hub;
+}
+
+async function open(t: TestApp, path: string, init: RequestInit = {}): Promise<StreamClient> {
+  const res = await t.app.request(path, init);
+  expect(res.status).toBe(200);
+  return new StreamClient(res);
+}
+
+describe("replay", () => {
+  it("sends the SSE headers, the retry hint first, then id/event/data frames, and ends without follow", async () => {
+    const hub = seeded(3);
+    const t = eventsApp(hub, { retryMs: 1234 });
+    const res = await t.app.request("/events");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    expect(res.headers.get("cache-control")).toBe("no-cache, no-transform");
+    expect(res.headers.get("connection")).toBe("keep-alive");
+    expect(res.headers.get("x-accel-buffering")).toBe("no");
+    expect(res.headers.get("content-encoding")).toBeNull();
+    const frames = parseSseStream(await res.text());
+    expect(frames[0]).toEqual({ retry: 1234 });
+    expect(frames.slice(1)).toEqual(hub.log.map((e) => ({ id: String(e.seq), event: e.event_type, data: JSON.stringify(e) })));
+    expect(t.closes).toEqual(["end"]);
+    expect(hub.listenerCount()).toBe(0);
+  });
+
+  it("without follow yields exactly the events after `after` and never subscribes", async () => {
+    const hub = seeded(10);
+    let subscribed = 0;
+    const subscribe = hub.subscribe;
+    hub.subscribe = (l) => {
+      subscribed++;
+      return subscribe(l);
+    };
+    const t = eventsApp(hub);
+    const c = await open(t, "/events?after=6");
+    expect(await c.ended).toBe("done");
+    expect(c.seqs()).toEqual([7, 8, 9, 10]);
+    expect(c.events()).toEqual(hub.log.slice(6));
+    expect(subscribed).toBe(0);
+  });
+
+  it("resuming from every possible Last-Event-ID of a finished stream yields exactly the suffix (follow or not)", async () => {
+    const n = 23;
+    const hub = seeded(n, { terminal: true });
+    const t = eventsApp(hub, { replayBatch: 4 });
+    for (let k = 0; k <= n; k++) {
+      for (const follow of [false, true]) {
+        const c = await open(t, `/events?follow=${follow}`, { headers: { "Last-Event-ID": String(k) } });
+        expect(await c.ended).toBe("done");
+        expect(c.seqs(), `after ${k} follow=${follow}`).toEqual(range(k + 1, n));
+      }
+    }
+    expect(t.open()).toBe(0);
+    expect(hub.listenerCount()).toBe(0);
+    // A follow that resumed at the terminal event closes at once because the source is closed.
+    expect(t.closes.filter((r) => r === "closed")).toHaveLength(1);
+  });
+
+  it("Last-Event-ID wins over ?after", async () => {
+    const t = eventsApp(seeded(5));
+    const c = await open(t, "/events?after=1", { headers: { "Last-Event-ID": "3" } });
+    await c.ended;
+    expect(c.seqs()).toEqual([4, 5]);
+  });
+
+  it("pages through a long log lazily: only one page is read until the reader pulls", async () => {
+    const hub = seeded(5000);
+    const limits: number[] = [];
+    hub.onReplay = (_after, limit) => limits.push(limit);
+    const t = eventsApp(hub, { replayBatch: 100 });
+    const res = await t.app.request("/events");
+    // Response created, body not read: one page so far.
+    expect(hub.replayCalls).toBe(1);
+    const c = new StreamClient(res);
+    await c.ended;
+    expect(c.seqs()).toEqual(range(1, 5000));
+    expect(hub.replayCalls).toBe(51);
+    expect(new Set(limits)).toEqual(new Set([100]));
+  });
+
+  it("rejects a non-numeric Last-Event-ID with 400 before opening a stream", async () => {
+    const t = eventsApp(seeded(2));
+    for (const headers of [{ "Last-Event-ID": "abc" }, { "Last-Event-ID": "-1" }]) {
+      const res = await t.app.request("/events?follow=true", { headers });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ success: false, code: "VALIDATION_FAILED" });
+    }
+    expect((await t.app.request("/events?after=1.5")).status).toBe(400);
+    expect(t.opened).toBe(0);
+  });
+});
+
+describe("follow", () => {
+  it("tails live events after the replay, then closes after the terminal event", async () => {
+    const hub = seeded(3);
+    const t = eventsApp(hub);
+    const c = await open(t, "/events?follow=true&after=1");
+    await c.waitFor((x) => x.seqs().length === 2);
+    expect(hub.listenerCount()).toBe(1);
+    hub.publish("room:active");
+    hub.publish("room:idle");
+    await c.waitFor((x) => x.seqs().length === 4);
+    hub.publish(TERMINAL);
+    expect(await c.ended).toBe("done");
+    expect(c.seqs()).toEqual([2, 3, 4, 5, 6]);
+    expect(c.events().at(-1)!.event_type).toBe(TERMINAL);
+    expect(t.closes).toEqual(["terminal"]);
+    expect(hub.listenerCount()).toBe(0);
+  });
+
+  it("live frames are the publisher's pre-serialised strings, byte for byte what replay sends", async () => {
+    const hub = seeded(0);
+    const t = eventsApp(hub);
+    const live = await open(t, "/events?follow=true");
+    hub.publish("agent:output", { text: "a\nb\r\n\ndata: forged" });
+    hub.publish(TERMINAL);
+    await live.ended;
+    const replayed = await open(t, "/events");
+    await replayed.ended;
+    expect(live.frames.slice(1)).toEqual(replayed.frames.slice(1));
+    expect(live.events()[0]!.payload).toEqual({ text: "a\nb\r\n\ndata: forged" });
+  });
+
+  it("works when the publisher gives no pre-serialised frame", async () => {
+    const hub = seeded(2, { preSerialise: false });
+    const t = eventsApp(hub);
+    const c = await open(t, "/events?follow=true");
+    await c.waitFor((x) => x.seqs().length === 2);
+    hub.publish("room:active");
+    hub.publish(TERMINAL);
+    await c.ended;
+    expect(c.events()).toEqual(hub.log);
+  });
+
+  it("seam: events published while replay() runs are delivered exactly once, in order, with no gap", async () => {
+    const hub = seeded(10);
+    let calls = 0;
+    // Published before the page is read (the page includes them) and after (it does not).
+    hub.onReplay = () => {
+      if (calls < 6) hub.publish("before-read");
+    };
+    hub.afterReplayRead = () => {
+      calls++;
+      if (calls < 6) {
+        hub.publish("after-read");
+        hub.publish("after-read");
+      }
+    };
+    const t = eventsApp(hub, { replayBatch: 3 });
+    const c = await open(t, "/events?follow=true&after=2");
+    await c.waitFor(() => calls >= 6 || c.isEnded);
+    hub.onReplay = hub.afterReplayRead = undefined;
+    await c.waitFor((x) => x.seqs().at(-1) === hub.log.length);
+    hub.publish(TERMINAL);
+    expect(await c.ended).toBe("done");
+    expect(c.seqs()).toEqual(range(3, hub.log.length));
+    expect(hub.log.length).toBeGreaterThan(20);
+  });
+
+  it("a live event after a gap is sent only after the gap is filled from replay", async () => {
+    const hub = seeded(2);
+    const t = eventsApp(hub);
+    const c = await open(t, "/events?follow=true");
+    await c.waitFor((x) => x.seqs().length === 2);
+    hub.appendSilently("room:active");
+    hub.appendSilently("agent:turn_start");
+    hub.publish("pi:message_start");
+    await c.waitFor((x) => x.seqs().length === 5);
+    hub.publish(TERMINAL);
+    await c.ended;
+    expect(c.seqs()).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(c.events()).toEqual(hub.log);
+  });
+
+  it("a resume point beyond the last event waits (heartbeats) and delivers only seq > after", async () => {
+    const hub = seeded(3);
+    const t = eventsApp(hub, { heartbeatMs: 10 });
+    const c = await open(t, "/events?follow=true", { headers: { "Last-Event-ID": "5" } });
+    await c.waitFor((x) => x.frames.some((f) => f.comment === "ping"));
+    expect(c.isEnded).toBe(false);
+    hub.publish("room:active"); // 4
+    hub.publish("room:active"); // 5
+    hub.publish("room:idle"); // 6
+    await c.waitFor((x) => x.seqs().length === 1);
+    expect(c.seqs()).toEqual([6]);
+    await c.cancel();
+    await eventually(() => hub.listenerCount() === 0, "unsubscribed");
+  });
+
+  it("a follow of a closed source with nothing new closes at once", async () => {
+    const hub = seeded(4, { terminal: true });
+    const t = eventsApp(hub, { heartbeatMs: 1_000_000 });
+    for (const after of [4, 9]) {
+      const c = await open(t, `/events?follow=true&after=${after}`);
+      expect(await c.ended).toBe("done");
+      expect(c.seqs()).toEqual([]);
+    }
+    expect(t.closes).toEqual(["closed", "closed"]);
+    expect(hub.listenerCount()).toBe(0);
+  });
+
+  it("heartbeat comments flow while following, through the injected timers, and stop on close", async () => {
+    const hub = seeded(1);
+    const timers = countingTimers();
+    const t = eventsApp(hub, { heartbeatMs: 5, timers });
+    const c = await open(t, "/events?follow=true");
+    await c.waitFor((x) => x.frames.filter((f) => f.comment === "ping").length >= 3);
+    expect(c.frames[0]).toEqual({ retry: 2000 });
+    expect(timers.live()).toBe(1);
+    hub.publish(TERMINAL);
+    await c.ended;
+    expect(timers.live()).toBe(0);
+    expect(timers.created).toBe(1);
+  });
+});
+
+describe("slow follower and lifecycle", () => {
+  it("a follower that never reads is cut off at its bound; a fast one gets everything; the publisher never waits", async () => {
+    const hub = seeded(5);
+    const t = eventsApp(hub, { maxBufferedFrames: 10 });
+    const slowRes = await t.app.request("/events?follow=true");
+    const fast = await open(t, "/events?follow=true");
+    await fast.waitFor((x) => x.seqs().length === 5);
+    expect(hub.listenerCount()).toBe(2);
+    for (let i = 0; i < 200; i++) {
+      hub.publish("pi:message_update", { i }); // synchronous: returns without awaiting any follower
+      if (i % 5 === 4) await new Promise((r) => setImmediate(r)); // bursts below the bound: the fast reader keeps up
+    }
+    expect(t.closes).toEqual(["overflow"]);
+    expect(hub.listenerCount()).toBe(1);
+    hub.publish(TERMINAL);
+    expect(await fast.ended).toBe("done");
+    expect(fast.seqs()).toEqual(range(1, 206));
+    // The slow reader, when it finally reads, gets a gap-free prefix, a comment saying why, and a clean end.
+    const slow = new StreamClient(slowRes);
+    expect(await slow.ended).toBe("done");
+    expect(slow.seqs()).toEqual(range(1, slow.seqs().length));
+    expect(slow.frames.at(-1)!.comment).toMatch(/^overflow/);
+    expect(t.closes).toEqual(["overflow", "terminal"]);
+  });
+
+  it("the bound also holds in characters for large frames", async () => {
+    const hub = seeded(0);
+    const t = eventsApp(hub, { maxBufferedChars: 50_000 });
+    await t.app.request("/events?follow=true"); // never read
+    const big = "x".repeat(10_000);
+    for (let i = 0; i < 6; i++) hub.publish("pi:message_update", { big });
+    expect(t.closes).toEqual(["overflow"]);
+    expect(hub.listenerCount()).toBe(0);
+  });
+
+  it("onClose runs exactly once whether cancel, abort or both end the stream", async () => {
+    const hub = seeded(2);
+    const timers = countingTimers();
+    const t = eventsApp(hub, { timers });
+    const ac1 = new AbortController();
+    const c1 = await open(t, "/events?follow=true", { signal: ac1.signal });
+    await c1.waitFor((x) => x.seqs().length === 2);
+    await c1.cancel();
+    ac1.abort();
+    const ac2 = new AbortController();
+    const c2 = await open(t, "/events?follow=true", { signal: ac2.signal });
+    await c2.waitFor((x) => x.seqs().length === 2);
+    ac2.abort();
+    await c2.cancel();
+    expect(await c2.ended).toBe("done");
+    expect(t.closes).toEqual(["cancelled", "aborted"]);
+    expect(hub.listenerCount()).toBe(0);
+    expect(timers.live()).toBe(0);
+  });
+
+  it("an already aborted signal yields an empty stream and no subscription", async () => {
+    const hub = seeded(3);
+    const closes: string[] = [];
+    const ac = new AbortController();
+    ac.abort();
+    const res = sseResponse(hub, { follow: true, after: 0, signal: ac.signal, onClose: (r) => closes.push(r) });
+    expect(await res.text()).toBe("");
+    expect(closes).toEqual(["aborted"]);
+    expect(hub.listenerCount()).toBe(0);
+  });
+
+  it("a source failing mid-stream ends it with one error frame; failing on the first page throws before any byte", async () => {
+    const hub = seeded(10);
+    const errors: unknown[] = [];
+    const t = eventsApp(hub, { replayBatch: 4, onError: (e) => errors.push(e) });
+    const res = await t.app.request("/events?follow=true");
+    hub.failNextReplay = true; // the second page
+    const c = new StreamClient(res);
+    expect(await c.ended).toBe("done");
+    expect(c.seqs()).toEqual([1, 2, 3, 4]);
+    expect(c.frames.at(-1)).toMatchObject({ event: "error" });
+    expect(c.frames.at(-1)!.id).toBeUndefined();
+    expect(JSON.parse(c.frames.at(-1)!.data!)).toMatchObject({ code: "INTERNAL" });
+    expect(errors).toHaveLength(1);
+    expect(t.closes).toEqual(["error"]);
+    expect(hub.listenerCount()).toBe(0);
+
+    hub.failNextReplay = true;
+    const closes: string[] = [];
+    expect(() => sseResponse(hub, { follow: true, after: 0, signal: new AbortController().signal, onClose: (r) => closes.push(r) })).toThrow(
+      "disk on fire",
+    );
+    expect(closes).toEqual(["error"]);
+    expect(hub.listenerCount()).toBe(0);
+  });
+
+  it("rejects invalid options as a programming error", () => {
+    const hub = seeded(0);
+    const signal = new AbortController().signal;
+    expect(() => sseResponse(hub, { follow: false, after: -1, signal })).toThrow(RangeError);
+    expect(() => sseResponse(hub, { follow: false, after: 0, signal, replayBatch: 0 })).toThrow(RangeError);
+    expect(hub.listenerCount()).toBe(0);
+  });
+});
