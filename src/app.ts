@@ -13,10 +13,10 @@ import { authenticate } from "./http/middleware/auth.js";
 import { idempotency } from "./http/middleware/idempotency.js";
 import { rateLimit } from "./http/middleware/rate-limit.js";
 import { operatorRoutes } from "./operator/operator.routes.js";
+import { docsRoutes, openApiConfig } from "./docs/docs.routes.js";
 import type { Admission } from "./runtime/admission.js";
 import { requestContext } from "./http/middleware/request-context.js";
 import { createRouter } from "./http/router.js";
-import { SERVICE_NAME } from "./http/constants.js";
 import { metaRoutes } from "./meta/meta.routes.js";
 import { providerRoutes } from "./providers/providers.routes.js";
 import { roomRoutes } from "./room/room.routes.js";
@@ -63,6 +63,7 @@ export function buildApp(d: AppDeps) {
   app.route("/", providerRoutes(d.runtime));
   app.route("/", roomRoutes(d.rooms, d.sse));
   app.route("/", operatorRoutes(d.admission));
+  app.route("/", docsRoutes({ openapi: () => app.getOpenAPI31Document(openApiConfig(d.version)) }));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
@@ -70,15 +71,7 @@ export function buildApp(d: AppDeps) {
     bearerFormat: "JWT",
     description: "A JWT with claims `sub`, `tenant`, `exp` and optional `access` (read | edit | full | root). Locally: `npm run -s token -- --tenant acme`.",
   });
-  app.doc31("/openapi.json", () => ({
-    openapi: "3.1.0",
-    info: {
-      title: SERVICE_NAME,
-      version: d.version,
-      description: "Rent tenant-scoped, bounded, live LLM rooms over HTTP; follow their durable events over SSE.",
-    },
-    servers: [{ url: "/" }],
-  }));
+  app.doc31("/openapi.json", () => openApiConfig(d.version));
 
   app.notFound((c) => c.json(errorBody("NOT_FOUND", `no route ${c.req.method} ${new URL(c.req.url).pathname}; see GET / for links and GET /openapi.json for every route`), 404));
   app.onError((err, c) => {

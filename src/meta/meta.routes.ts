@@ -13,7 +13,9 @@ export interface MetaDeps {
   isShuttingDown: () => boolean;
 }
 
-const Health = z.object({ status: z.enum(["ok", "shutting_down"]), timestamp: z.string(), uptime: z.number().openapi({ description: "Seconds since start." }) }).openapi("Health");
+const Health = z
+  .object({ status: z.enum(["ok", "shutting_down"]), timestamp: z.string(), uptime: z.number().openapi({ description: "Seconds since start." }) })
+  .openapi("Health", { example: { status: "ok", timestamp: "2026-01-05T10:00:00.000Z", uptime: 12.34 } });
 
 export function metaRoutes(d: MetaDeps) {
   const app = createRouter();
@@ -26,8 +28,8 @@ export function metaRoutes(d: MetaDeps) {
       summary: "Liveness",
       description: "No auth. 200 while serving; 503 with status `shutting_down` while draining.",
       responses: {
-        200: { description: "Serving.", content: { "application/json": { schema: envelopeSchema(Health) } } },
-        503: { description: "Draining.", content: { "application/json": { schema: envelopeSchema(Health) } } },
+        200: { description: "Serving.", content: { "application/json": { schema: envelopeSchema(Health), example: ok({ status: "ok", timestamp: "2026-01-05T10:00:00.000Z", uptime: 12.34 }) } } },
+        503: { description: "Draining.", content: { "application/json": { schema: envelopeSchema(Health), example: ok({ status: "shutting_down", timestamp: "2026-01-05T10:05:00.000Z", uptime: 312.5 }) } } },
       },
     }),
     (c) => {
@@ -47,7 +49,12 @@ export function metaRoutes(d: MetaDeps) {
       responses: {
         200: {
           description: "Index.",
-          content: { "application/json": { schema: envelopeSchema(z.object({ name: z.string(), version: z.string(), links: z.record(z.string(), z.string()) })) } },
+          content: {
+            "application/json": {
+              schema: envelopeSchema(z.object({ name: z.string(), version: z.string(), links: z.record(z.string(), z.string()) })),
+              example: ok({ name: "roomservice", version: "0.1.0", links: { docs: "/docs", room_docs: "/docs/llm/room", openapi: "/openapi.json", llms_txt: "/llms.txt", health: "/health" } }),
+            },
+          },
         },
       },
     }),
@@ -69,7 +76,17 @@ export function metaRoutes(d: MetaDeps) {
       tags: ["meta"],
       summary: "Public signing keys",
       description: "No auth. The public key that verifies this service's own tokens (RFC 7517 JWK Set).",
-      responses: { 200: { description: "JWK Set.", content: { "application/json": { schema: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }) } } } },
+      responses: {
+        200: {
+          description: "JWK Set.",
+          content: {
+            "application/json": {
+              schema: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }),
+              example: { keys: [{ kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", kid: "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs", alg: "EdDSA", use: "sig" }] },
+            },
+          },
+        },
+      },
     }),
     (c) => {
       c.header("Cache-Control", "public, max-age=300");

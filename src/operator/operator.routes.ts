@@ -27,10 +27,13 @@ export function operatorRoutes(admission: Admission) {
       operationId: "getGlobalStop",
       tags: ["operator"],
       summary: "Read the global stop",
-      description: "Needs access `root`.",
+      description: "Needs access `root`. Whether the operator's global stop is on, why, and since when. While it is on, no new turn starts in any tenant.",
       security: bearerSecurity,
       middleware: [requireAccess("root")] as const,
-      responses: { 200: { description: "The switch.", content: { "application/json": { schema: envelopeSchema(StopState) } } }, ...errorResponses([403]) },
+      responses: {
+        200: { description: "The switch.", content: { "application/json": { schema: envelopeSchema(StopState), example: ok({ active: false, reason: null, since: null }) } } },
+        ...errorResponses([403]),
+      },
     }),
     (c) => c.json(ok(admission.stop), 200),
   );
@@ -46,7 +49,10 @@ export function operatorRoutes(admission: Admission) {
       security: bearerSecurity,
       middleware: [requireAccess("root")] as const,
       request: { body: { required: true, content: { "application/json": { schema: StopBody } } } },
-      responses: { 200: { description: "The switch, as now stored.", content: { "application/json": { schema: envelopeSchema(StopState) } } }, ...errorResponses([400, 403, 413, 415]) },
+      responses: {
+        200: { description: "The switch, as now stored.", content: { "application/json": { schema: envelopeSchema(StopState), example: ok({ active: true, reason: "provider incident", since: "2026-11-24T10:00:00.000Z" }) } } },
+        ...errorResponses([400, 403, 409, 413, 415, 422, 503], { 409: ["IDEMPOTENCY_IN_PROGRESS"], 503: ["STORAGE_BUSY"] }),
+      },
     }),
     (c) => {
       const body = c.req.valid("json");

@@ -14,6 +14,9 @@ import { AppError } from "../errors.js";
 import { parseLastEventId, sseResponse } from "../sse/sse.stream.js";
 import { setSuccessStatus } from "../idempotency/idempotency.context.js";
 import { parseIfMatch, type RoomCtx, type RoomService } from "./room.service.js";
+import { HISTORY_EXAMPLE, MESSAGE_EXAMPLE, ROOM_EXAMPLE } from "../docs/docs.examples.js";
+import { RoomEventFrame, SSE_WIRE_EXAMPLE } from "../docs/docs.events.js";
+import { ROOM_EVENT_TYPES } from "../events/event.types.js";
 import {
   History,
   HistoryQuery,
@@ -31,7 +34,10 @@ import {
 } from "./room.schemas.js";
 
 const tags = ["rooms"];
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+const json = <T extends z.ZodType>(schema: T, description: string, example?: unknown) => ({
+  description,
+  content: { "application/json": { schema, ...(example === undefined ? {} : { example }) } },
+});
 const optionalBody = <T extends z.ZodType>(schema: T) => ({ required: false, content: { "application/json": { schema } } });
 
 function ctxOf(c: Context<AppEnv>): RoomCtx {
@@ -55,7 +61,7 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
       description: "Newest first. By default `released` rooms are hidden; `?status=` picks statuses explicitly. Page with `limit` and `cursor`.",
       security: bearerSecurity,
       request: { query: ListRoomsQuery },
-      responses: { 200: json(listEnvelopeSchema(Room), "A page of rooms."), ...errorResponses([400]) },
+      responses: { 200: json(listEnvelopeSchema(Room), "A page of rooms.", okList([ROOM_EXAMPLE], { next_cursor: null })), ...errorResponses([400, 503], { 503: ["STORAGE_BUSY"] }) },
     }),
     (c) => {
       const q = c.req.valid("query");
@@ -76,7 +82,10 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
       security: bearerSecurity,
       middleware: [requireAccess("full")] as const,
       request: { headers: IfMatchHeaders, body: optionalBody(RentRoomBody) },
-      responses: { 201: json(envelopeSchema(Room), "The new room."), ...errorResponses([400, 403, 409, 413, 415, 422], { 400: ["VALIDATION_FAILED", "UNKNOWN_MODEL", "UNKNOWN_TOOL"], 429: ["RATE_LIMITED", "QUOTA_EXCEEDED"] }) },
+      responses: {
+        201: json(envelopeSchema(Room), "The new room.", ok({ ...ROOM_EXAMPLE, status: "rented", last_active_at: null, usage: { input: 0, output: 0, totalTokens: 0, cost: { total: 0 } } })),
+        ...errorResponses([400, 403, 409, 413, 415, 422, 503], { 400: ["VALIDATION_FAILED", "UNKNOWN_MODEL", "UNKNOWN_TOOL"], 409: ["IDEMPOTENCY_IN_PROGRESS"], 429: ["RATE_LIMITED", "QUOTA_EXCEEDED"], 503: ["STORAGE_BUSY"] }),
+      },
     }),
     (c) => {
       setSuccessStatus(201);
@@ -97,7 +106,7 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
       description: "The room record, including `status`, `active_turn`, `queued_message_id`, `last_error` and summed `usage`.",
       security: bearerSecurity,
       request: { params: RoomIdParams },
-      responses: { 200: json(envelopeSchema(Room), "The room."), ...errorResponses([404]) },
+      responses: { 200: json(envelopeSchema(Room), "The room.", ok(ROOM_EXAMPLE)), ...errorResponses([404, 503], { 503: ["STORAGE_BUSY"] }) },
     }),
     (c) => {
       const room = rooms.get(ctxOf(c), c.req.valid("param").id);
@@ -114,12 +123,12 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
       tags,
       summary: "Change a room",
       description:
-        "Any of `purpose`, `metadata` (merged; null removes a key), `agents` (replaces the roster), `tool_policy`, `wake_policy`, `done_policy` (merged field by field). `version` goes up by one and `room:updated` lists the changed fields. Send `If-Match: <version>` to refuse a stale write with 409 VERSION_CONFLICT.",
+        "Any of `purpose`, `metadata` (merged; null removes a key), `agents` (replaces the roster), `tool_policy`, `wake_policy`, `done_policy` (merged field by field). `version` goes up by one and `room:updated` lists the changed fields. Send `If-Match: <version>` to refuse a stale write with 409 VERSION_CONFLICT. Needs access `edit`.",
       security: bearerSecurity,
       request: { params: RoomIdParams, headers: IfMatchHeaders, body: { required: true, content: { "application/json": { schema: PatchRoomBody } } } },
       responses: {
-        200: json(envelopeSchema(Room), "The changed room."),
-        ...errorResponses([400, 403, 404, 409, 413, 415, 422], { 409: ["VERSION_CONFLICT", "ROOM_RELEASED", "IDEMPOTENCY_IN_PROGRESS"] }),
+        200: json(envelopeSchema(Room), "The changed room.", ok({ ...ROOM_EXAMPLE, metadata: { name: "renamed" }, version: 2 })),
+        ...errorResponses([400, 403, 404, 409, 413, 415, 422, 503], { 409: ["VERSION_CONFLICT", "ROOM_RELEASED", "IDEMPOTENCY_IN_PROGRESS"], 503: ["STORAGE_BUSY"] }),
       },
     }),
     (c) => {
@@ -137,15 +146,16 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
       tags,
       summary: "Send a message",
       description:
-        "Stores the message durably before answering. With wake policy `on_message` a `message`/`task` starts a turn at once (202, status `running`) or, while a turn runs, waits as the one queued message (202, status `queued`); a second queued message is 409 ROOM_QUEUE_FULL with Retry-After and nothing is stored. A `note` is stored without a turn (201).",
+        "Stores the message durably before answering. With wake policy `on_message` a `message`/`task` starts a turn at once (202, status `running`) or, while a turn runs, waits as the one queued message (202, status `queued`); a second queued message is 409 ROOM_QUEUE_FULL with Retry-After and nothing is stored. A `note` is stored without a turn (201). Needs access `edit`.",
       security: bearerSecurity,
       request: { params: RoomIdParams, headers: IfMatchHeaders, body: { required: true, content: { "application/json": { schema: PostMessageBody } } } },
       responses: {
-        201: json(envelopeSchema(Message), "A note, stored."),
-        202: json(envelopeSchema(Message), "The message as stored: `running` if its turn started, else `queued`."),
+        201: json(envelopeSchema(Message), "A note, stored.", ok({ ...MESSAGE_EXAMPLE, kind: "note", content: "remember: answers in metric", status: "done", turn_id: null })),
+        202: json(envelopeSchema(Message), "The message as stored: `running` if its turn started, else `queued`.", ok(MESSAGE_EXAMPLE)),
         ...errorResponses([400, 403, 404, 409, 413, 415, 422, 503], {
           409: ["ROOM_RELEASED", "ROOM_FAILED", "ROOM_QUEUE_FULL", "VERSION_CONFLICT", "IDEMPOTENCY_IN_PROGRESS"],
-          503: ["GLOBAL_STOP_ACTIVE", "SHUTTING_DOWN"],
+          429: ["RATE_LIMITED", "QUOTA_EXCEEDED"],
+          503: ["GLOBAL_STOP_ACTIVE", "SHUTTING_DOWN", "STORAGE_BUSY"],
         }),
       },
     }),
@@ -165,10 +175,17 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
       tags,
       summary: "Wake a room",
       description:
-        "For wake policy `manual`, or after a failure. A waiting message starts its turn (`active`); a `failed` room retries its failed message; otherwise the room goes `idle`. Waking an `active` room changes nothing.",
+        "For wake policy `manual`, or after a failure. A waiting message starts its turn (`active`); a `failed` room retries its failed message; otherwise the room goes `idle`. Waking an `active` room changes nothing. Needs access `edit`.",
       security: bearerSecurity,
       request: { params: RoomIdParams, headers: IfMatchHeaders, body: optionalBody(ReasonBody) },
-      responses: { 200: json(envelopeSchema(Room), "The room after waking."), ...errorResponses([400, 403, 404, 409, 413, 415, 422, 503], { 409: ["ROOM_RELEASED", "VERSION_CONFLICT"] }) },
+      responses: {
+        200: json(envelopeSchema(Room), "The room after waking.", ok(ROOM_EXAMPLE)),
+        ...errorResponses([400, 403, 404, 409, 413, 415, 422, 503], {
+          409: ["ROOM_RELEASED", "VERSION_CONFLICT", "IDEMPOTENCY_IN_PROGRESS"],
+          429: ["RATE_LIMITED", "QUOTA_EXCEEDED"],
+          503: ["GLOBAL_STOP_ACTIVE", "SHUTTING_DOWN", "STORAGE_BUSY"],
+        }),
+      },
     }),
     (c) => {
       const room = rooms.wake(ctxOf(c), c.req.valid("param").id, c.req.valid("json")?.reason, parseIfMatch(c.req.header("if-match")));
@@ -184,10 +201,13 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
       tags,
       summary: "Interrupt the running turn",
       description:
-        "Aborts the running turn at the model call (the upstream HTTP request is closed) and answers once the turn has ended `interrupted`. The queued message then runs unless `drop_queued` is true. 409 NO_ACTIVE_TURN when no turn runs.",
+        "Aborts the running turn at the model call (the upstream HTTP request is closed) and answers once the turn has ended `interrupted`. The queued message then runs unless `drop_queued` is true. 409 NO_ACTIVE_TURN when no turn runs. Needs access `edit`.",
       security: bearerSecurity,
       request: { params: RoomIdParams, headers: IfMatchHeaders, body: optionalBody(InterruptBody) },
-      responses: { 200: json(envelopeSchema(Room), "The room after the turn ended."), ...errorResponses([400, 403, 404, 409, 413, 415, 422], { 409: ["NO_ACTIVE_TURN", "ROOM_RELEASED", "VERSION_CONFLICT"] }) },
+      responses: {
+        200: json(envelopeSchema(Room), "The room after the turn ended.", ok(ROOM_EXAMPLE)),
+        ...errorResponses([400, 403, 404, 409, 413, 415, 422, 503], { 409: ["NO_ACTIVE_TURN", "ROOM_RELEASED", "VERSION_CONFLICT", "IDEMPOTENCY_IN_PROGRESS"], 503: ["STORAGE_BUSY"] }),
+      },
     }),
     async (c) => {
       const room = await rooms.interrupt(ctxOf(c), c.req.valid("param").id, c.req.valid("json") ?? {}, parseIfMatch(c.req.header("if-match")));
@@ -207,7 +227,10 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
       security: bearerSecurity,
       middleware: [requireAccess("full")] as const,
       request: { params: RoomIdParams, headers: IfMatchHeaders, body: optionalBody(ReasonBody) },
-      responses: { 200: json(envelopeSchema(Room), "The released room."), ...errorResponses([400, 403, 404, 409, 413, 415, 422]) },
+      responses: {
+        200: json(envelopeSchema(Room), "The released room.", ok({ ...ROOM_EXAMPLE, status: "released", released_at: "2026-01-05T11:00:00.000Z" })),
+        ...errorResponses([400, 403, 404, 409, 413, 415, 422, 503], { 409: ["VERSION_CONFLICT", "IDEMPOTENCY_IN_PROGRESS"], 503: ["STORAGE_BUSY"] }),
+      },
     }),
     async (c) => {
       const room = await rooms.release(ctxOf(c), c.req.valid("param").id, c.req.valid("json")?.reason, parseIfMatch(c.req.header("if-match")));
@@ -227,8 +250,12 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
       security: bearerSecurity,
       request: { params: RoomIdParams, query: HistoryQuery },
       responses: {
-        200: json(z.object({ success: z.literal(true), data: History, meta: z.object({ has_more: z.boolean(), last_seq: z.number().int() }) }), "Room, messages, events."),
-        ...errorResponses([400, 404]),
+        200: json(
+          z.object({ success: z.literal(true), data: History, meta: z.object({ has_more: z.boolean(), last_seq: z.number().int() }) }),
+          "Room, messages, events.",
+          { success: true, data: HISTORY_EXAMPLE, meta: { has_more: false, last_seq: 4 } },
+        ),
+        ...errorResponses([400, 404, 503], { 503: ["STORAGE_BUSY"] }),
       },
     }),
     (c) => {
@@ -251,22 +278,22 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
         "",
         "Reconnect with the last `id` you saw as `Last-Event-ID` and you receive exactly the events after it. A follower that falls too far behind is closed; it resumes the same way. Too many followers: 429 QUOTA_EXCEEDED.",
         "",
-        "Event types: `room:rented`, `room:updated`, `message:created`, `room:active`, `agent:turn_start`, `pi:message_start`, `pi:message_update`, `pi:message_end`, `pi:tool_execution_start`, `pi:tool_execution_end`, `pi:turn_end`, `pi:agent_end`, `agent:output`, `agent:turn_end`, `room:idle`, `room:sleeping`, `room:woken`, `room:releasing`, `room:released`, `error`. Each `data` is a RoomEvent record; payloads are listed in /docs/llm/room.",
+        `Event types: ${ROOM_EVENT_TYPES.map((t) => `\`${t}\``).join(", ")}. Each \`data\` is a RoomEventUnion record (one schema per \`event_type\`); /docs/llm/room has the catalogue with payloads.`,
       ].join("\n"),
       security: bearerSecurity,
       request: {
         params: RoomIdParams,
         query: EventsQuery,
         headers: z.object({
-          "last-event-id": z.string().max(40).optional().openapi({ param: { name: "Last-Event-ID", in: "header" }, description: "Resume after this seq.", example: "42" }),
+          "last-event-id": z.string().max(40).optional().openapi({ description: "`Last-Event-ID`: resume after this seq (wins over `?after=`).", example: "42" }),
         }),
       },
       responses: {
         200: {
-          description: "`text/event-stream` of RoomEvent frames.",
-          content: { "text/event-stream": { schema: z.string().openapi({ description: "SSE frames; each `data:` line is a RoomEvent.", example: 'id: 1\nevent: room:rented\ndata: {"id":"…:1","seq":1,"event_type":"room:rented",…}\n\n' }) } },
+          description: `\`text/event-stream\`: a sequence of RoomEventFrame frames (\`id\`, \`event\`, \`data\`), \`: ping\` heartbeats between them. On the wire:\n\n\`\`\`\n${SSE_WIRE_EXAMPLE}\`\`\``,
+          content: { "text/event-stream": { schema: RoomEventFrame } },
         },
-        ...errorResponses([400, 404], { 429: ["RATE_LIMITED", "QUOTA_EXCEEDED"] }),
+        ...errorResponses([400, 404, 503], { 429: ["RATE_LIMITED", "QUOTA_EXCEEDED"], 503: ["STORAGE_BUSY"] }),
       },
     }),
     (c) => {

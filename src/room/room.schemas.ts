@@ -6,6 +6,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { MAX_FREEFORM_JSON_BYTES, MAX_JSON_DEPTH, jsonDepthExceeds } from "../json-limits.js";
+import { ACTOR_EXAMPLE, ACTOR_INPUT_EXAMPLE, EVENT_EXAMPLE, HISTORY_EXAMPLE, MESSAGE_EXAMPLE, ROOM_EXAMPLE, USAGE_EXAMPLE } from "../docs/docs.examples.js";
 
 export const ROOM_STATUSES = ["rented", "active", "idle", "sleeping", "releasing", "released", "failed"] as const;
 export type RoomStatus = (typeof ROOM_STATUSES)[number];
@@ -43,7 +44,7 @@ export const ActorInput = z
       .optional()
       .openapi({ description: "Per-actor options. For `local/echo`: `token_delay_ms`, `reply`, `fail_after_tokens`, `tool_call: {name, args}`." }),
   })
-  .openapi("ActorInput");
+  .openapi("ActorInput", { example: ACTOR_INPUT_EXAMPLE });
 
 export const Actor = z
   .object({
@@ -57,7 +58,7 @@ export const Actor = z
     muted: z.boolean(),
     options: z.record(z.string(), z.unknown()),
   })
-  .openapi("Actor");
+  .openapi("Actor", { example: ACTOR_EXAMPLE });
 export type Actor = z.infer<typeof Actor>;
 
 export const ToolPolicyInput = z
@@ -65,8 +66,8 @@ export const ToolPolicyInput = z
     allowed_tools: z.array(z.string().min(1).max(64)).max(64).optional().openapi({ description: "Names from the built-in tool registry (`clock`, `calculator`)." }),
     max_tool_calls: z.number().int().min(0).max(256).optional(),
   })
-  .openapi("ToolPolicyInput");
-export const ToolPolicy = z.object({ allowed_tools: z.array(z.string()), max_tool_calls: z.number().int() }).openapi("ToolPolicy");
+  .openapi("ToolPolicyInput", { example: { allowed_tools: ["calculator"], max_tool_calls: 4 } });
+export const ToolPolicy = z.object({ allowed_tools: z.array(z.string()), max_tool_calls: z.number().int() }).openapi("ToolPolicy", { example: ROOM_EXAMPLE.tool_policy });
 export type ToolPolicy = z.infer<typeof ToolPolicy>;
 
 export const WakePolicyInput = z
@@ -75,10 +76,10 @@ export const WakePolicyInput = z
     idle_timeout_s: z.number().int().min(1).max(30 * 86_400).optional(),
     release_after_s: z.number().int().min(1).max(365 * 86_400).optional(),
   })
-  .openapi("WakePolicyInput");
+  .openapi("WakePolicyInput", { example: { mode: "manual", idle_timeout_s: 600 } });
 export const WakePolicy = z
   .object({ mode: z.enum(["on_message", "manual"]), idle_timeout_s: z.number().int(), release_after_s: z.number().int() })
-  .openapi("WakePolicy");
+  .openapi("WakePolicy", { example: ROOM_EXAMPLE.wake_policy });
 export type WakePolicy = z.infer<typeof WakePolicy>;
 
 export const DonePolicyInput = z
@@ -87,24 +88,24 @@ export const DonePolicyInput = z
     max_output_tokens: z.number().int().min(1).max(1_000_000).optional(),
     max_steps: z.number().int().min(1).max(256).optional(),
   })
-  .openapi("DonePolicyInput");
+  .openapi("DonePolicyInput", { example: { max_turn_s: 60, max_output_tokens: 1024 } });
 export const DonePolicy = z
   .object({ max_turn_s: z.number().int(), max_output_tokens: z.number().int(), max_steps: z.number().int() })
-  .openapi("DonePolicy");
+  .openapi("DonePolicy", { example: ROOM_EXAMPLE.done_policy });
 export type DonePolicy = z.infer<typeof DonePolicy>;
 
 export const Usage = z
   .object({ input: z.number(), output: z.number(), totalTokens: z.number(), cost: z.object({ total: z.number() }) })
-  .openapi("Usage");
+  .openapi("Usage", { example: USAGE_EXAMPLE });
 export type Usage = z.infer<typeof Usage>;
 
 export const LastError = z
   .object({ code: z.string(), message: z.string(), at: z.string(), turn_id: z.string().nullable() })
-  .openapi("LastError");
+  .openapi("LastError", { example: { code: "PROVIDER_ERROR", message: "the model provider failed: 502 from upstream", at: "2026-01-05T10:00:02.000Z", turn_id: "5d1c9a7e-2b3f-4c8d-9e0a-1f2b3c4d5e6f" } });
 
 export const ActiveTurn = z
   .object({ id: z.string(), message_id: z.string(), agent_id: z.string(), started_at: z.string() })
-  .openapi("ActiveTurn");
+  .openapi("ActiveTurn", { example: { id: "5d1c9a7e-2b3f-4c8d-9e0a-1f2b3c4d5e6f", message_id: "7a2e4c6b-8d0f-4a1c-b3e5-d7f9a1c3e5b7", agent_id: "assistant", started_at: "2026-01-05T10:00:01.000Z" } });
 
 export const Room = z
   .object({
@@ -128,7 +129,7 @@ export const Room = z
     usage: Usage,
     summary_text: z.string().nullable(),
   })
-  .openapi("Room");
+  .openapi("Room", { example: ROOM_EXAMPLE });
 export type Room = z.infer<typeof Room>;
 
 export const RentRoomBody = z
@@ -177,9 +178,9 @@ const statusList = z
 
 export const ListRoomsQuery = z.object({
   status: statusList.optional().openapi({ type: "string", description: "Comma-separated statuses. Default: every status but `released`.", example: "active,idle" }),
-  name: z.string().max(200).optional().openapi({ description: "Exact match on `metadata.name`." }),
-  limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ type: "integer", description: "Page size, 1..200 (default 50)." }),
-  cursor: z.string().max(500).optional().openapi({ description: "`meta.next_cursor` of the previous page." }),
+  name: z.string().max(200).optional().openapi({ description: "Exact match on `metadata.name`.", example: "math" }),
+  limit: z.coerce.number().int().min(1).max(200).default(50).openapi({ type: "integer", description: "Page size, 1..200 (default 50).", example: 50 }),
+  cursor: z.string().max(500).optional().openapi({ description: "`meta.next_cursor` of the previous page.", example: "WyIyMDI2LTAxLTA1VDEwOjAwOjAwLjAwMFoiLCIwYjZmM2MxZS00ZDBhLTRhNTctOWE1Ny0wZTNiNWY3YzJkMTEiXQ" }),
 });
 
 export const IfMatchHeaders = z.object({
@@ -187,12 +188,12 @@ export const IfMatchHeaders = z.object({
     .string()
     .max(40)
     .optional()
-    .openapi({ param: { name: "If-Match", in: "header" }, description: "Expected `version`; a stale one is 409 VERSION_CONFLICT.", example: "3" }),
+    .openapi({ description: "`If-Match`: the expected `version`; a stale one is 409 VERSION_CONFLICT (header names are case-insensitive).", example: "3" }),
   "idempotency-key": z
     .string()
     .max(255)
     .optional()
-    .openapi({ param: { name: "Idempotency-Key", in: "header" }, description: "1–255 visible ASCII characters; a retry with the same key replays the first answer." }),
+    .openapi({ description: "`Idempotency-Key`: 1–255 visible ASCII characters; a retry with the same key and request replays the first answer (`Idempotent-Replayed: true`).", example: "0e4a8f2c-rent-1" }),
 });
 
 export const PostMessageBody = z
@@ -220,7 +221,7 @@ export const Message = z
     turn_id: z.string().nullable(),
     created_at: z.string(),
   })
-  .openapi("Message");
+  .openapi("Message", { example: MESSAGE_EXAMPLE });
 
 export const RoomEventSchema = z
   .object({
@@ -233,23 +234,23 @@ export const RoomEventSchema = z
     payload: z.record(z.string(), z.unknown()),
     created_at: z.string(),
   })
-  .openapi("RoomEvent");
+  .openapi("RoomEvent", { example: EVENT_EXAMPLE });
 
-export const ReasonBody = z.strictObject({ reason: z.string().max(2000).optional() }).openapi("ReasonBody");
+export const ReasonBody = z.strictObject({ reason: z.string().max(2000).optional() }).openapi("ReasonBody", { example: { reason: "done for today" } });
 export const InterruptBody = z
   .strictObject({ reason: z.string().max(2000).optional(), drop_queued: z.boolean().optional().openapi({ description: "Also cancel the queued message." }) })
-  .openapi("InterruptBody");
+  .openapi("InterruptBody", { example: { reason: "enough", drop_queued: false } });
 
 export const HistoryQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(1000).default(500).openapi({ type: "integer", description: "Newest N messages and N events (default 500)." }),
-  before_seq: z.coerce.number().int().min(1).optional().openapi({ type: "integer", description: "Only messages/events with seq below this." }),
+  limit: z.coerce.number().int().min(1).max(1000).default(500).openapi({ type: "integer", description: "Newest N messages and N events (default 500).", example: 100 }),
+  before_seq: z.coerce.number().int().min(1).optional().openapi({ type: "integer", description: "Only messages/events with seq below this.", example: 120 }),
 });
 
 export const History = z
   .object({ room: Room, messages: z.array(Message), events: z.array(RoomEventSchema) })
-  .openapi("History");
+  .openapi("History", { example: HISTORY_EXAMPLE });
 
 export const EventsQuery = z.object({
   follow: z.enum(["true", "false", "1", "0"]).optional().openapi({ description: "Keep the stream open and tail live events (default false)." }),
-  after: z.string().max(20).optional().openapi({ description: "Replay events with seq greater than this. `Last-Event-ID` wins when both are sent." }),
+  after: z.string().max(20).optional().openapi({ description: "Replay events with seq greater than this. `Last-Event-ID` wins when both are sent.", example: "42" }),
 });

@@ -1,0 +1,259 @@
+/**
+ * The prose of the public docs, kept in one place: /docs, /docs/llm/room,
+ * /docs/llm/factory, llms.txt and the OpenAPI `info.description` are all
+ * rendered from these constants (and from the OpenAPI document itself, whose
+ * route descriptions are the per-endpoint prose). Markdown throughout.
+ */
+import type { Access } from "../auth/principal.js";
+import type { Config } from "../config.js";
+import { IDEMPOTENCY_RETENTION_MS } from "../idempotency/idempotency.context.js";
+import { MAX_FREEFORM_JSON_BYTES, MAX_JSON_DEPTH } from "../json-limits.js";
+
+/** The address the committed llms.txt and the examples use; served pages use the request's origin instead. */
+export const DEFAULT_BASE_URL = "http://127.0.0.1:8787";
+
+/** One paragraph: the llms.txt blockquote and the start of the OpenAPI description. */
+export const SERVICE_SUMMARY =
+  "roomservice rents tenant-scoped, bounded, live LLM rooms over HTTP: rent a room, send it messages, and each message runs one bounded model turn " +
+  "whose every step is a durable event you can replay or follow live over server-sent events (SSE). All API routes live under `/llm/*` and need a bearer JWT; " +
+  "every JSON answer is the envelope `{success, data}` or `{success: false, error, code, message, details?}`.";
+
+export const ROOM_INTRO = `A **room** is a rented, tenant-scoped execution context for LLM work. It holds:
+
+- **actors**: the agents in the room (\`agent_id\`, \`provider\`, \`model\`, \`system_prompt\`, \`options\`). With none given, one actor \`assistant\` on the built-in \`local/echo\` model, which needs no network and no key and answers deterministically.
+- **policies**: \`tool_policy\` (which built-in tools a turn may call, and how often), \`wake_policy\` (\`on_message\` or \`manual\`, idle and auto-release timers), \`done_policy\` (wall time, output tokens and steps of one turn).
+- **messages** and **events**, each numbered by a per-room \`seq\` that is strictly increasing and gap-free.
+
+A message of kind \`message\` or \`task\` runs **one bounded turn**: the chosen actor's model answers (maybe calling allowed tools), the answer is stored as a message with \`author_kind: "agent"\`, \`kind: "output"\`, and every step of the turn is written as an event before anyone sees it. A \`note\` is stored without a turn. One turn runs per room at a time and at most one message waits behind it. Everything is durable: a room that sleeps, or a server that restarts, loses nothing that was acknowledged.`;
+
+export const LIFECYCLE_TABLE = `| from | verb or cause | to |
+| --- | --- | --- |
+| (none) | rent | \`rented\` |
+| \`rented\`, \`idle\`, \`sleeping\` | message (\`message\`/\`task\`), wake policy \`on_message\` | \`active\`: the turn starts now |
+| \`active\` | message, no queued message yet | stays \`active\`; message \`queued\`, runs after the current turn |
+| \`active\` | message while one is already queued | 409 \`ROOM_QUEUE_FULL\`, \`Retry-After\`; nothing stored |
+| \`active\` | turn ends, queued message waiting | stays \`active\`, next turn starts |
+| \`active\` | turn ends, nothing queued | \`idle\` |
+| \`idle\` | \`idle_timeout_s\` passes | \`sleeping\` (worker freed; all state durable) |
+| \`rented\`, \`idle\`, \`sleeping\` | wake | \`active\` if a message waits, else \`idle\` |
+| \`active\` | interrupt | turn aborted at the model call, turn ends \`interrupted\`; queued message runs next unless \`drop_queued\` |
+| \`active\` | turn fails (provider error, timeout, tool crash) | \`failed\`; \`last_error\` set; durable \`error\` event |
+| \`failed\` | message | 409 \`ROOM_FAILED\` |
+| \`failed\` | wake | retries the failed trigger message: \`active\` |
+| any but \`released\` | release, or \`release_after_s\` without activity | \`releasing\` then \`released\`; in-flight turn aborted, queued message \`cancelled\` |
+| \`released\` | message, wake, PATCH, interrupt | 409 \`ROOM_RELEASED\` |
+| server restart | a turn was in flight | that turn ends \`failed\` with code \`SERVER_RESTARTED\`; room \`failed\`; nothing acknowledged is lost |
+
+With wake policy \`manual\`, messages are stored \`queued\` and wait for a wake. A turn is bounded by \`done_policy\` (\`max_turn_s\`, \`max_output_tokens\`, \`max_steps\`) and \`tool_policy\` (\`allowed_tools\`, \`max_tool_calls\`).`;
+
+export const ACCESS_LEVELS_DOC: Record<Access, string> = {
+  read: "Only GET (and HEAD): list and read rooms, history, events, providers.",
+  edit: "Also `PATCH` a room, send messages, wake, interrupt.",
+  full: "Also rent (`POST /llm/room`) and release rooms. The default of `npm run token`.",
+  root: "Also the operator routes (`/llm/operator/stop`, the global stop switch).",
+};
+
+export function authSection(): string {
+  const levels = (Object.entries(ACCESS_LEVELS_DOC) as [Access, string][]).map(([a, s]) => `| \`${a}\` | ${s} |`).join("\n");
+  return `Every \`/llm/*\` route needs \`Authorization: Bearer <JWT>\`. The public routes (\`/\`, \`/health\`, \`/docs\`, \`/docs/llm/*\`, \`/llms.txt\`, \`/openapi.json\`, \`/reference\`, \`/.well-known/jwks.json\`) need none.
+
+The token's claims: \`sub\` (the caller), \`tenant\` (a slug matching \`^[a-z][a-z0-9_]{0,62}$\`), \`exp\` (required), and optional \`access\`. The tenant comes only from the verified token, never from the URL or body: every room you can reach belongs to your tenant, and another tenant's room id is 404, never 403. Algorithms are pinned; \`alg: none\` and algorithm confusion are refused.
+
+Get a token signed by the server's own key (the key lives in \`DATA_DIR\`, so this works with or without the server running):
+
+\`\`\`sh
+TOKEN=$(npm run -s token -- --tenant acme)                     # access full, 1 hour
+npm run -s token -- --tenant acme --sub alice --access read --ttl 600
+\`\`\`
+
+An operator may also trust an external issuer through its JWKS (\`AUTH_JWKS_URL\`, \`AUTH_ISSUER\`, \`AUTH_AUDIENCE\`). The server's public key is at \`GET /.well-known/jwks.json\`.
+
+Access levels, each including the ones above it (\`read\` < \`edit\` < \`full\` < \`root\`):
+
+| access | may |
+| --- | --- |
+${levels}
+
+A token without \`access\` has access \`full\`; an unknown level is 401 \`AUTH_INVALID\`. A verb the level does not allow is 403 \`FORBIDDEN\` (with \`WWW-Authenticate: Bearer error="insufficient_scope"\`); a missing or bad token is 401 (\`AUTH_REQUIRED\`, \`AUTH_INVALID\`).`;
+}
+
+export function idempotencySection(): string {
+  const hours = Math.round(IDEMPOTENCY_RETENTION_MS / 3_600_000);
+  return `Every POST and PATCH under \`/llm/*\` honours \`Idempotency-Key: <1–255 visible ASCII characters>\` (a UUID is a good key). The key is scoped to your tenant, caller (\`sub\`), method and path, and kept for ${hours} hours.
+
+| you send | you get |
+| --- | --- |
+| a key for the first time | the request runs; its answer is stored with the key, in the same transaction as its effect |
+| the same key and the same request (same body, same \`If-Match\`) | the first answer again, with \`Idempotent-Replayed: true\`; nothing runs twice, even across a crash |
+| the same key and a different request | 422 \`IDEMPOTENCY_KEY_REUSED\` |
+| the same key while the first request is still running | 409 \`IDEMPOTENCY_IN_PROGRESS\` with \`Retry-After\` |
+
+The key is checked before \`If-Match\`, so the retry of a write that already succeeded replays its 2xx instead of failing the version check.
+
+**Optimistic concurrency.** Every room has a \`version\` (also sent as \`ETag\`). Send \`If-Match: <version>\` on PATCH, messages, wake, interrupt or release to refuse the write with 409 \`VERSION_CONFLICT\` when the room has changed since you read it.`;
+}
+
+export function sseSection(): string {
+  return `\`GET /llm/room/{id}/events\` is a \`text/event-stream\`. Each frame is
+
+\`\`\`
+id: <seq>
+event: <event_type>
+data: <the event record as one line of JSON>
+
+\`\`\`
+
+- It first **replays** the durable events after \`Last-Event-ID\` (or \`?after=<seq>\`; the header wins), then with \`?follow=true\` **tails** live events with no gap and no duplicate at the seam. Without \`follow\` it ends after the replay.
+- While following, a \`: ping\` comment arrives at least every 15 s (\`SSE_HEARTBEAT_MS\`). The stream stays open across turns and sleeps and is closed after \`room:released\`.
+- To resume, reconnect with the last \`id\` you saw as \`Last-Event-ID\`: you get exactly the events after it. A browser \`EventSource\` does this by itself. A follower that falls too far behind is closed and resumes the same way.
+- Replay and live delivery carry the same events with the same ids. \`GET /llm/room/{id}/history\` returns the same event records as JSON.
+- An error inside an open stream becomes one \`event: error\` frame, then the stream closes.`;
+}
+
+export interface LimitDoc {
+  env: string;
+  meaning: string;
+  /** The value the server runs with when the variable is unset; a test checks it against loadConfig. */
+  defaultValue: number;
+  fromConfig: (c: Config) => number;
+}
+
+export const CONFIGURABLE_LIMITS: LimitDoc[] = [
+  { env: "BODY_LIMIT_BYTES", meaning: "Largest request body in bytes; larger is 413 `PAYLOAD_TOO_LARGE`.", defaultValue: 1_048_576, fromConfig: (c) => c.bodyLimitBytes },
+  { env: "RATE_LIMIT_RPS", meaning: "Requests per second per tenant (token bucket; 0 turns it off); over it is 429 `RATE_LIMITED`.", defaultValue: 50, fromConfig: (c) => c.limits.rateLimitRps },
+  { env: "RATE_LIMIT_BURST", meaning: "Burst size of that bucket.", defaultValue: 200, fromConfig: (c) => c.limits.rateLimitBurst },
+  { env: "MAX_ROOMS_PER_TENANT", meaning: "Rooms a tenant may hold that are not released; renting past it is 429 `QUOTA_EXCEEDED`.", defaultValue: 10_000, fromConfig: (c) => c.limits.maxRoomsPerTenant },
+  { env: "MAX_MESSAGE_CHARS", meaning: "Longest message `content`, in characters (never more than 100000); longer is 400 `VALIDATION_FAILED`.", defaultValue: 100_000, fromConfig: (c) => c.limits.maxMessageChars },
+  { env: "MAX_ACTIVE_TURNS_PER_TENANT", meaning: "Turns one tenant may run at once; a turn past it is 429 `QUOTA_EXCEEDED`.", defaultValue: 32, fromConfig: (c) => c.limits.maxActiveTurnsPerTenant },
+  { env: "MAX_ACTIVE_TURNS", meaning: "Turns the whole server runs at once; past it is 429 `QUOTA_EXCEEDED`.", defaultValue: 512, fromConfig: (c) => c.limits.maxActiveTurnsPerServer },
+  { env: "MAX_FOLLOWERS_PER_ROOM", meaning: "Open event streams on one room; past it is 429 `QUOTA_EXCEEDED`.", defaultValue: 2000, fromConfig: (c) => c.limits.maxFollowersPerRoom },
+  { env: "MAX_FOLLOWERS_PER_TENANT", meaning: "Open event streams of one tenant; past it is 429 `QUOTA_EXCEEDED`.", defaultValue: 5000, fromConfig: (c) => c.limits.maxFollowersPerTenant },
+  { env: "TENANT_DAILY_TOKEN_BUDGET", meaning: "Tokens (input + output) a tenant may use per UTC day, 0 for no budget; a turn past it is 429 `QUOTA_EXCEEDED` until 00:00 UTC.", defaultValue: 0, fromConfig: (c) => c.limits.dailyTokenBudget },
+  { env: "SSE_HEARTBEAT_MS", meaning: "Interval of the `: ping` comment on event streams.", defaultValue: 15_000, fromConfig: (c) => c.events.heartbeatMs },
+  { env: "EVENT_COALESCE_MS", meaning: "Streamed text deltas are merged into one `pi:message_update` per window (0 keeps every delta).", defaultValue: 50, fromConfig: (c) => c.events.coalesceMs },
+  { env: "SHUTDOWN_GRACE_MS", meaning: "On SIGTERM, running turns get this long before they are interrupted.", defaultValue: 10_000, fromConfig: (c) => c.lifecycle.shutdownGraceMs },
+];
+
+export function limitsSection(): string {
+  const rows = CONFIGURABLE_LIMITS.map((l) => `| \`${l.env}\` | ${l.defaultValue} | ${l.meaning} |`).join("\n");
+  return `The operator sets these with environment variables (a bad value stops the server at start with a message naming the variable):
+
+| variable | default | limit |
+| --- | --- | --- |
+${rows}
+
+Fixed by the API's schemas (a request outside them is 400 \`VALIDATION_FAILED\`):
+
+| what | limit |
+| --- | --- |
+| message \`content\` | 1 to 100000 characters |
+| \`purpose\`, \`reason\` | 2000 characters |
+| actors per room | 1 to 16; \`agent_id\` 1 to 64 of letters, digits, \`_\`, \`.\`, \`-\` |
+| \`metadata\`, actor \`options\` | at most ${MAX_FREEFORM_JSON_BYTES} bytes of JSON, nested at most ${MAX_JSON_DEPTH} levels |
+| \`tool_policy\` | up to 64 \`allowed_tools\`; \`max_tool_calls\` 0 to 256 (default 8) |
+| \`done_policy\` | \`max_turn_s\` 1 to 3600 (default 120), \`max_output_tokens\` 1 to 1000000 (default 4096), \`max_steps\` 1 to 256 (default 8) |
+| \`wake_policy\` | \`idle_timeout_s\` 1 s to 30 days (default 300), \`release_after_s\` 1 s to 365 days (default 86400) |
+| queued messages | one per room behind the running turn; another is 409 \`ROOM_QUEUE_FULL\` |
+| \`GET /llm/room\` | \`limit\` 1 to 200 (default 50), paged with \`cursor\` |
+| \`GET /history\` | \`limit\` 1 to 1000 (default 500) messages and as many events |`;
+}
+
+/** A complete session from the shell; `base` is where the server answers. */
+export function curlSession(base: string): string {
+  return `Start the server (\`npm ci && npm start\`, it listens on ${DEFAULT_BASE_URL} by default), then in a second terminal:
+
+\`\`\`sh
+BASE=${base}
+TOKEN=$(npm run -s token -- --tenant acme --sub alice)   # run inside the repo; prints only the JWT
+H="Authorization: Bearer $TOKEN"
+J='Content-Type: application/json'
+
+# 1. Rent a room that may use the calculator tool (201, status "rented").
+ROOM=$(curl -s -X POST $BASE/llm/room -H "$H" -H "$J" -H "Idempotency-Key: rent-$(date +%s)" \\
+  -d '{"purpose":"math scratch","metadata":{"name":"math"},"tool_policy":{"allowed_tools":["calculator"]}}' \\
+  | node -pe 'JSON.parse(require("fs").readFileSync(0)).data.id')
+echo "room $ROOM"
+
+# 2. Follow its events live: run this in a third terminal and leave it open.
+curl -N "$BASE/llm/room/$ROOM/events?follow=true" -H "$H"
+
+# 3. Send a message (202): the turn starts at once and streams into the follower.
+curl -s -X POST $BASE/llm/room/$ROOM/messages -H "$H" -H "$J" -d '{"content":"Calculate 42 * 19"}'
+
+# 4. Read the answer: the agent's output message in the history.
+curl -s "$BASE/llm/room/$ROOM/history" -H "$H" \\
+  | node -pe 'JSON.parse(require("fs").readFileSync(0)).data.messages.map(m => m.author_kind + ": " + m.content).join("\\n")'
+
+# 5. A slow turn, interrupted: the model call is aborted and the turn ends "interrupted".
+curl -s -X PATCH $BASE/llm/room/$ROOM -H "$H" -H "$J" \\
+  -d '{"agents":[{"agent_id":"assistant","options":{"token_delay_ms":300}}]}'
+curl -s -X POST $BASE/llm/room/$ROOM/messages -H "$H" -H "$J" -d '{"content":"tell me a long story"}'
+curl -s -X POST $BASE/llm/room/$ROOM/interrupt -H "$H" -H "$J" -d '{"reason":"enough"}'
+
+# 6. Resume the event stream after the last id you saw (here 5): exactly the later events, no duplicates.
+curl -N "$BASE/llm/room/$ROOM/events" -H "$H" -H 'Last-Event-ID: 5'
+
+# 7. Release it (200, status "released"); the follower in step 2 ends after room:released.
+curl -s -X POST $BASE/llm/room/$ROOM/release -H "$H" -H "$J" -d '{"reason":"done"}'
+\`\`\``;
+}
+
+/** How to check the browsable reference renders, for people and CI. */
+export const REFERENCE_CHECK = `\`GET /reference\` is Swagger UI, served from the \`swagger-ui-dist\` package in \`node_modules\` (no CDN, works offline), pointed at \`/openapi.json\`. To check that it renders, with the server running:
+
+\`\`\`sh
+chromium --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir=$(mktemp -d) \\
+  --virtual-time-budget=10000 --dump-dom ${DEFAULT_BASE_URL}/reference | grep -o 'opblock-summary-path[^>]*>' | head
+\`\`\`
+
+\`test/docs/reference-render.test.ts\` does the same when \`/usr/bin/chromium\` exists (Debian: \`apt-get install chromium\`) and is skipped otherwise.`;
+
+/** The factory page: planned, not built; the contract is described so clients can prepare. */
+export function factoryPage(base: string): string {
+  return `# Factory (planned: not implemented yet)
+
+> **Status: not implemented.** No \`/llm/factory/*\` route exists in this server yet: every request to one is answered 404 \`NOT_FOUND\`, and \`GET /openapi.json\` lists none. What follows is the **planned** contract, so that clients can prepare; names may still gain fields, but the ones below are what clients will parse.
+
+Rooms are bounded live turns. The factory is their durable sibling: a **run** that needs planning, issue tracking, dispatch of work to rooms, verification, gates and a review across minutes or hours, and survives restarts. It will use the same envelope, auth, error codes, \`Idempotency-Key\` and tenancy rules as the rooms (see [the room docs](${base}/docs/llm/room)).
+
+## Planned routes (all under \`/llm/factory/runs\`)
+
+| method | path | purpose |
+| --- | --- | --- |
+| GET | \`/\` | list the tenant's runs (\`?status=\`, paged like rooms) |
+| POST | \`/\` | create a run: \`{source: {kind: "prompt", format: "text" \\| "markdown", content}, workflow_kind?, title?, subject_type?, subject_id?}\`; returns the run with \`status: "pending"\` |
+| GET | \`/:id\` | one run |
+| POST | \`/:id/start\` | start or wake the supervisor; returns \`{run_id, status, completed, failed, actions: [string]}\` |
+| POST | \`/:id/cancel\` | \`{reason?}\`: stop the supervisor, interrupt and release the run's rooms; returns \`{run_id, status: "cancelled", reason}\` |
+| GET | \`/:id/status\` | aggregate status |
+| GET, POST | \`/:id/stages\` | list; create a stage |
+| PATCH | \`/:id/stages/:stage_id\` | update status, summary, notes |
+| GET, POST | \`/:id/issues\` | list; create an issue |
+| PATCH | \`/:id/issues/:issue_id\` | update status, summary, notes, acceptance |
+| POST | \`/:id/issues/:issue_id/dispatch\` | \`{content?, agent?}\`: run the issue in a room now |
+| GET, POST | \`/:id/artifacts\` | list; record an artifact |
+| GET, POST | \`/:id/checkpoints\` | list; record a checkpoint |
+| POST | \`/:id/advance\` | take the state machine one step; returns what it did |
+| POST | \`/:id/verify\` | run verification now; stores a \`verification_report\` artifact |
+| POST | \`/:id/gate-check\` | evaluate gates now; stores the verdicts |
+| POST | \`/:id/gates\` | record an external verdict \`{gate_name, verdict, reasons?}\` |
+| GET | \`/:id/review\` | the review bundle |
+| GET | \`/:id/events\` | SSE feed of the run's durable events, same framing and resume rules as room events |
+
+## Planned records
+
+- **Run**: \`{id, run_id, status, workflow_kind, title, source_brief, source, subject_type, subject_id, current_stage, active_room_ids: [], created_at, updated_at, cancel_reason}\`; \`run_id\` equals \`id\`.
+- Run \`status\`: \`pending\` → \`planning\` → \`running\` → \`gated\` (a gate needs a person) | \`completed\` | \`failed\`; \`cancelled\` from any state that is not final.
+- **Stage**: \`{id, run_id, stage_name, status, depends_on, assigned_room_id, summary, verification_summary, notes}\`.
+- **Issue**: \`{id, run_id, stage_id, title, kind, status, depends_on, acceptance_criteria, verification_requirements, assigned_room_id, summary, notes}\`.
+- Stage and issue \`status\`: \`pending | ready | running | passed | failed | blocked\`.
+- **Artifact**: \`{id, run_id, artifact_type, version, producer_stage_id, producer_issue_id, payload, created_at}\`; \`version\` counts up per \`artifact_type\` within a run.
+- **Checkpoint**: \`{id, run_id, status, branch_name, worktree_path, base_ref, head_sha, included_issue_ids, merged_issue_ids, conflict_issue_ids, notes}\`.
+- Gate \`verdict\`: \`pass | fail | needs_review | needs_further_review\`.
+
+## Planned behaviour
+
+A started run plans stages and issues, dispatches each ready issue to a room, records each room's output as an artifact, checks the issue against its acceptance criteria, moves stages on when their issues pass, verifies, evaluates gates, and ends \`completed\`, \`gated\` or \`failed\`. Every step is a durable write first, so a restarted server resumes runs where they stood. With the built-in \`local/echo\` model a whole run is planned to work offline with the same plan and verdicts every time.
+
+Until it exists, drive multi-step work yourself with rooms: one room per piece of work, messages as tasks, the event stream to follow progress.`;
+}

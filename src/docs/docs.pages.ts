@@ -1,0 +1,259 @@
+/**
+ * Renders the markdown pages and llms.txt. Endpoint prose is read from the
+ * OpenAPI document (the route definitions are its one source); everything
+ * else comes from docs.content / docs.events / docs.errors. `base` is the
+ * absolute origin links should point at.
+ */
+import { ROOM_EVENT_TYPES } from "../events/event.types.js";
+import {
+  authSection,
+  curlSession,
+  factoryPage,
+  idempotencySection,
+  limitsSection,
+  LIFECYCLE_TABLE,
+  REFERENCE_CHECK,
+  ROOM_INTRO,
+  SERVICE_SUMMARY,
+  sseSection,
+} from "./docs.content.js";
+import { errorTableMarkdown } from "./docs.errors.js";
+import { EVENT_CATALOGUE, exampleEvent } from "./docs.events.js";
+import { operationsOf, type OpenApiDocument, type Operation } from "./docs.openapi.js";
+
+type Json = Record<string, unknown>;
+
+function resolve(doc: OpenApiDocument, node: unknown): Json | undefined {
+  let n = node as Json | undefined;
+  for (let i = 0; i < 8 && n && typeof n["$ref"] === "string"; i++) {
+    const parts = (n["$ref"] as string).replace(/^#\//, "").split("/");
+    n = parts.reduce<unknown>((acc, p) => (acc as Json | undefined)?.[p.replace(/~1/g, "/").replace(/~0/g, "~")], doc) as Json | undefined;
+  }
+  return n;
+}
+
+/** The example of a media type: its own, or its schema's. */
+function mediaExample(doc: OpenApiDocument, media: Json | undefined): unknown {
+  if (!media) return undefined;
+  if (media["example"] !== undefined) return media["example"];
+  return resolve(doc, media["schema"])?.["example"];
+}
+
+function schemaName(schema: unknown): string | null {
+  const ref = (schema as Json | undefined)?.["$ref"];
+  return typeof ref === "string" ? ref.split("/").pop()! : null;
+}
+
+const link = (base: string, path: string) => `${base}${path}`;
+/** Each endpoint section of the room guide carries an HTML anchor named after its operationId. */
+const guideAnchor = (base: string, op: Operation) => `${base}/docs/llm/room#${encodeURIComponent(op.operationId)}`;
+const accessText = (op: Operation) => (op.secured ? `bearer token, access \`${op.access ?? "?"}\`` : "none (public)");
+
+function endpointTable(ops: Operation[]): string {
+  const rows = ops.map((op) => `| ${op.method} | \`${op.path}\` | ${op.summary} | ${op.secured ? `\`${op.access ?? "?"}\`` : "public"} | \`${op.operationId}\` |`);
+  return ["| method | path | what | access | operationId |", "| --- | --- | --- | --- | --- |", ...rows].join("\n");
+}
+
+function endpointSection(doc: OpenApiDocument, op: Operation): string {
+  const out: string[] = [`<a id="${op.operationId}"></a>`, "", `### ${op.method} \`${op.path}\`: ${op.summary}`, "", `operationId \`${op.operationId}\`; auth: ${accessText(op)}.`, "", op.description];
+  const params = (op.raw["parameters"] as Json[] | undefined) ?? [];
+  if (params.length > 0) {
+    out.push("", "Parameters:", "");
+    for (const p of params) {
+      const example = p["example"] ?? (p["schema"] as Json | undefined)?.["example"];
+      const desc = String(p["description"] ?? (p["schema"] as Json | undefined)?.["description"] ?? (example !== undefined ? `for example \`${String(example)}\`` : ""));
+      out.push(`- \`${String(p["name"])}\` (${String(p["in"])}${p["required"] ? ", required" : ""})${desc ? `: ${desc}` : ""}`);
+    }
+  }
+  const body = (op.raw["requestBody"] as Json | undefined)?.["content"] as Json | undefined;
+  const bodyJson = body?.["application/json"] as Json | undefined;
+  if (bodyJson) {
+    const name = schemaName(bodyJson["schema"]);
+    const example = mediaExample(doc, bodyJson);
+    out.push("", `Body: \`application/json\`${name ? ` (\`${name}\`)` : ""}${(op.raw["requestBody"] as Json)["required"] ? "" : ", optional"}.`);
+    if (example !== undefined) out.push("", "```json", JSON.stringify(example), "```");
+  }
+  out.push("", "Responses:", "");
+  for (const [status, r] of Object.entries((op.raw["responses"] as Json | undefined) ?? {})) {
+    const resp = r as Json;
+    const types = Object.keys((resp["content"] as Json | undefined) ?? {});
+    out.push(`- **${status}**${types.length ? ` (\`${types.join("`, `")}\`)` : ""}: ${String(resp["description"] ?? "")}`);
+  }
+  return out.join("\n");
+}
+
+function eventCatalogue(): string {
+  const rows = ROOM_EVENT_TYPES.map((t) => `| \`${t}\` | ${EVENT_CATALOGUE[t].when} | \`${JSON.stringify(EVENT_CATALOGUE[t].example).replace(/\|/g, "\\|")}\` |`);
+  return ["| event_type | written when | example payload |", "| --- | --- | --- |", ...rows].join("\n");
+}
+
+/** GET /docs: what the service is and where to go. */
+export function renderDocsIndex(doc: OpenApiDocument, base: string): string {
+  const ops = operationsOf(doc);
+  return `# ${doc.info.title} ${doc.info.version}
+
+> ${SERVICE_SUMMARY}
+
+## Where to read
+
+- [Rooms guide](${link(base, "/docs/llm/room")}): what a room is, auth and access levels, every endpoint, the lifecycle, the event catalogue, errors and what to do about each, limits, idempotency, and a complete curl session.
+- [Factory](${link(base, "/docs/llm/factory")}): planned durable runs; **not implemented yet**.
+- [OpenAPI 3.1 document](${link(base, "/openapi.json")}): every route with its schemas, examples and error responses, generated from the same zod schemas that validate requests.
+- [API reference](${link(base, "/reference")}): the same document, browsable (Swagger UI, served locally).
+- [llms.txt](${link(base, "/llms.txt")}): this index for agents.
+
+## Endpoints
+
+${endpointTable(ops)}
+
+## Auth and access levels
+
+${authSection()}
+
+## A first session
+
+${curlSession(base)}
+`;
+}
+
+/** GET /docs/llm/room: the complete guide to rooms. */
+export function renderRoomPage(doc: OpenApiDocument, base: string): string {
+  const ops = operationsOf(doc);
+  const roomOps = ops.filter((o) => o.path.startsWith("/llm/"));
+  const room = (resolve(doc, { $ref: "#/components/schemas/Room" }) ?? {})["example"];
+  const message = (resolve(doc, { $ref: "#/components/schemas/Message" }) ?? {})["example"];
+  return `# Rooms
+
+> ${SERVICE_SUMMARY}
+
+This page is generated from the server's own definitions: the endpoint sections from the [OpenAPI document](${link(base, "/openapi.json")}) (browsable at [${link(base, "/reference")}](${link(base, "/reference")})), the error table from the server's error codes.
+
+## What a room is
+
+${ROOM_INTRO}
+
+## Auth, tokens and access levels
+
+${authSection()}
+
+## Envelope
+
+Every JSON answer is \`{"success": true, "data": ...}\` (lists add \`"meta": {"next_cursor": ...}\`) or \`{"success": false, "error": "<message>", "code": "<CODE>", "message": "<message>", "details": ...}\`. Every response carries \`X-Request-Id\` (yours, if you sent one). Error messages say what to do next; they never contain stack traces or SQL.
+
+## Endpoints
+
+${endpointTable(roomOps)}
+
+${roomOps.map((o) => endpointSection(doc, o)).join("\n\n")}
+
+## The room record
+
+${room ? `\`\`\`json\n${JSON.stringify(room, null, 2)}\n\`\`\`` : ""}
+
+\`last_error\`, \`queued_message_id\` and \`active_turn\` are \`null\` when absent. \`version\` goes up by one on every PATCH.
+
+## The message record
+
+${message ? `\`\`\`json\n${JSON.stringify(message, null, 2)}\n\`\`\`` : ""}
+
+\`seq\` is per room, strictly increasing and gap-free. A turn's answer is a message with \`author_kind: "agent"\`, \`kind: "output"\`, a \`seq\` greater than its trigger's, and \`content\` holding the full text.
+
+## Lifecycle
+
+${LIFECYCLE_TABLE}
+
+## Events
+
+${sseSection()}
+
+Each \`data\` is an event record:
+
+\`\`\`json
+${JSON.stringify(exampleEvent("agent:output", 9), null, 2)}
+\`\`\`
+
+\`seq\` is per room, strictly increasing and gap-free, assigned at the durable write. Payloads may gain fields: ignore the ones you do not know. The OpenAPI document has one schema per event type (\`RoomEventUnion\`, discriminated by \`event_type\`).
+
+### Event catalogue
+
+${eventCatalogue()}
+
+A message on a fresh room produces, in order: \`message:created\`, \`room:active\`, \`agent:turn_start\`, then one or more model steps, each \`pi:message_start\`, \`pi:message_update\` (one or more), \`pi:message_end\`, any \`pi:tool_execution_start\`/\`pi:tool_execution_end\` pairs, \`pi:turn_end\`; then \`pi:agent_end\`, \`message:created\` (the output message), \`agent:output\`, \`agent:turn_end\` and \`room:idle\`. "Calculate 42 * 19" with the calculator allowed takes two steps: the first asks for the tool, the second answers.
+
+## Idempotency and If-Match
+
+${idempotencySection()}
+
+## Errors
+
+Each error has a stable \`code\`; the status follows from it. \`Retry-After\` comes with every 409 \`ROOM_QUEUE_FULL\`/\`IDEMPOTENCY_IN_PROGRESS\`, 429 and 503.
+
+${errorTableMarkdown()}
+
+## Limits
+
+${limitsSection()}
+
+## The built-in model
+
+Provider \`local\`, model \`echo\`: no network, no key; the default actor when a room names none. It streams a deterministic answer derived from the prompt, token by token, reports usage, and runs through the same agent loop, events and storage as a real provider. Actor \`options\` for it: \`token_delay_ms\` (pace of the stream), \`reply\` (fixed answer text), \`fail_after_tokens\` (raise a provider error after N tokens), \`tool_call\` (\`{name, args}\`: call that tool once before answering). Real providers (OpenAI-compatible endpoints, Anthropic) are configured by the operator and listed by \`GET /llm/providers\`.
+
+## A complete session with curl
+
+${curlSession(base)}
+
+## Checking the browsable reference
+
+${REFERENCE_CHECK}
+`;
+}
+
+/** GET /docs/llm/factory. */
+export function renderFactoryPage(base: string): string {
+  return `${factoryPage(base)}\n`;
+}
+
+/** GET /llms.txt, in the llmstxt.org format: title, summary, then sections of links. */
+export function renderLlmsTxt(doc: OpenApiDocument, base: string): string {
+  const ops = operationsOf(doc);
+  const api = ops
+    .filter((o) => o.path.startsWith("/llm/"))
+    .map((o) => `- [${o.summary}](${guideAnchor(base, o)}): \`${o.method} ${o.path}\`, access \`${o.access ?? "?"}\`. ${lead(o.description)}`);
+  return `# ${doc.info.title}
+
+> ${SERVICE_SUMMARY}
+
+Authenticate every \`/llm/*\` call with \`Authorization: Bearer <JWT>\` (locally: \`npm run -s token -- --tenant acme\`). Access levels: \`read\` may only GET; \`edit\` may also patch, send messages, wake and interrupt; \`full\` may also rent and release; \`root\` may also use \`/llm/operator/stop\`. Retry POST/PATCH safely with \`Idempotency-Key\`. Follow a room with \`GET /llm/room/{id}/events?follow=true\` (SSE) and resume with \`Last-Event-ID\`.
+
+## Docs
+
+- [Rooms guide](${link(base, "/docs/llm/room")}): what a room is, lifecycle, event catalogue with payloads, error codes and what to do about each, limits, auth and access levels, idempotency, and a complete curl session
+- [Overview](${link(base, "/docs")}): index of the service and its endpoints
+- [Factory (planned, not implemented yet)](${link(base, "/docs/llm/factory")}): the planned contract for durable multi-step runs; no factory route exists yet
+
+## API
+
+- [OpenAPI 3.1 document](${link(base, "/openapi.json")}): every route, schema, example and error response; generated from the validating zod schemas
+- [API reference](${link(base, "/reference")}): the OpenAPI document, browsable
+${api.join("\n")}
+
+## Optional
+
+- [Health](${link(base, "/health")}): liveness, no auth
+- [JWKS](${link(base, "/.well-known/jwks.json")}): the public key of this server's tokens
+`;
+}
+
+/** The opening of a description: its first sentences up to about 80 characters, without the access note (listed separately). */
+function lead(text: string): string {
+  // A sentence ends at . ! or ? followed by a space; dots inside `code` (meta.has_more, ...) are not followed by one.
+  const sentences = (text.split("\n")[0] ?? "").split(/(?<=[.!?])\s+/);
+  const out: string[] = [];
+  for (const raw of sentences) {
+    const s = raw.trim();
+    if (!s || /^Needs access/.test(s)) continue;
+    out.push(s);
+    if (out.join(" ").length >= 80) break;
+  }
+  return out.join(" ");
+}
