@@ -178,7 +178,7 @@ export class RoomService {
 
   #roomOr404(t: TenantDb, id: string): RoomRow {
     const room = UUID_RE.test(id) ? findRoom(t, id) : undefined;
-    if (!room) throw new AppError("ROOM_NOT_FOUND", `no room ${id.slice(0, 64)} for this tenant; list yours with GET /llm/room`);
+    if (!room) throw new AppError("ROOM_NOT_FOUND", "no such room for this tenant (ids are never shared across tenants); list yours with GET /llm/room");
     return room;
   }
 

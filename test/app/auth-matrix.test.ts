@@ -38,7 +38,7 @@ async function expect401(token: string | null, raw?: string) {
     if (raw !== undefined) headers["authorization"] = raw;
     const res = await t.req(r.method, concrete(r.path, acmeRoom), { ...(token ? { token } : {}), headers, ...(r.method === "GET" ? {} : { body: {} }) });
     expect(res.status, `${r.method} ${r.path}`).toBe(401);
-    const body = await res.json();
+    const body = (await res.json()) as { success: boolean; code: string };
     expect(body.success).toBe(false);
     expect(["AUTH_REQUIRED", "AUTH_INVALID"]).toContain(body.code);
     expect(res.headers.get("www-authenticate")).toMatch(/^Bearer realm=/);
@@ -129,10 +129,25 @@ describe("auth matrix over every protected route", () => {
       expect(res.status, `${r.method} ${r.path}`).toBe(403);
       expect(res.body.code).toBe("FORBIDDEN");
     }
+    const rootOnly = (p: string) => p.startsWith("/llm/operator/");
     for (const r of routes.filter((x) => x.method === "GET" && !x.path.endsWith("/events"))) {
       const res = await t.req("GET", concrete(r.path, acmeRoom), { token });
-      expect(res.status, `${r.method} ${r.path}`).toBe(200);
+      expect(res.status, `${r.method} ${r.path}`).toBe(rootOnly(r.path) ? 403 : 200);
     }
+  });
+
+  it("operator routes need root: full access is 403, root is allowed", async () => {
+    const operatorRoutes = routes.filter((x) => x.path.startsWith("/llm/operator/"));
+    expect(operatorRoutes.length).toBeGreaterThan(0);
+    const full = await t.token("acme", { access: "full" });
+    const root = await t.token("acme", { access: "root" });
+    for (const r of operatorRoutes) {
+      const denied = await t.json(r.method, r.path, { token: full, ...(r.method === "GET" ? {} : { body: { active: false } }) });
+      expect(denied.status, `${r.method} ${r.path}`).toBe(403);
+      expect(denied.body.code).toBe("FORBIDDEN");
+    }
+    const read = await t.json("GET", "/llm/operator/stop", { token: root });
+    expect(read.status).toBe(200);
   });
 
   it("another tenant's room is 404 on every room route, and unchanged", async () => {

@@ -60,13 +60,13 @@ describe("HTTP core", () => {
   it("415 for a body that is not JSON", async () => {
     const res = await t.req("POST", "/llm/room", { token, rawBody: "purpose=x", headers: { "content-type": "application/x-www-form-urlencoded" } });
     expect(res.status).toBe(415);
-    expect((await res.json()).code).toBe("UNSUPPORTED_MEDIA_TYPE");
+    expect(((await res.json()) as { code: string }).code).toBe("UNSUPPORTED_MEDIA_TYPE");
   });
 
   it("400 for malformed JSON, with no stack trace", async () => {
     const res = await t.req("POST", "/llm/room", { token, rawBody: '{"purpose": ', headers: { "content-type": "application/json" } });
     expect(res.status).toBe(400);
-    const body = await res.json();
+    const body = (await res.json()) as { code: string };
     expect(body.code).toBe("VALIDATION_FAILED");
     expect(JSON.stringify(body)).not.toMatch(/at .*\.ts:\d+|node_modules|SQLITE/);
   });

@@ -82,7 +82,7 @@ describe("limits", () => {
     expect((await follow(a)).status).toBe(200);
     const third = await follow(a);
     expect(third.status).toBe(429);
-    expect((await third.json()).code).toBe("QUOTA_EXCEEDED");
+    expect(((await third.json()) as { code: string }).code).toBe("QUOTA_EXCEEDED");
     expect((await follow(b)).status).toBe(200);
     expect((await follow(b)).status).toBe(429);
     aborts[0]!.abort();

@@ -93,7 +93,7 @@ describe("room event stream", () => {
     for (const bad of ["abc", "-1", "1.5", "1e3"]) {
       const res = await fetch(`${base}/llm/room/${id}/events`, { headers: auth({ "last-event-id": bad }) });
       expect(res.status, bad).toBe(400);
-      expect((await res.json()).code).toBe("VALIDATION_FAILED");
+      expect(((await res.json()) as { code: string }).code).toBe("VALIDATION_FAILED");
     }
     const res = await fetch(`${base}/llm/room/${id}/events?follow=true`, { headers: auth({ "last-event-id": "5" }) });
     const got: any[] = [];

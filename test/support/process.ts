@@ -1,10 +1,15 @@
-/** Spawns the real server (src/main.ts through tsx) on a free port and a given DATA_DIR. */
+/**
+ * Spawns the real server (src/main.ts) on a free port and a given DATA_DIR.
+ * Node runs the TypeScript itself through tsx's loader (`node --import tsx`),
+ * so the child *is* the server: SIGKILL and SIGTERM reach it directly instead
+ * of a wrapper process that might die first and leave the server orphaned.
+ */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import path from "node:path";
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
-const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
+const NODE_ARGS = ["--import", "tsx"];
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -27,7 +32,7 @@ export interface Spawned {
 
 export function runScript(script: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(TSX, [path.join(ROOT, script), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...NODE_ARGS, path.join(ROOT, script), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -38,7 +43,7 @@ export function runScript(script: string, args: string[], env: Record<string, st
 
 export async function spawnServer(env: Record<string, string>, opts: { waitHealthy?: boolean } = {}): Promise<Spawned> {
   const port = env["PORT"] ? Number(env["PORT"]) : await freePort();
-  const child = spawn(TSX, [path.join(ROOT, "src/main.ts")], {
+  const child = spawn(process.execPath, [...NODE_ARGS, path.join(ROOT, "src/main.ts")], {
     cwd: ROOT,
     env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
