@@ -5,6 +5,7 @@
  */
 import { and, asc, desc, eq, inArray, isNotNull, lt, lte, ne, or, sql } from "drizzle-orm";
 import { roomMessages, rooms, roomTurns } from "../storage/schema.js";
+import { prepared } from "../storage/prepared.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 
 export type RoomRow = typeof rooms.$inferSelect;
@@ -18,7 +19,13 @@ export function insertRoom(t: TenantDb, row: NewRoomRow): RoomRow {
 }
 
 export function findRoom(t: TenantDb, id: string): RoomRow | undefined {
-  return t.db.select().from(rooms).where(eq(rooms.id, id)).get();
+  return prepared(t, "findRoom", (db) =>
+    db
+      .select()
+      .from(rooms)
+      .where(eq(rooms.id, sql.placeholder("id")))
+      .prepare(),
+  ).get({ id });
 }
 
 export interface RoomListFilter {
@@ -46,7 +53,14 @@ export function listRooms(t: TenantDb, f: RoomListFilter): RoomRow[] {
 }
 
 export function countLiveRooms(t: TenantDb): number {
-  return t.db.select({ n: sql<number>`count(*)` }).from(rooms).where(ne(rooms.status, "released")).get()?.n ?? 0;
+  const q = prepared(t, "countLiveRooms", (db) =>
+    db
+      .select({ n: sql<number>`count(*)` })
+      .from(rooms)
+      .where(ne(rooms.status, "released"))
+      .prepare(),
+  );
+  return q.get()?.n ?? 0;
 }
 
 /** Writes the changes; with `expectedVersion`, only if the row still has it. Returns the new row, or undefined when nothing matched. */
@@ -57,12 +71,15 @@ export function updateRoom(t: TenantDb, id: string, changes: Partial<NewRoomRow>
 
 /** Hands out the room's next message seq (gap-free: only a committed transaction keeps it). */
 export function nextMessageSeq(t: TenantDb, roomId: string): number {
-  const row = t.db
-    .update(rooms)
-    .set({ lastMessageSeq: sql`${rooms.lastMessageSeq} + 1` })
-    .where(eq(rooms.id, roomId))
-    .returning({ seq: rooms.lastMessageSeq })
-    .get();
+  const q = prepared(t, "nextMessageSeq", (db) =>
+    db
+      .update(rooms)
+      .set({ lastMessageSeq: sql`${rooms.lastMessageSeq} + 1` })
+      .where(eq(rooms.id, sql.placeholder("id")))
+      .returning({ seq: rooms.lastMessageSeq })
+      .prepare(),
+  );
+  const row = q.get({ id: roomId });
   if (!row) throw new Error(`room ${roomId} vanished inside its transaction`);
   return row.seq;
 }
@@ -72,11 +89,13 @@ export function insertMessage(t: TenantDb, row: NewMessageRow): MessageRow {
 }
 
 export function findMessage(t: TenantDb, roomId: string, id: string): MessageRow | undefined {
-  return t.db
-    .select()
-    .from(roomMessages)
-    .where(and(eq(roomMessages.roomId, roomId), eq(roomMessages.id, id)))
-    .get();
+  return prepared(t, "findMessage", (db) =>
+    db
+      .select()
+      .from(roomMessages)
+      .where(and(eq(roomMessages.roomId, sql.placeholder("roomId")), eq(roomMessages.id, sql.placeholder("id"))))
+      .prepare(),
+  ).get({ roomId, id });
 }
 
 export function updateMessage(t: TenantDb, id: string, changes: Partial<NewMessageRow>): MessageRow | undefined {
@@ -85,33 +104,37 @@ export function updateMessage(t: TenantDb, id: string, changes: Partial<NewMessa
 
 /** The newest `limit` messages with seq < beforeSeq, returned ascending. */
 export function listMessages(t: TenantDb, roomId: string, limit: number, beforeSeq: number | null): MessageRow[] {
-  const rows = t.db
-    .select()
-    .from(roomMessages)
-    .where(and(eq(roomMessages.roomId, roomId), beforeSeq !== null ? lt(roomMessages.seq, beforeSeq) : undefined))
-    .orderBy(desc(roomMessages.seq))
-    .limit(limit)
-    .all();
-  return rows.reverse();
+  const q = prepared(t, "listMessages", (db) =>
+    db
+      .select()
+      .from(roomMessages)
+      .where(and(eq(roomMessages.roomId, sql.placeholder("roomId")), lt(roomMessages.seq, sql.placeholder("beforeSeq"))))
+      .orderBy(desc(roomMessages.seq))
+      .limit(sql.placeholder("limit"))
+      .prepare(),
+  );
+  return q.all({ roomId, beforeSeq: beforeSeq ?? Number.MAX_SAFE_INTEGER, limit }).reverse();
 }
 
 /** The conversation so far (user messages and agent outputs), oldest first, for the model's context. */
 export function conversationBefore(t: TenantDb, roomId: string, beforeSeq: number, limit: number): MessageRow[] {
-  const rows = t.db
-    .select()
-    .from(roomMessages)
-    .where(
-      and(
-        eq(roomMessages.roomId, roomId),
-        lt(roomMessages.seq, beforeSeq),
-        inArray(roomMessages.kind, ["message", "task", "output"]),
-        inArray(roomMessages.status, ["done", "running"]),
-      ),
-    )
-    .orderBy(desc(roomMessages.seq))
-    .limit(limit)
-    .all();
-  return rows.reverse();
+  const q = prepared(t, "conversationBefore", (db) =>
+    db
+      .select()
+      .from(roomMessages)
+      .where(
+        and(
+          eq(roomMessages.roomId, sql.placeholder("roomId")),
+          lt(roomMessages.seq, sql.placeholder("beforeSeq")),
+          inArray(roomMessages.kind, ["message", "task", "output"]),
+          inArray(roomMessages.status, ["done", "running"]),
+        ),
+      )
+      .orderBy(desc(roomMessages.seq))
+      .limit(sql.placeholder("limit"))
+      .prepare(),
+  );
+  return q.all({ roomId, beforeSeq, limit }).reverse();
 }
 
 export function insertTurn(t: TenantDb, row: typeof roomTurns.$inferInsert): TurnRow {
@@ -123,7 +146,13 @@ export function updateTurn(t: TenantDb, id: string, changes: Partial<typeof room
 }
 
 export function findTurn(t: TenantDb, id: string): TurnRow | undefined {
-  return t.db.select().from(roomTurns).where(eq(roomTurns.id, id)).get();
+  return prepared(t, "findTurn", (db) =>
+    db
+      .select()
+      .from(roomTurns)
+      .where(eq(roomTurns.id, sql.placeholder("id")))
+      .prepare(),
+  ).get({ id });
 }
 
 /** Turns still marked running: after a crash, these are the ones that never ended. */
