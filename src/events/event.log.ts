@@ -6,7 +6,7 @@
  */
 import type { TenantDb } from "../storage/tenant-db.js";
 import type { EventBus } from "./event.bus.js";
-import { appendEvent, foldAt, lastEventSeq } from "./event.store.js";
+import { appendEvent, foldAt, SeqCounter } from "./event.store.js";
 import { advance, fill, strip, type TextFold } from "./event.text.js";
 import type { NewEvent, RoomEvent } from "./event.types.js";
 
@@ -42,27 +42,28 @@ export class EventLog {
     const nowIso = new Date(this.#now()).toISOString();
     const emitted: RoomEvent[] = [];
     const pendingFolds = new Map<string, TextFold>();
+    const seqs = new SeqCounter(t);
     const tx: EventTx = {
       nowIso,
       emit: (roomId, ev) => {
         if (ev.event_type === "agent:output") {
           // The text is the output message's content, already stored once; readers get it back from there.
           const { text: _text, ...rest } = ev.payload;
-          const stored = appendEvent(t, roomId, { ...ev, payload: rest }, nowIso);
+          const stored = appendEvent(t, roomId, seqs.take(roomId), { ...ev, payload: rest }, nowIso);
           const visible = { ...stored, payload: ev.payload };
           emitted.push(visible);
           return visible;
         }
         if (!ev.event_type.startsWith("pi:")) {
-          const stored = appendEvent(t, roomId, ev, nowIso);
+          const stored = appendEvent(t, roomId, seqs.take(roomId), ev, nowIso);
           emitted.push(stored);
           return stored;
         }
         const key = `${t.tenant}/${roomId}`;
-        const prev = pendingFolds.get(key) ?? this.#folds.get(key) ?? (ev.event_type === "pi:message_start" ? { text: "" } : foldAt(t, roomId, lastEventSeq(t, roomId)));
+        const prev = pendingFolds.get(key) ?? this.#folds.get(key) ?? (ev.event_type === "pi:message_start" ? { text: "" } : foldAt(t, roomId, seqs.last(roomId)));
         const fold: TextFold = { text: prev.text };
         advance(fold, ev.event_type, ev.payload);
-        const stored = appendEvent(t, roomId, { ...ev, payload: strip(fold, ev.event_type, ev.payload) }, nowIso);
+        const stored = appendEvent(t, roomId, seqs.take(roomId), { ...ev, payload: strip(fold, ev.event_type, ev.payload) }, nowIso);
         const visible = { ...stored, payload: fill(fold, ev.event_type, stored.payload) };
         pendingFolds.set(key, fold);
         emitted.push(visible);
@@ -72,6 +73,7 @@ export class EventLog {
     const result = t.sqlite
       .transaction(() => {
         const r = fn(tx);
+        seqs.writeBack();
         this.#beforeCommit?.(t, r);
         return r;
       })

@@ -19,7 +19,7 @@ interface EventRow {
 }
 
 interface Statements {
-  nextSeq: Database.Statement<[string], { seq: number }>;
+  setLastSeq: Database.Statement<[number, string]>;
   insert: Database.Statement<[string, number, string, string | null, string | null, string, string]>;
   after: Database.Statement<[string, number, number], EventRow>;
   latest: Database.Statement<[string, number, number], EventRow>;
@@ -35,7 +35,7 @@ function stmts(sqlite: Database.Database): Statements {
   let s = statements.get(sqlite);
   if (!s) {
     s = {
-      nextSeq: sqlite.prepare("UPDATE rooms SET last_event_seq = last_event_seq + 1 WHERE id = ? RETURNING last_event_seq AS seq"),
+      setLastSeq: sqlite.prepare("UPDATE rooms SET last_event_seq = ? WHERE id = ?"),
       insert: sqlite.prepare(
         "INSERT INTO room_events (room_id, seq, event_type, agent_key, turn_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
       ),
@@ -65,17 +65,15 @@ export function eventId(roomId: string, seq: number): string {
 
 /**
  * Appends one event whose payload is already in stored form (see
- * event.text.ts); the caller holds the transaction. Returns the record as stored.
+ * event.text.ts) at `seq`, which the caller took from its SeqCounter; the
+ * caller holds the transaction. Returns the record as stored.
  */
-export function appendEvent(t: TenantDb, roomId: string, ev: NewEvent, createdAt: string): RoomEvent {
-  const s = stmts(t.sqlite);
-  const row = s.nextSeq.get(roomId);
-  if (!row) throw new Error(`cannot append to room ${roomId}: no such room`);
+export function appendEvent(t: TenantDb, roomId: string, seq: number, ev: NewEvent, createdAt: string): RoomEvent {
   const payload = ev.payload;
-  s.insert.run(roomId, row.seq, ev.event_type, ev.agent_key ?? null, ev.turn_id ?? null, JSON.stringify(payload), createdAt);
+  stmts(t.sqlite).insert.run(roomId, seq, ev.event_type, ev.agent_key ?? null, ev.turn_id ?? null, JSON.stringify(payload), createdAt);
   return {
-    id: eventId(roomId, row.seq),
-    seq: row.seq,
+    id: eventId(roomId, seq),
+    seq,
     room_id: roomId,
     event_type: ev.event_type,
     agent_key: ev.agent_key ?? null,
@@ -83,6 +81,42 @@ export function appendEvent(t: TenantDb, roomId: string, ev: NewEvent, createdAt
     payload,
     created_at: createdAt,
   };
+}
+
+/**
+ * Hands out gap-free per-room seqs inside one transaction: each room's last
+ * seq is read once, counted up in memory, and written back once by
+ * `writeBack` before commit. A rolled-back transaction writes nothing, so
+ * the next one starts from the same number. (One UPDATE per room per
+ * transaction instead of one per event: rewriting the room row per event
+ * was half the cost of a streamed delta.)
+ */
+export class SeqCounter {
+  readonly #next = new Map<string, number>();
+
+  constructor(private readonly t: TenantDb) {}
+
+  /** The seq of the event now being appended to the room. */
+  take(roomId: string): number {
+    let last = this.#next.get(roomId);
+    if (last === undefined) {
+      const row = stmts(this.t.sqlite).lastSeq.get(roomId);
+      if (!row) throw new Error(`cannot append to room ${roomId}: no such room`);
+      last = row.seq;
+    }
+    this.#next.set(roomId, last + 1);
+    return last + 1;
+  }
+
+  /** The room's last seq as this transaction sees it. */
+  last(roomId: string): number {
+    return this.#next.get(roomId) ?? lastEventSeq(this.t, roomId);
+  }
+
+  writeBack(): void {
+    const s = stmts(this.t.sqlite);
+    for (const [roomId, seq] of this.#next) s.setLastSeq.run(seq, roomId);
+  }
 }
 
 export function lastEventSeq(t: TenantDb, roomId: string): number {

@@ -13,7 +13,7 @@ import { conversationBefore } from "../room/room.store.js";
 import type { TenantDatabases, TenantDb } from "../storage/tenant-db.js";
 import type { Admission } from "./admission.js";
 import type { ChatTurn, LlmRuntime, TurnEvent, TurnResult } from "./llm/llm.types.js";
-import { TurnEventWriter } from "./turn-writer.js";
+import { GroupCommit, TurnEventWriter } from "./turn-writer.js";
 import { outsideRequest } from "../idempotency/idempotency.context.js";
 
 export interface RoomWorkersDeps {
@@ -49,8 +49,11 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 
 export class RoomWorkers implements TurnRunner {
   readonly #workers = new Map<string, Worker>();
+  readonly #group: GroupCommit;
 
-  constructor(private readonly d: RoomWorkersDeps) {}
+  constructor(private readonly d: RoomWorkersDeps) {
+    this.#group = new GroupCommit(d.events);
+  }
 
   start(plan: TurnPlan): void {
     const key = `${plan.tenant}/${plan.roomId}`;
@@ -126,6 +129,7 @@ export class RoomWorkers implements TurnRunner {
       const budgetLeft = this.d.admission().tokensLeftToday(tdb);
       const writer = new TurnEventWriter(this.d.events, tdb, plan, this.d.coalesceMs, (err) =>
         this.d.log.warn({ err, room_id: plan!.roomId, turn_id: plan!.turnId }, "turn events not yet written; will retry"),
+        this.#group,
       );
       const { result, streamedChars } = await this.#run(tdb, plan, w, writer, budgetLeft);
       const outcome = this.#outcome(result, w.abortReason, streamedChars);

@@ -4,6 +4,10 @@
  * token), later ones merge into one event per window. Whatever is committed
  * is exactly what followers see. A failed write never throws into the model
  * loop: events stay queued and go out with the next flush or the turn's end.
+ *
+ * Flushes are group-committed: every writer of a tenant that is due in the
+ * same tick of the event loop goes into one transaction (one fsync), so many
+ * rooms streaming at once cost about one commit per tick, not one per room.
  */
 import type { EventLog, EventTx } from "../events/event.log.js";
 import type { NewEvent, RoomEventType } from "../events/event.types.js";
@@ -13,19 +17,70 @@ import type { TurnEvent } from "./llm/llm.types.js";
 
 const MERGEABLE = new Set(["text_delta", "toolcall_delta", "thinking_delta"]);
 
+/**
+ * Commits the due writers of each tenant together, once per tick. If the
+ * shared transaction fails, each writer is retried on its own so one room's
+ * bad write cannot hold back the others.
+ */
+export class GroupCommit {
+  readonly #due = new Map<TenantDb, Set<TurnEventWriter>>();
+  #immediate: NodeJS.Immediate | null = null;
+
+  constructor(private readonly events: EventLog) {}
+
+  schedule(writer: TurnEventWriter): void {
+    let set = this.#due.get(writer.tdb);
+    if (!set) {
+      set = new Set();
+      this.#due.set(writer.tdb, set);
+    }
+    set.add(writer);
+    this.#immediate ??= setImmediate(() => this.#run());
+  }
+
+  cancel(writer: TurnEventWriter): void {
+    this.#due.get(writer.tdb)?.delete(writer);
+  }
+
+  #run(): void {
+    this.#immediate = null;
+    const due = [...this.#due];
+    this.#due.clear();
+    for (const [tdb, set] of due) {
+      const writers = [...set];
+      if (writers.length === 0) continue;
+      if (writers.length === 1) {
+        writers[0]!.flushAlone();
+        continue;
+      }
+      let taken: number[] = [];
+      try {
+        this.events.transaction(tdb, (tx) => {
+          taken = writers.map((w) => w.emitQueued(tx));
+        });
+      } catch {
+        for (const w of writers) w.flushAlone();
+        continue;
+      }
+      writers.forEach((w, i) => w.flushed(taken[i]!));
+    }
+  }
+}
+
 export class TurnEventWriter {
   readonly #queue: NewEvent[] = [];
   #timer: NodeJS.Timeout | null = null;
-  #immediate: NodeJS.Immediate | null = null;
+  #scheduled = false;
   #lastFlush = 0;
   #closed = false;
 
   constructor(
     private readonly events: EventLog,
-    private readonly tdb: TenantDb,
+    readonly tdb: TenantDb,
     private readonly plan: TurnPlan,
     private readonly coalesceMs: number,
     private readonly onError: (err: unknown) => void,
+    private readonly group: GroupCommit = new GroupCommit(events),
   ) {}
 
   /** Queues one runtime event; never throws. */
@@ -41,10 +96,10 @@ export class TurnEventWriter {
         this.#queue.push({ event_type: ev.event_type as RoomEventType, payload: { ...payload }, agent_key: this.plan.actor.agent_id, turn_id: this.plan.turnId });
       }
       if (!isDelta || this.coalesceMs === 0) this.#flushSoon();
-      else if (!this.#timer && !this.#immediate) {
+      else if (!this.#timer && !this.#scheduled) {
         const wait = this.coalesceMs - (Date.now() - this.#lastFlush);
         if (wait <= 0) this.#flushSoon();
-        else this.#timer = setTimeout(() => this.#flush(), wait);
+        else this.#timer = setTimeout(() => this.#flushSoon(), wait);
       }
     } catch (err) {
       this.onError(err);
@@ -67,35 +122,52 @@ export class TurnEventWriter {
     this.#queue.length = 0;
   }
 
+  /** Emits the queued events into a shared transaction; returns how many, for `flushed`. */
+  emitQueued(tx: EventTx): number {
+    this.#scheduled = false;
+    if (this.#closed) return 0;
+    const n = this.#queue.length;
+    for (let i = 0; i < n; i++) tx.emit(this.plan.roomId, this.#queue[i]!);
+    return n;
+  }
+
+  /** The shared transaction that took `n` queued events has committed. */
+  flushed(n: number): void {
+    if (n === 0) return;
+    this.#queue.splice(0, n);
+    this.#lastFlush = Date.now();
+  }
+
+  /** Commits this writer's queue in a transaction of its own. */
+  flushAlone(): void {
+    this.#scheduled = false;
+    if (this.#closed || this.#queue.length === 0) return;
+    const n = this.#queue.length;
+    try {
+      this.events.transaction(this.tdb, (tx) => {
+        for (let i = 0; i < n; i++) tx.emit(this.plan.roomId, this.#queue[i]!);
+      });
+      this.flushed(n);
+    } catch (err) {
+      this.onError(err);
+      if (!this.#timer) this.#timer = setTimeout(() => this.#flushSoon(), Math.max(this.coalesceMs, 50));
+    }
+  }
+
   #flushSoon(): void {
-    if (this.#immediate) return;
     if (this.#timer) {
       clearTimeout(this.#timer);
       this.#timer = null;
     }
-    this.#immediate = setImmediate(() => this.#flush());
+    if (this.#scheduled || this.#closed) return;
+    this.#scheduled = true;
+    this.group.schedule(this);
   }
 
   #cancelTimers(): void {
     if (this.#timer) clearTimeout(this.#timer);
-    if (this.#immediate) clearImmediate(this.#immediate);
     this.#timer = null;
-    this.#immediate = null;
-  }
-
-  #flush(): void {
-    this.#cancelTimers();
-    if (this.#closed || this.#queue.length === 0) return;
-    const batch = this.#queue.slice();
-    try {
-      this.events.transaction(this.tdb, (tx) => {
-        for (const ev of batch) tx.emit(this.plan.roomId, ev);
-      });
-      this.#queue.splice(0, batch.length);
-      this.#lastFlush = Date.now();
-    } catch (err) {
-      this.onError(err);
-      if (!this.#timer) this.#timer = setTimeout(() => this.#flush(), Math.max(this.coalesceMs, 50));
-    }
+    if (this.#scheduled) this.group.cancel(this);
+    this.#scheduled = false;
   }
 }

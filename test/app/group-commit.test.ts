@@ -1,0 +1,67 @@
+/**
+ * Turn writers of one tenant that are due in the same tick share one
+ * transaction; if that transaction fails, each writer is committed on its
+ * own, so one room's failing write never holds back another room's events.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { GroupCommit, TurnEventWriter } from "../../src/runtime/turn-writer.js";
+import type { TurnPlan } from "../../src/room/room.lifecycle.js";
+import { startTestServer, type TestServer } from "../support/harness.js";
+
+let t: TestServer;
+beforeAll(async () => (t = await startTestServer()));
+afterAll(() => t.close());
+
+function plan(roomId: string): TurnPlan {
+  return { tenant: "acme", roomId, turnId: "00000000-0000-4000-8000-000000000001", messageId: "m", messageSeq: 1, prompt: "", actor: { agent_id: "a" }, toolPolicy: {}, donePolicy: {} } as unknown as TurnPlan;
+}
+
+const nextTick = () => new Promise((r) => setImmediate(r));
+
+describe("group commit of turn events", () => {
+  it("commits the due writers of a tenant in one transaction, each room gap-free", async () => {
+    const token = await t.token("acme");
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await t.json("POST", "/llm/room", { token, body: {} })).body.data.id);
+    const tdb = t.server.tenants.get("acme");
+    const group = new GroupCommit(t.server.events);
+    const errors: unknown[] = [];
+    const writers = ids.map((id) => new TurnEventWriter(t.server.events, tdb, plan(id), 0, (e) => errors.push(e), group));
+    const transactions = vi.spyOn(t.server.events, "transaction");
+    for (const w of writers) w.push({ event_type: "pi:agent_start", payload: {} });
+    await nextTick();
+    await nextTick();
+    expect(errors).toEqual([]);
+    expect(transactions).toHaveBeenCalledTimes(1);
+    transactions.mockRestore();
+    for (const id of ids) {
+      const h = (await t.json("GET", `/llm/room/${id}/history`, { token })).body.data;
+      expect(h.events.map((e: any) => [e.seq, e.event_type])).toEqual([
+        [1, "room:rented"],
+        [2, "pi:agent_start"],
+      ]);
+    }
+  });
+
+  it("when the shared transaction fails, the healthy room's events still commit", async () => {
+    const token = await t.token("acme");
+    const good = (await t.json("POST", "/llm/room", { token, body: {} })).body.data.id as string;
+    const tdb = t.server.tenants.get("acme");
+    const group = new GroupCommit(t.server.events);
+    const goodErrors: unknown[] = [];
+    const badErrors: unknown[] = [];
+    const missing = "00000000-0000-4000-8000-00000000dead";
+    const bad = new TurnEventWriter(t.server.events, tdb, plan(missing), 0, (e) => badErrors.push(e), group);
+    const ok = new TurnEventWriter(t.server.events, tdb, plan(good), 0, (e) => goodErrors.push(e), group);
+    bad.push({ event_type: "pi:agent_start", payload: {} });
+    ok.push({ event_type: "pi:agent_start", payload: {} });
+    await nextTick();
+    await nextTick();
+    expect(goodErrors).toEqual([]);
+    expect(badErrors.length).toBeGreaterThan(0);
+    expect(String(badErrors[0])).toContain("no such room");
+    const h = (await t.json("GET", `/llm/room/${good}/history`, { token })).body.data;
+    expect(h.events.map((e: any) => e.event_type)).toEqual(["room:rented", "pi:agent_start"]);
+    bad.drainInto({ emit: () => ({}) as never, nowIso: "" });
+  });
+});
