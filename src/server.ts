@@ -13,7 +13,7 @@ import { createVerifier } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import { EventBus } from "./events/event.bus.js";
 import { EventLog } from "./events/event.log.js";
-import { claimInTransaction } from "./idempotency/idempotency.context.js";
+import { claimInTransaction, outsideRequest } from "./idempotency/idempotency.context.js";
 import { RoomService } from "./room/room.service.js";
 import { Admission } from "./runtime/admission.js";
 import { LifecycleTimers } from "./runtime/lifecycle-timers.js";
@@ -42,6 +42,8 @@ export interface Server {
   runtime: LlmRuntime;
   timers: LifecycleTimers;
   rooms: RoomService;
+  /** The boot-time pass that opens (and so recovers) every tenant on disk; `done` resolves when it has. */
+  recovery: RecoveryPass;
   /** Stops new turns, drains running ones for up to graceMs, then closes storage. */
   shutdown(graceMs: number): Promise<void>;
 }
@@ -96,15 +98,25 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     const rooms = new RoomService({ holdTenant: (tenant) => tenants.hold(tenant), events, catalog: runtime, runner: workers, admission, limits });
     const timers = new LifecycleTimers(tenants, events, (t, r) => workers.isRunning(t, r), log, now);
 
-    // Recovery before anything can be served: crashed turns end, resting rooms sleep, queued work resumes.
-    for (const tenant of tenants.tenantsOnDisk()) {
-      const t = tenants.get(tenant);
-      const report = recoverTenant(t, events, admission);
-      timers.sweep(t);
-      for (const plan of report.resumed) workers.start(plan);
-      if (report.failedTurns + report.released > 0) log.warn({ tenant, ...report, resumed: report.resumed.length }, "recovered after restart");
-    }
-    tenants.setOnOpen((t) => timers.sweep(t));
+    // Recovery runs once per tenant per process, the moment its file is first
+    // opened, before any request can read it: crashed turns end, resting rooms
+    // sleep, queued work resumes. Every open also applies deadlines that passed
+    // while the file was closed. Both run outside any request's idempotency
+    // context: a request that happens to open the file must not claim its key
+    // with the recovery's transaction.
+    const recovered = new Set<string>();
+    tenants.setOnOpen((t) =>
+      outsideRequest(() => {
+        if (!recovered.has(t.tenant)) {
+          const report = recoverTenant(t, events, admission!);
+          recovered.add(t.tenant);
+          for (const plan of report.resumed) workers.start(plan);
+          if (report.failedTurns + report.released + report.resumed.length > 0) log.warn({ tenant: t.tenant, ...report, resumed: report.resumed.length }, "recovered after restart");
+        }
+        timers.sweep(t);
+      }),
+    );
+    const recovery = recoverAllTenants(tenants, log);
     timers.start(config.lifecycle.sweepMs);
 
     const startedAt = now();
@@ -138,9 +150,11 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       runtime,
       timers,
       rooms,
+      recovery,
       async shutdown(graceMs: number) {
         if (closed) return;
         closed = true;
+        recovery.stop();
         admission!.beginShutdown();
         timers.stop();
         await workers.drain(graceMs);
@@ -153,4 +167,39 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     unlock();
     throw err;
   }
+}
+
+export interface RecoveryPass {
+  readonly done: Promise<void>;
+  stop(): void;
+}
+
+/**
+ * Opens every tenant file on disk, a few per tick, so each is recovered
+ * without holding up start-up: with a thousand tenants the server answers
+ * at once, and a request for a tenant the pass has not reached yet recovers
+ * that tenant itself on open. Files the pass opened are closed again unless
+ * something (a resumed worker) holds them.
+ */
+function recoverAllTenants(tenants: TenantDatabases, log: Logger, perTick = 25): RecoveryPass {
+  const pending = tenants.tenantsOnDisk();
+  let stopped = false;
+  const done = new Promise<void>((resolve) => {
+    const step = () => {
+      for (let i = 0; i < perTick && pending.length > 0 && !stopped; i++) {
+        const tenant = pending.pop()!;
+        if (tenants.isOpen(tenant)) continue;
+        try {
+          tenants.get(tenant);
+          tenants.closeIfUnheld(tenant);
+        } catch (err) {
+          log.error({ err, tenant }, "could not open the tenant's database to recover it; it will be retried when the tenant is next used");
+        }
+      }
+      if (pending.length === 0 || stopped) resolve();
+      else setImmediate(step);
+    };
+    step();
+  });
+  return { done, stop: () => void (stopped = true) };
 }

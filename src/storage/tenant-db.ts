@@ -92,6 +92,16 @@ export class TenantDatabases {
       .filter((t) => TENANT_PATTERN.test(t));
   }
 
+  isOpen(tenant: string): boolean {
+    return this.#open.has(tenant);
+  }
+
+  /** Closes the tenant's file now if it is open and nothing holds it. */
+  closeIfUnheld(tenant: string): void {
+    const entry = this.#open.get(tenant);
+    if (entry && entry.holds === 0) this.#close(tenant, entry);
+  }
+
   /** Tenants whose file is open right now. */
   openTenants(): string[] {
     return [...this.#open.keys()];
@@ -131,7 +141,13 @@ export class TenantDatabases {
     }
     entry = { handle: { tenant, sqlite, db: drizzle({ client: sqlite, schema }) }, lastUsed: this.#now(), holds: 0 };
     this.#open.set(tenant, entry);
-    if (this.#onOpen) this.#onOpen(entry.handle);
+    try {
+      this.#onOpen?.(entry.handle);
+    } catch (err) {
+      // Recovery or a deadline sweep failed (e.g. SQLITE_BUSY): close, so the next use opens and retries it.
+      this.#close(tenant, entry);
+      throw err;
+    }
     return entry;
   }
 
