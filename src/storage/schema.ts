@@ -70,7 +70,9 @@ export const roomMessages = sqliteTable(
 /**
  * The durable event log. `seq` is assigned in the same transaction as the
  * insert (from rooms.last_event_seq), so it is gap-free per room. The event's
- * public id is derived (`<room_id>:<seq>`), not stored.
+ * public id is derived (`<room_id>:<seq>`), not stored. The table is
+ * WITHOUT ROWID (migrations/0001, hand-written: drizzle's schema cannot say
+ * so), so its key is stored once, in the table's own b-tree.
  */
 export const roomEvents = sqliteTable(
   "room_events",
