@@ -3,22 +3,13 @@
  * consistent session (a room rented, asked "Calculate 42 * 19", answered).
  * test/docs validates every example against its schema.
  */
+import { DEFAULT_ACTOR, DEFAULT_DONE_POLICY, DEFAULT_WAKE_POLICY } from "../room/room.defaults.js";
 import { exampleEvent } from "./docs.events.js";
 
 const ROOM_ID = "0b6f3c1e-4d0a-4a57-9a57-0e3b5f7c2d11";
 const TURN_ID = "5d1c9a7e-2b3f-4c8d-9e0a-1f2b3c4d5e6f";
 
-export const ACTOR_EXAMPLE = {
-  agent_id: "assistant",
-  role: "assistant",
-  adapter: "pi",
-  provider: "local",
-  model: "echo",
-  skills: [],
-  system_prompt: null,
-  muted: false,
-  options: {},
-};
+export const ACTOR_EXAMPLE = DEFAULT_ACTOR;
 
 export const ACTOR_INPUT_EXAMPLE = { agent_id: "math-agent", provider: "local", model: "echo", system_prompt: "You do arithmetic.", options: { token_delay_ms: 5 } };
 
@@ -32,8 +23,8 @@ export const ROOM_EXAMPLE = {
   metadata: { name: "math" },
   actors: [ACTOR_EXAMPLE],
   tool_policy: { allowed_tools: ["calculator"], max_tool_calls: 8 },
-  wake_policy: { mode: "on_message", idle_timeout_s: 300, release_after_s: 86400 },
-  done_policy: { max_turn_s: 120, max_output_tokens: 4096, max_steps: 8 },
+  wake_policy: DEFAULT_WAKE_POLICY,
+  done_policy: DEFAULT_DONE_POLICY,
   version: 1,
   rented_at: "2026-01-05T10:00:00.000Z",
   updated_at: "2026-01-05T10:00:02.000Z",

@@ -12,25 +12,12 @@ import { lastEventSeq, readEventsAfter, readEventsBefore } from "../events/event
 import { TERMINAL_EVENT, type RoomEvent } from "../events/event.types.js";
 import type { SseSource } from "../sse/sse.types.js";
 import type { TenantDb } from "../storage/tenant-db.js";
+import { DEFAULT_ACTOR, DEFAULT_DONE_POLICY, DEFAULT_TOOL_POLICY, DEFAULT_WAKE_POLICY } from "./room.defaults.js";
 import { messageDto, roomDto, ZERO_USAGE, type MessageRecord } from "./room.dto.js";
 import { addIso, beginRelease, beginTurn, completeRelease, pickActor, settleIdle, storeMessage, type TurnPlan } from "./room.lifecycle.js";
 import type { Actor, DonePolicy, PatchRoomBody, RentRoomBody, Room, RoomStatus, ToolPolicy, WakePolicy } from "./room.schemas.js";
 import { countLiveRooms, findMessage, findRoom, findTurn, type MessageRow, listMessages, listRooms, updateMessage, updateRoom, insertRoom, type RoomRow } from "./room.store.js";
 
-export const DEFAULT_ACTOR: Actor = {
-  agent_id: "assistant",
-  role: "assistant",
-  adapter: "pi",
-  provider: "local",
-  model: "echo",
-  skills: [],
-  system_prompt: null,
-  muted: false,
-  options: {},
-};
-export const DEFAULT_TOOL_POLICY: ToolPolicy = { allowed_tools: [], max_tool_calls: 8 };
-export const DEFAULT_WAKE_POLICY: WakePolicy = { mode: "on_message", idle_timeout_s: 300, release_after_s: 86_400 };
-export const DEFAULT_DONE_POLICY: DonePolicy = { max_turn_s: 120, max_output_tokens: 4096, max_steps: 8 };
 
 /** What the room service needs from the model runtime: the catalogue only. */
 export interface ModelCatalog {
