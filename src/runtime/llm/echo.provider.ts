@@ -24,6 +24,7 @@ import {
 } from "@mariozechner/pi-ai";
 import { findExpression } from "../tools/calculator.parser.js";
 import { abortableSleep } from "./abortable-sleep.js";
+import { emptyAssistantMessage } from "./assistant-message.js";
 
 export const ECHO_API = "local-echo";
 export const ECHO_PROVIDER = "local";
@@ -142,16 +143,7 @@ export function streamEcho(model: Model<string>, context: Context, options?: Ech
   const stream = createAssistantMessageEventStream();
   const settings = options?.echo ?? { tokenDelayMs: 0 };
   const signal = options?.signal;
-  const output: AssistantMessage = {
-    role: "assistant",
-    content: [],
-    api: model.api,
-    provider: model.provider,
-    model: model.id,
-    usage: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, totalTokens: 0, cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, total: 0 } },
-    stopReason: "stop",
-    timestamp: Date.now(),
-  };
+  const output: AssistantMessage = emptyAssistantMessage(model, "stop");
   const setOutputTokens = (n: number) => {
     output.usage.output = n;
     output.usage.totalTokens = output.usage.input + n;

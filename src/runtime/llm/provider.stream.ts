@@ -29,6 +29,7 @@ import {
   type SimpleStreamOptions,
 } from "@mariozechner/pi-ai";
 import { abortableSleep } from "./abortable-sleep.js";
+import { emptyAssistantMessage } from "./assistant-message.js";
 
 export interface RetryPolicy {
   /** Extra attempts after the first; 0 disables retries. */
@@ -125,17 +126,7 @@ function isRetryable(status: number | null, message: string): boolean {
 }
 
 function failure(model: Model<Api>, reason: "aborted" | "error", message: string): AssistantMessage {
-  return {
-    role: "assistant",
-    content: [],
-    api: model.api,
-    provider: model.provider,
-    model: model.id,
-    usage: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, totalTokens: 0, cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, total: 0 } },
-    stopReason: reason,
-    errorMessage: message,
-    timestamp: Date.now(),
-  };
+  return { ...emptyAssistantMessage(model, reason), errorMessage: message };
 }
 
 /**
