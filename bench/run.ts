@@ -1,12 +1,12 @@
 /**
- * `npm run bench`: starts the real server (tsx src/main.ts) on temp
+ * `npm run bench`: starts the real server (compiled src/ on node; `--runner tsx` for tsx src/main.ts) on temp
  * DATA_DIRs, measures every figure of bench/README.md next to a baseline
  * measured in this same run on this same machine, prints a table and writes
  * bench/results.json. Loopback only; every loop is bounded in count and time;
  * a global timeout ends the run (children killed, temp dirs removed, partial
  * results written) so it never hangs.
  *
- *   npm run bench -- [--runs 3] [--only main,stream,memory,startup] [--runner tsx|node] [--profile] [--keep] [--timeout-s 290]
+ *   npm run bench -- [--runs 3] [--only main,stream,memory,startup] [--runner node|tsx] [--profile] [--keep] [--timeout-s 290]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -35,7 +35,7 @@ const { values: args } = parseArgs({
     keep: { type: "boolean", default: false },
     "timeout-s": { type: "string", default: "290" },
     out: { type: "string", default: path.join("bench", "results.json") },
-    runner: { type: "string", default: "tsx" },
+    runner: { type: "string", default: "node" },
   },
   strict: true,
 });

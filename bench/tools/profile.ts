@@ -19,7 +19,7 @@ import { summarizeProfile } from "./cpuprofile-summary.js";
 import { diff } from "./heap-diff.js";
 
 const { values, positionals } = parseArgs({
-  options: { runner: { type: "string", default: "tsx" }, seconds: { type: "string", default: "5" }, keep: { type: "boolean", default: false }, n: { type: "string" }, top: { type: "string", default: "30" } },
+  options: { runner: { type: "string", default: "node" }, seconds: { type: "string", default: "5" }, keep: { type: "boolean", default: false }, n: { type: "string" }, top: { type: "string", default: "30" } },
   allowPositionals: true,
 });
 const workload = positionals[0] ?? "";
