@@ -8,106 +8,106 @@
 import { ERROR_CODES, type ErrorCode } from "../errors.js";
 import { STATUS_BY_CODE } from "../http/errors.js";
 
-export const ERROR_REMEDIES: Record<ErrorCode, { when: string; todo: string }> = {
+export const ERROR_REMEDIES: Record<ErrorCode, { when: string; remedy: string }> = {
   VALIDATION_FAILED: {
     when: "The body, query, path or a header (If-Match, Idempotency-Key, Last-Event-ID) fails its schema, or the body is not valid JSON.",
-    todo: "Read `details`: one entry per issue, each with its `path`. Fix those fields and send again; retrying unchanged fails the same way.",
+    remedy: "Read `details`: one entry per issue, each with its `path`. Fix those fields and send again; retrying unchanged fails the same way.",
   },
   UNKNOWN_MODEL: {
     when: "An actor names a provider/model the operator has not enabled.",
-    todo: "Pick one from `GET /llm/providers/models` (the built-in `local/echo` always exists).",
+    remedy: "Pick one from `GET /llm/providers/models` (the built-in `local/echo` always exists).",
   },
   UNKNOWN_TOOL: {
     when: "`tool_policy.allowed_tools` names a tool that does not exist.",
-    todo: "Use only the tool names the error message lists as available.",
+    remedy: "Use only the tool names the error message lists as available.",
   },
   AUTH_REQUIRED: {
     when: "No `Authorization` header on a `/llm/*` route.",
-    todo: "Send `Authorization: Bearer <token>`. Locally: `npm run -s token -- --tenant <slug>`.",
+    remedy: "Send `Authorization: Bearer <token>`. Locally: `npm run -s token -- --tenant <slug>`.",
   },
   AUTH_INVALID: {
     when: "The token is malformed, expired, not yet valid, wrongly signed, for another issuer or audience, or uses a refused algorithm.",
-    todo: "Get a fresh token; `WWW-Authenticate` says why this one failed. Retrying with the same token never helps.",
+    remedy: "Get a fresh token; `WWW-Authenticate` says why this one failed. Retrying with the same token never helps.",
   },
   FORBIDDEN: {
     when: "The token is valid but its `access` level does not allow this verb.",
-    todo: "Use a token with a higher `access` (see Auth and access levels). Do not retry with the same token.",
+    remedy: "Use a token with a higher `access` (see Auth and access levels). Do not retry with the same token.",
   },
   NOT_FOUND: {
     when: "No such route (or not with this method).",
-    todo: "Check method and path against `GET /openapi.json`.",
+    remedy: "Check method and path against `GET /openapi.json`.",
   },
   ROOM_NOT_FOUND: {
     when: "No room with this id for your tenant (another tenant's room is also 404).",
-    todo: "List yours with `GET /llm/room` (add `?status=released` to see released ones).",
+    remedy: "List yours with `GET /llm/room` (add `?status=released` to see released ones).",
   },
   MESSAGE_NOT_FOUND: {
     when: "Reserved for message-level routes; no current route returns it.",
-    todo: "Read the room's messages with `GET /llm/room/{id}/history`.",
+    remedy: "Read the room's messages with `GET /llm/room/{id}/history`.",
   },
   METHOD_NOT_ALLOWED: {
     when: "Reserved; today a method a path does not have is answered 404 `NOT_FOUND`.",
-    todo: "Check `GET /openapi.json` for the methods of the path.",
+    remedy: "Check `GET /openapi.json` for the methods of the path.",
   },
   ROOM_RELEASED: {
     when: "The room is released: messages, wake, PATCH and interrupt are refused.",
-    todo: "Rent a new room with `POST /llm/room`. Releasing a released room is not an error (200).",
+    remedy: "Rent a new room with `POST /llm/room`. Releasing a released room is not an error (200).",
   },
   ROOM_FAILED: {
     when: "The room's last turn failed; it takes no new messages.",
-    todo: "Read `last_error` on the room. `POST /llm/room/{id}/wake` retries the failed message; or release the room.",
+    remedy: "Read `last_error` on the room. `POST /llm/room/{id}/wake` retries the failed message; or release the room.",
   },
   ROOM_QUEUE_FULL: {
     when: "A turn is running and a message is already queued behind it; nothing was stored.",
-    todo: "Wait `Retry-After` seconds (or for `agent:turn_end` on the event stream) and send again.",
+    remedy: "Wait `Retry-After` seconds (or for `agent:turn_end` on the event stream) and send again.",
   },
   NO_ACTIVE_TURN: {
     when: "Interrupt was asked but no turn is running.",
-    todo: "Nothing to do: the turn has already ended. Check the room's `status` and `active_turn`.",
+    remedy: "Nothing to do: the turn has already ended. Check the room's `status` and `active_turn`.",
   },
   VERSION_CONFLICT: {
     when: "`If-Match` names a version older than the room's.",
-    todo: "`GET` the room, reapply your change to it, and send again with `If-Match: <its version>`.",
+    remedy: "`GET` the room, reapply your change to it, and send again with `If-Match: <its version>`.",
   },
   IDEMPOTENCY_IN_PROGRESS: {
     when: "A request with the same `Idempotency-Key` is still being handled.",
-    todo: "Retry the same request after `Retry-After`; you will get the first request's answer.",
+    remedy: "Retry the same request after `Retry-After`; you will get the first request's answer.",
   },
   PAYLOAD_TOO_LARGE: {
     when: "The body is larger than `BODY_LIMIT_BYTES` (default 1 MiB), or a free-form field is too large or too deep.",
-    todo: "Send less: split long content across messages.",
+    remedy: "Send less: split long content across messages.",
   },
   UNSUPPORTED_MEDIA_TYPE: {
     when: "The body is not sent as JSON.",
-    todo: "Send `Content-Type: application/json` and a JSON object.",
+    remedy: "Send `Content-Type: application/json` and a JSON object.",
   },
   IDEMPOTENCY_KEY_REUSED: {
     when: "The `Idempotency-Key` was already used for a different request (other body, path or If-Match).",
-    todo: "Use a new key for a new request; reuse a key only to retry exactly the same request.",
+    remedy: "Use a new key for a new request; reuse a key only to retry exactly the same request.",
   },
   RATE_LIMITED: {
     when: "Your tenant sent more requests per second than `RATE_LIMIT_RPS` (with burst `RATE_LIMIT_BURST`).",
-    todo: "Wait `Retry-After` seconds, then slow down.",
+    remedy: "Wait `Retry-After` seconds, then slow down.",
   },
   QUOTA_EXCEEDED: {
     when: "A tenant or server quota is used up: rooms per tenant, running turns, event followers, or the daily token budget.",
-    todo: "The message names the quota. Release rooms or close streams you do not need, or wait `Retry-After` seconds.",
+    remedy: "The message names the quota. Release rooms or close streams you do not need, or wait `Retry-After` seconds.",
   },
   INTERNAL: {
     when: "An unexpected server error; it is logged with the request id.",
-    todo: "Retry later; if it persists, report the `X-Request-Id` of the response.",
+    remedy: "Retry later; if it persists, report the `X-Request-Id` of the response.",
   },
   GLOBAL_STOP_ACTIVE: {
     when: "The operator switched on the global stop: no new turn starts (reads and interrupts still work).",
-    todo: "Retry after `Retry-After`; your message was not stored.",
+    remedy: "Retry after `Retry-After`; your message was not stored.",
   },
   SHUTTING_DOWN: {
     when: "The server is draining before a restart.",
-    todo: "Retry after `Retry-After` against the restarted server.",
+    remedy: "Retry after `Retry-After` against the restarted server.",
   },
   STORAGE_BUSY: {
     when: "The tenant's database was busy for too long.",
-    todo: "Retry after `Retry-After`.",
+    remedy: "Retry after `Retry-After`.",
   },
 };
 
@@ -115,7 +115,7 @@ export interface ErrorRow {
   code: ErrorCode;
   status: number;
   when: string;
-  todo: string;
+  remedy: string;
 }
 
 /** Every error code with its status, ordered by status then code. */
@@ -127,6 +127,6 @@ const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
 export function errorTableMarkdown(): string {
   const lines = ["| status | code | when | what to do |", "| --- | --- | --- | --- |"];
-  for (const r of errorRows()) lines.push(`| ${r.status} | \`${r.code}\` | ${cell(r.when)} | ${cell(r.todo)} |`);
+  for (const r of errorRows()) lines.push(`| ${r.status} | \`${r.code}\` | ${cell(r.when)} | ${cell(r.remedy)} |`);
   return lines.join("\n");
 }
