@@ -66,9 +66,22 @@ export function echoSettingsFrom(options: Record<string, unknown>, defaultTokenD
   return settings;
 }
 
-/** Splits text into echo tokens: a run of non-space characters with the spaces after it (leading spaces form their own token). */
+/** An echo token: a run of non-space characters with the spaces after it (leading spaces form their own token). */
+const TOKEN = /\s+|\S+\s*/g;
+
+/** Splits text into echo tokens. */
 export function echoTokens(text: string): string[] {
-  return text.match(/\s+|\S+\s*/g) ?? [];
+  return text.match(TOKEN) ?? [];
+}
+
+/**
+ * The echo token of `text` that starts at `from` (empty at the end). A slow
+ * answer is cut one token at a time, so a turn holds its reply once rather
+ * than as an array of every token for as long as it streams.
+ */
+function tokenAt(text: string, from: number): string {
+  TOKEN.lastIndex = from;
+  return TOKEN.exec(text)?.[0] ?? "";
 }
 
 /** The model record of `local/echo`; free, so usage cost is always 0. */
@@ -183,7 +196,7 @@ export function streamEcho(model: Model<string>, context: Context, options?: Ech
       return;
     }
 
-    const tokens = echoTokens(next.text);
+    const text = next.text;
     const limit = options?.maxTokens !== undefined && options.maxTokens > 0 ? options.maxTokens : Infinity;
     const failAt = settings.failAfterTokens;
     const block = { type: "text" as const, text: "" };
@@ -192,7 +205,7 @@ export function streamEcho(model: Model<string>, context: Context, options?: Ech
     stream.push({ type: "text_start", contentIndex: index, partial: output });
     let sent = 0;
     let stoppedByLimit = false;
-    for (const token of tokens) {
+    for (let at = 0, token = tokenAt(text, 0); token !== ""; at += token.length, token = tokenAt(text, at)) {
       if (failAt !== undefined && sent >= failAt) break;
       if (sent >= limit) {
         stoppedByLimit = true;
