@@ -164,6 +164,7 @@ export async function createLlmRuntime(options: LlmRuntimeOptions): Promise<LlmR
       // The room's output bound covers the whole turn: each request may use what earlier steps left.
       maxTokens: () => Math.max(1, Math.min(maxOutput - outputUsed, modelMax)),
       extra: entry.model.api === ECHO_API ? { echo: echoSettingsFrom(request.actor.options ?? {}, echoDelay) } : undefined,
+      http: entry.model.api !== ECHO_API,
       onRetry: (info) =>
         log?.warn(
           { provider: entry.info.provider, model: entry.info.model, attempt: info.attempt, status: info.status, delay_ms: info.delayMs, error: safeErrorMessage(info.error, catalog.secrets) },

@@ -62,6 +62,12 @@ export interface GuardedStreamOptions {
   /** Extra stream options for the provider (e.g. the echo model's settings). */
   extra?: Record<string, unknown>;
   onRetry?: (info: AttemptInfo) => void;
+  /**
+   * False for a provider that makes no HTTP request (local/echo): its attempts
+   * are not probed, so they never enter the AsyncLocalStorage, which once
+   * entered tags every promise in the process. Default true.
+   */
+  http?: boolean;
   now?: () => number;
   random?: () => number;
 }
@@ -135,7 +141,8 @@ function failure(model: Model<Api>, reason: "aborted" | "error", message: string
  * `error` event whose message has stopReason "error" or "aborted".
  */
 export function guardedStreamFn(g: GuardedStreamOptions): StreamFn {
-  observeHttp();
+  const http = g.http ?? true;
+  if (http) observeHttp();
   const now = g.now ?? Date.now;
   const random = g.random ?? Math.random;
 
@@ -161,7 +168,7 @@ export function guardedStreamFn(g: GuardedStreamOptions): StreamFn {
       } as SimpleStreamOptions;
       let inner: AssistantMessageEventStream;
       try {
-        inner = attemptProbe.run(probe, () => streamSimple(model, context, callOptions));
+        inner = http ? attemptProbe.run(probe, () => streamSimple(model, context, callOptions)) : streamSimple(model, context, callOptions);
       } catch (err) {
         const message = failure(model, "error", err instanceof Error ? err.message : "the model request could not start");
         out.push({ type: "error", reason: "error", error: message });
