@@ -1,11 +1,12 @@
 /**
  * Room, message and turn rows: synchronous drizzle queries on a tenant-bound
- * handle. Nothing here knows HTTP or lifecycle rules; callers run these
+ * handle (per-row writes through RowWriter, hot reads prepared once per
+ * connection). Nothing here knows HTTP or lifecycle rules; callers run these
  * inside their own transactions.
  */
 import { and, asc, desc, eq, inArray, isNotNull, lt, lte, ne, or, sql } from "drizzle-orm";
 import { roomMessages, rooms, roomTurns } from "../storage/schema.js";
-import { prepared } from "../storage/prepared.js";
+import { prepared, RowWriter } from "../storage/prepared.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 
 export type RoomRow = typeof rooms.$inferSelect;
@@ -13,9 +14,14 @@ export type NewRoomRow = typeof rooms.$inferInsert;
 export type MessageRow = typeof roomMessages.$inferSelect;
 export type NewMessageRow = typeof roomMessages.$inferInsert;
 export type TurnRow = typeof roomTurns.$inferSelect;
+export type NewTurnRow = typeof roomTurns.$inferInsert;
+
+const roomWriter = new RowWriter(rooms);
+const messageWriter = new RowWriter(roomMessages);
+const turnWriter = new RowWriter(roomTurns);
 
 export function insertRoom(t: TenantDb, row: NewRoomRow): RoomRow {
-  return t.db.insert(rooms).values(row).returning().get();
+  return roomWriter.insert(t, row);
 }
 
 export function findRoom(t: TenantDb, id: string): RoomRow | undefined {
@@ -65,8 +71,7 @@ export function countLiveRooms(t: TenantDb): number {
 
 /** Writes the changes; with `expectedVersion`, only if the row still has it. Returns the new row, or undefined when nothing matched. */
 export function updateRoom(t: TenantDb, id: string, changes: Partial<NewRoomRow>, expectedVersion?: number): RoomRow | undefined {
-  const where = expectedVersion === undefined ? eq(rooms.id, id) : and(eq(rooms.id, id), eq(rooms.version, expectedVersion));
-  return t.db.update(rooms).set(changes).where(where).returning().get();
+  return roomWriter.updateReturning(t, changes, expectedVersion === undefined ? { id } : { id, version: expectedVersion });
 }
 
 /** Hands out the room's next message seq (gap-free: only a committed transaction keeps it). */
@@ -85,7 +90,7 @@ export function nextMessageSeq(t: TenantDb, roomId: string): number {
 }
 
 export function insertMessage(t: TenantDb, row: NewMessageRow): MessageRow {
-  return t.db.insert(roomMessages).values(row).returning().get();
+  return messageWriter.insert(t, row);
 }
 
 export function findMessage(t: TenantDb, roomId: string, id: string): MessageRow | undefined {
@@ -99,7 +104,7 @@ export function findMessage(t: TenantDb, roomId: string, id: string): MessageRow
 }
 
 export function updateMessage(t: TenantDb, id: string, changes: Partial<NewMessageRow>): MessageRow | undefined {
-  return t.db.update(roomMessages).set(changes).where(eq(roomMessages.id, id)).returning().get();
+  return messageWriter.updateReturning(t, changes, { id });
 }
 
 /** The newest `limit` messages with seq < beforeSeq, returned ascending. */
@@ -137,12 +142,12 @@ export function conversationBefore(t: TenantDb, roomId: string, beforeSeq: numbe
   return q.all({ roomId, beforeSeq, limit }).reverse();
 }
 
-export function insertTurn(t: TenantDb, row: typeof roomTurns.$inferInsert): TurnRow {
-  return t.db.insert(roomTurns).values(row).returning().get();
+export function insertTurn(t: TenantDb, row: NewTurnRow): TurnRow {
+  return turnWriter.insert(t, row);
 }
 
-export function updateTurn(t: TenantDb, id: string, changes: Partial<typeof roomTurns.$inferInsert>): void {
-  t.db.update(roomTurns).set(changes).where(eq(roomTurns.id, id)).run();
+export function updateTurn(t: TenantDb, id: string, changes: Partial<NewTurnRow>): void {
+  turnWriter.update(t, changes, { id });
 }
 
 export function findTurn(t: TenantDb, id: string): TurnRow | undefined {

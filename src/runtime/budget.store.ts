@@ -1,5 +1,6 @@
-/** Per-tenant daily token usage (UTC days), for the optional daily budget. */
+/** Per-tenant daily token usage (UTC days), for the optional daily budget. Both queries run once per turn, so they are prepared once per connection. */
 import { eq, sql } from "drizzle-orm";
+import { prepared } from "../storage/prepared.js";
 import { tokenUsageDaily } from "../storage/schema.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 
@@ -8,15 +9,25 @@ export function utcDay(ms: number): string {
 }
 
 export function tokensUsedOn(t: TenantDb, day: string): number {
-  return t.db.select({ tokens: tokenUsageDaily.tokens }).from(tokenUsageDaily).where(eq(tokenUsageDaily.day, day)).get()?.tokens ?? 0;
+  const q = prepared(t, "tokensUsedOn", (db) =>
+    db
+      .select({ tokens: tokenUsageDaily.tokens })
+      .from(tokenUsageDaily)
+      .where(eq(tokenUsageDaily.day, sql.placeholder("day")))
+      .prepare(),
+  );
+  return q.get({ day })?.tokens ?? 0;
 }
 
 /** Adds a turn's tokens to its day; runs inside the turn's final transaction. */
 export function addTokens(t: TenantDb, day: string, tokens: number): void {
   if (tokens <= 0) return;
-  t.db
-    .insert(tokenUsageDaily)
-    .values({ day, tokens })
-    .onConflictDoUpdate({ target: tokenUsageDaily.day, set: { tokens: sql`${tokenUsageDaily.tokens} + ${tokens}` } })
-    .run();
+  const q = prepared(t, "addTokens", (db) =>
+    db
+      .insert(tokenUsageDaily)
+      .values({ day: sql.placeholder("day"), tokens: sql.placeholder("tokens") })
+      .onConflictDoUpdate({ target: tokenUsageDaily.day, set: { tokens: sql`${tokenUsageDaily.tokens} + ${sql.placeholder("tokens")}` } })
+      .prepare(),
+  );
+  q.run({ day, tokens });
 }
