@@ -83,7 +83,11 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       logger: log,
       env: opts.secretsEnv ?? {},
     });
-    const events = new EventLog(new EventBus(formatSseFrame), now, claimInTransaction);
+    const events = new EventLog(new EventBus(formatSseFrame), {
+      now,
+      beforeCommit: claimInTransaction,
+      onCompactionFailed: (t, roomId, err) => log.warn({ err, tenant: t.tenant, room_id: roomId }, "event compaction failed; the room's events stay uncompacted until its next turn ends"),
+    });
     let admission: Admission | null = null;
     const workers = new RoomWorkers({
       tenants,

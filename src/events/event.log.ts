@@ -2,11 +2,13 @@
  * Durable first, then fan out. `EventLog.transaction` runs a synchronous
  * better-sqlite3 transaction in which writers append events; only after it
  * commits are those events published, with `partial.text` rebuilt by the same
- * fold replay uses. A transaction that throws publishes nothing.
+ * fold replay uses. A transaction that throws publishes nothing. A
+ * transaction that ends a turn (emits `agent:turn_end`) also compacts the
+ * room's events up to there into one segment (event.store.ts).
  */
 import type { TenantDb } from "../storage/tenant-db.js";
 import type { EventBus } from "./event.bus.js";
-import { appendEvent, foldAt, SeqCounter } from "./event.store.js";
+import { appendEvent, compactEvents, foldAt, SeqCounter } from "./event.store.js";
 import { advance, fill, strip, type TextFold } from "./event.text.js";
 import type { NewEvent, RoomEvent } from "./event.types.js";
 
@@ -17,19 +19,27 @@ export interface EventTx {
   readonly nowIso: string;
 }
 
+export interface EventLogOptions {
+  now?: () => number;
+  /** Runs inside every transaction after its body, so its writes commit (or roll back) with it. */
+  beforeCommit?: (t: TenantDb, result: unknown) => void;
+  /** A compaction failed and was rolled back alone: the events stay live rows (still complete), the transaction goes on. */
+  onCompactionFailed?: (t: TenantDb, roomId: string, err: unknown) => void;
+}
+
 export class EventLog {
   readonly #bus: EventBus;
   readonly #now: () => number;
   /** Live text folds of rooms with a message in progress, keyed by tenant/room. */
   readonly #folds = new Map<string, TextFold>();
+  readonly #beforeCommit: EventLogOptions["beforeCommit"];
+  readonly #onCompactionFailed: EventLogOptions["onCompactionFailed"];
 
-  readonly #beforeCommit: ((t: TenantDb, result: unknown) => void) | null;
-
-  /** `beforeCommit` runs inside every transaction after its body, so its writes commit (or roll back) with it. */
-  constructor(bus: EventBus, now: () => number = Date.now, beforeCommit: ((t: TenantDb, result: unknown) => void) | null = null) {
+  constructor(bus: EventBus, opts: EventLogOptions = {}) {
     this.#bus = bus;
-    this.#now = now;
-    this.#beforeCommit = beforeCommit;
+    this.#now = opts.now ?? Date.now;
+    this.#beforeCommit = opts.beforeCommit;
+    this.#onCompactionFailed = opts.onCompactionFailed;
   }
 
   get bus(): EventBus {
@@ -43,6 +53,8 @@ export class EventLog {
     const emitted: RoomEvent[] = [];
     const pendingFolds = new Map<string, TextFold>();
     const seqs = new SeqCounter(t);
+    /** Rooms whose turn ended in this transaction, with the seq of that `agent:turn_end`. */
+    let turnEnds: Map<string, number> | null = null;
     const tx: EventTx = {
       nowIso,
       emit: (roomId, ev) => {
@@ -56,6 +68,7 @@ export class EventLog {
         }
         if (!ev.event_type.startsWith("pi:")) {
           const stored = appendEvent(t, roomId, seqs.take(roomId), ev, nowIso);
+          if (ev.event_type === "agent:turn_end") (turnEnds ??= new Map()).set(roomId, stored.seq);
           emitted.push(stored);
           return stored;
         }
@@ -73,6 +86,7 @@ export class EventLog {
     const result = t.sqlite
       .transaction(() => {
         const r = fn(tx);
+        if (turnEnds) for (const [roomId, seq] of turnEnds) this.#compact(t, roomId, seq);
         seqs.writeBack();
         this.#beforeCommit?.(t, r);
         return r;
@@ -83,6 +97,15 @@ export class EventLog {
     for (const ev of emitted) if (ev.event_type === "agent:turn_end") this.#folds.delete(`${t.tenant}/${ev.room_id}`);
     this.#publish(t.tenant, emitted);
     return result;
+  }
+
+  /** Compaction in a savepoint of its own: if it fails, only it rolls back and the turn still ends. */
+  #compact(t: TenantDb, roomId: string, upToSeq: number): void {
+    try {
+      t.sqlite.transaction(() => compactEvents(t, roomId, upToSeq))();
+    } catch (err) {
+      this.#onCompactionFailed?.(t, roomId, err);
+    }
   }
 
   #publish(tenant: string, events: RoomEvent[]): void {

@@ -1,21 +1,23 @@
 /**
  * The durable room event log. `append` must run inside a transaction: it
  * takes the room's next seq and inserts in the same write, so seqs are
- * gap-free and a rolled-back transaction leaves no hole. Reads rebuild
- * `partial.text` (see event.text.ts).
+ * gap-free and a rolled-back transaction leaves no hole. When a turn ends its
+ * events are compacted into a segment (event.segment.ts): a room's history is
+ * its segments (seqs 1..n) followed by its live room_events rows (n+1..),
+ * and reads take both. Reads rebuild `partial.text` (see event.text.ts).
  */
 import type Database from "better-sqlite3";
 import type { TenantDb } from "../storage/tenant-db.js";
+import { decodeSegment, encodeSegment, type DecodedEventRow, type StoredEventRow } from "./event.segment.js";
 import { advance, fill, type TextFold } from "./event.text.js";
 import type { NewEvent, RoomEvent } from "./event.types.js";
 
-interface EventRow {
-  seq: number;
-  event_type: string;
-  agent_key: string | null;
-  turn_id: string | null;
-  payload: string;
-  created_at: string;
+type EventRow = StoredEventRow;
+
+interface SegmentRow {
+  first_seq: number;
+  last_seq: number;
+  events: Buffer;
 }
 
 interface Statements {
@@ -27,6 +29,11 @@ interface Statements {
   deltasBetween: Database.Statement<[string, number, number], { payload: string }>;
   lastSeq: Database.Statement<[string], { seq: number }>;
   messageContent: Database.Statement<[string, string], { content: string }>;
+  liveUpTo: Database.Statement<[string, number], EventRow>;
+  deleteUpTo: Database.Statement<[string, number]>;
+  insertSegment: Database.Statement<[string, number, number, Buffer]>;
+  segmentAfter: Database.Statement<[string, number], SegmentRow>;
+  segmentBefore: Database.Statement<[string, number], SegmentRow>;
 }
 
 const statements = new WeakMap<Database.Database, Statements>();
@@ -53,6 +60,12 @@ function stmts(sqlite: Database.Database): Statements {
       ),
       lastSeq: sqlite.prepare("SELECT last_event_seq AS seq FROM rooms WHERE id = ?"),
       messageContent: sqlite.prepare("SELECT content FROM room_messages WHERE id = ? AND room_id = ?"),
+      liveUpTo: sqlite.prepare("SELECT seq, event_type, agent_key, turn_id, payload, created_at FROM room_events WHERE room_id = ? AND seq <= ? ORDER BY seq"),
+      deleteUpTo: sqlite.prepare("DELETE FROM room_events WHERE room_id = ? AND seq <= ?"),
+      insertSegment: sqlite.prepare("INSERT INTO room_event_segments (room_id, first_seq, last_seq, events) VALUES (?, ?, ?, ?)"),
+      // One segment per query (not an iterator: hydrating runs other statements, which an open iterator forbids).
+      segmentAfter: sqlite.prepare("SELECT first_seq, last_seq, events FROM room_event_segments WHERE room_id = ? AND last_seq > ? ORDER BY last_seq LIMIT 1"),
+      segmentBefore: sqlite.prepare("SELECT first_seq, last_seq, events FROM room_event_segments WHERE room_id = ? AND last_seq < ? ORDER BY last_seq DESC LIMIT 1"),
     };
     statements.set(sqlite, s);
   }
@@ -140,10 +153,17 @@ export function fillOutput(t: TenantDb, roomId: string, stored: Record<string, u
   return { ...stored, text: row?.content ?? "" };
 }
 
-function hydrate(t: TenantDb, roomId: string, rows: EventRow[]): RoomEvent[] {
-  let fold: TextFold | null = null;
+function parsed(rows: EventRow[]): DecodedEventRow[] {
+  return rows.map((r) => ({ ...r, payload: JSON.parse(r.payload) as Record<string, unknown> }));
+}
+
+/**
+ * Rows as readers see them. `fold` is the text fold as it stood before the
+ * first row; null means "look it up" (a live read may start mid-message).
+ */
+function hydrate(t: TenantDb, roomId: string, rows: DecodedEventRow[], fold: TextFold | null = null): RoomEvent[] {
   return rows.map((r) => {
-    const stored = JSON.parse(r.payload) as Record<string, unknown>;
+    const stored = r.payload;
     let payload = stored;
     if (r.event_type.startsWith("pi:")) {
       fold ??= r.event_type === "pi:message_start" ? { text: "" } : foldAt(t, roomId, r.seq - 1);
@@ -165,12 +185,59 @@ function hydrate(t: TenantDb, roomId: string, rows: EventRow[]): RoomEvent[] {
   });
 }
 
+/** A segment's events as readers see them. A segment starts at a turn boundary, so its fold starts empty. */
+function hydrateSegment(t: TenantDb, roomId: string, seg: SegmentRow): RoomEvent[] {
+  return hydrate(t, roomId, decodeSegment(seg.events, seg.first_seq), { text: "" });
+}
+
+/**
+ * Moves the room's live events with seq <= `upToSeq` into one segment. Call
+ * it inside the transaction that emitted a turn's `agent:turn_end`, with that
+ * event's seq: no message is in progress there, so every message of the
+ * segment is whole and the live rows after it never need its text. Returns
+ * how many events moved (0 when there were none).
+ */
+export function compactEvents(t: TenantDb, roomId: string, upToSeq: number): number {
+  const s = stmts(t.sqlite);
+  const rows = s.liveUpTo.all(roomId, upToSeq);
+  if (rows.length === 0) return 0;
+  s.insertSegment.run(roomId, rows[0]!.seq, rows[rows.length - 1]!.seq, encodeSegment(rows));
+  s.deleteUpTo.run(roomId, upToSeq);
+  return rows.length;
+}
+
 /** Events with seq > afterSeq, ascending, at most `limit`, as readers see them. */
 export function readEventsAfter(t: TenantDb, roomId: string, afterSeq: number, limit: number): RoomEvent[] {
-  return hydrate(t, roomId, stmts(t.sqlite).after.all(roomId, afterSeq, limit));
+  const s = stmts(t.sqlite);
+  const out: RoomEvent[] = [];
+  let cursor = afterSeq;
+  // Segments are decoded one at a time and only as far as the page needs.
+  for (let seg = s.segmentAfter.get(roomId, cursor); seg; seg = s.segmentAfter.get(roomId, cursor)) {
+    for (const ev of hydrateSegment(t, roomId, seg)) if (ev.seq > afterSeq && out.length < limit) out.push(ev);
+    cursor = seg.last_seq;
+    if (out.length >= limit) return out;
+  }
+  const live = hydrate(t, roomId, parsed(s.after.all(roomId, cursor, limit - out.length)));
+  return out.length === 0 ? live : out.concat(live);
 }
 
 /** The newest `limit` events with seq < beforeSeq, ascending. */
 export function readEventsBefore(t: TenantDb, roomId: string, beforeSeq: number, limit: number): RoomEvent[] {
-  return hydrate(t, roomId, stmts(t.sqlite).latest.all(roomId, beforeSeq, limit).reverse());
+  const s = stmts(t.sqlite);
+  const live = hydrate(t, roomId, parsed(s.latest.all(roomId, beforeSeq, limit).reverse()));
+  if (live.length >= limit) return live;
+  // Every live row is newer than every segment: what is missing comes from the newest segments.
+  const older: RoomEvent[][] = [];
+  let missing = limit - live.length;
+  // The newest segment holding a seq < beforeSeq is the one with the smallest last_seq >= beforeSeq, or else the newest below it.
+  let seg = s.segmentAfter.get(roomId, beforeSeq - 1);
+  if (!seg || seg.first_seq >= beforeSeq) seg = s.segmentBefore.get(roomId, beforeSeq);
+  while (seg && missing > 0) {
+    const events = hydrateSegment(t, roomId, seg).filter((ev) => ev.seq < beforeSeq);
+    const taken = events.slice(Math.max(0, events.length - missing));
+    older.push(taken);
+    missing -= taken.length;
+    seg = s.segmentBefore.get(roomId, seg.first_seq);
+  }
+  return older.reverse().flat().concat(live);
 }

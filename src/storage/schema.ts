@@ -4,7 +4,7 @@
  * JSON columns hold the contract's nested objects verbatim.
  */
 
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const rooms = sqliteTable(
   "rooms",
@@ -88,6 +88,29 @@ export const roomEvents = sqliteTable(
     createdAt: text("created_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.roomId, t.seq] })],
+);
+
+/**
+ * Compacted history: when a turn ends, the room's events up to that turn's
+ * `agent:turn_end` move out of room_events into one row here, their stored
+ * rows deflated together (src/events/event.segment.ts). A room's segments
+ * cover seqs 1..n without gap or overlap and every live room_events row is
+ * newer, so a reader takes segments first, then live rows. A rowid table on
+ * purpose: a WITHOUT ROWID row longer than about 1 KB spills into overflow
+ * pages, and a turn's segment usually is.
+ */
+export const roomEventSegments = sqliteTable(
+  "room_event_segments",
+  {
+    id: integer("id").primaryKey(),
+    roomId: text("room_id")
+      .notNull()
+      .references(() => rooms.id, { onDelete: "cascade" }),
+    firstSeq: integer("first_seq").notNull(),
+    lastSeq: integer("last_seq").notNull(),
+    events: blob("events", { mode: "buffer" }).notNull(),
+  },
+  (t) => [uniqueIndex("room_event_segments_room_last_uq").on(t.roomId, t.lastSeq)],
 );
 
 /** One row per turn: the worker's durable record of what it started and how it ended. */

@@ -36,8 +36,14 @@ export interface TenantDatabasesOptions {
   now?: () => number;
 }
 
-/** Applies the pragmas every file gets: WAL, full fsync on commit, foreign keys, busy timeout. */
+/**
+ * Applies the pragmas every file gets: incremental auto-vacuum, WAL, full
+ * fsync on commit, foreign keys, busy timeout. Auto-vacuum takes effect only
+ * on a file that has no table yet, so it comes first; a file created before
+ * it keeps reusing its free pages but never returns them to the disk.
+ */
 export function configureConnection(sqlite: Database.Database, busyTimeoutMs: number): void {
+  sqlite.pragma("auto_vacuum = INCREMENTAL");
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("synchronous = FULL");
   sqlite.pragma("foreign_keys = ON");
@@ -153,6 +159,13 @@ export class TenantDatabases {
 
   #close(tenant: string, entry: Entry): void {
     this.#open.delete(tenant);
+    try {
+      // Compaction deletes a finished turn's rows; while the file is open their pages are reused,
+      // when it closes they go back to the disk.
+      entry.handle.sqlite.pragma("incremental_vacuum");
+    } catch {
+      // A busy or read-only file keeps its free pages until the next close.
+    }
     try {
       entry.handle.sqlite.close();
     } catch {
