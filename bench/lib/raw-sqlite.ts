@@ -5,6 +5,7 @@
  */
 import path from "node:path";
 import Database from "better-sqlite3";
+import { decodeSegment } from "../../src/events/event.segment.js";
 
 function open(file: string): Database.Database {
   const db = new Database(file);
@@ -39,7 +40,13 @@ export interface CapturedRows {
   events: unknown[][];
 }
 
-/** Reads the schema, the rooms and up to maxRows events (ascending) from a tenant file, read-only. */
+/**
+ * Reads the schema, the rooms and up to maxRows events (ascending) from a
+ * tenant file, read-only. Finished turns live compacted in
+ * room_event_segments; they are decoded back into the rows the server first
+ * inserted (the payload text is the same JSON), so the baseline inserts
+ * exactly what the server wrote before compacting it.
+ */
 export function captureRows(tenantFile: string, roomIds: readonly string[], maxRows: number): CapturedRows {
   const db = new Database(tenantFile, { readonly: true, fileMustExist: true });
   try {
@@ -47,10 +54,16 @@ export function captureRows(tenantFile: string, roomIds: readonly string[], maxR
     const marks = roomIds.map(() => "?").join(",");
     const rooms = db.prepare(`SELECT * FROM rooms WHERE id IN (${marks})`).all(...roomIds) as Record<string, unknown>[];
     const events = db
-      .prepare(`SELECT room_id, seq, event_type, agent_key, turn_id, payload, created_at FROM room_events WHERE room_id IN (${marks}) ORDER BY created_at, room_id, seq LIMIT ?`)
+      .prepare(`SELECT room_id, seq, event_type, agent_key, turn_id, payload, created_at FROM room_events WHERE room_id IN (${marks})`)
       .raw()
-      .all(...roomIds, maxRows) as unknown[][];
-    return { schema, rooms, events };
+      .all(...roomIds) as unknown[][];
+    const segments = db.prepare(`SELECT room_id, first_seq, events FROM room_event_segments WHERE room_id IN (${marks})`).all(...roomIds) as { room_id: string; first_seq: number; events: Buffer }[];
+    for (const seg of segments) {
+      for (const r of decodeSegment(seg.events, seg.first_seq)) events.push([seg.room_id, r.seq, r.event_type, r.agent_key, r.turn_id, JSON.stringify(r.payload), r.created_at]);
+    }
+    const key = (r: unknown[]) => `${String(r[6])} ${String(r[0])} ${String(r[1]).padStart(12, "0")}`;
+    events.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    return { schema, rooms, events: events.slice(0, maxRows) };
   } finally {
     db.close();
   }

@@ -89,7 +89,34 @@ export async function startTurn(base: string, tok: string, roomId: string, conte
   return msg.turn_id;
 }
 
-/** `n` space-separated words of about 5 characters: a reply of n echo tokens. */
-export function wordsReply(n: number, prefix = "w"): string {
-  return Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(4, "0")}`).join(" ");
+/**
+ * Plain English prose, written for this bench, that replies are cut from.
+ * Storage compresses a finished turn, so the reply must compress the way a
+ * model's answer does: numbered tokens ("w0001 w0002 ...") deflate to a
+ * fraction of real text and would flatter the storage figure.
+ */
+const PROSE = `When you plan a small garden, start with the light. Watch the plot for a whole day and note where the shade falls in the morning, at noon and late in the afternoon. Most vegetables want six hours of direct sun; leafy greens and herbs such as parsley or mint will forgive you for less. Next, look at the soil. Dig a hole about a foot deep, fill it with water and time how long it takes to drain. If the water is still there after an hour, the ground is heavy clay and raised beds will save you a season of frustration. Mix in compost every spring rather than buying expensive fertiliser: it feeds the plants slowly, keeps moisture in dry weeks and makes the earth easier to work. Choose a handful of crops you actually like to eat, because a crowded bed of things nobody picks is a common beginner's mistake. Tomatoes, beans, lettuce and courgettes are generous and forgiving. Sow a little every two weeks instead of everything at once, so the harvest arrives in a steady stream and not in one overwhelming week. Water deeply and less often; a quick sprinkle each evening encourages shallow roots that wilt the moment summer turns hot. Keep a notebook of what you planted, when, and how it did. By the second year those notes are worth more than any guide, since they describe your own ground, your own weather and your own habits.`.split(" ");
+
+/**
+ * `n` words of English prose (about 5.5 characters each with the space): a
+ * reply of n echo tokens. Past the end of PROSE the words come again in a
+ * fixed shuffled order per pass, so a long reply does not repeat whole
+ * sentences that deflate would turn into one back-reference.
+ */
+export function wordsReply(n: number): string {
+  const words: string[] = [];
+  let order = PROSE;
+  let seed = 12345;
+  for (let i = 0; i < n; i++) {
+    if (i > 0 && i % PROSE.length === 0) {
+      order = [...PROSE];
+      for (let j = order.length - 1; j > 0; j--) {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        const k = seed % (j + 1);
+        [order[j], order[k]] = [order[k]!, order[j]!];
+      }
+    }
+    words.push(order[i % PROSE.length]!);
+  }
+  return words.join(" ");
 }
