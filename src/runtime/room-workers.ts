@@ -32,9 +32,8 @@ interface Worker {
   plan: TurnPlan;
   controller: AbortController;
   abortReason: AbortReason | null;
-  /** Resolves when the current turn has ended durably. */
-  turnEnded: Promise<void>;
-  resolveTurnEnded: () => void;
+  /** Resolves when the current turn has ended durably; made only when an abort waits for it, as most turns are never aborted. */
+  turnEnded: { promise: Promise<void>; resolve: () => void } | null;
   /** Resolves when the worker has exited. */
   done: Promise<void>;
 }
@@ -62,28 +61,16 @@ export class RoomWorkers implements TurnRunner {
       this.d.log.error({ tenant: plan.tenant, room_id: plan.roomId }, "a second worker was requested for an active room");
       return;
     }
-    const ended = deferred();
-    const done = deferred();
-    const worker: Worker = {
-      key,
-      tenant: plan.tenant,
-      plan,
-      controller: new AbortController(),
-      abortReason: null,
-      turnEnded: ended.promise,
-      resolveTurnEnded: ended.resolve,
-      done: done.promise,
-    };
+    const worker: Worker = { key, tenant: plan.tenant, plan, controller: new AbortController(), abortReason: null, turnEnded: null, done: Promise.resolve() };
     this.#workers.set(key, worker);
     const release = this.d.tenants.hold(plan.tenant);
     // The worker outlives the request that started it: it must not inherit that request's idempotency context.
-    void outsideRequest(() => this.#loop(worker))
+    worker.done = outsideRequest(() => this.#loop(worker))
       .catch((err) => this.d.log.error({ err, tenant: plan.tenant, room_id: plan.roomId }, "room worker crashed"))
       .finally(() => {
         this.#workers.delete(key);
         release();
-        worker.resolveTurnEnded();
-        done.resolve();
+        worker.turnEnded?.resolve();
       });
   }
 
@@ -103,7 +90,8 @@ export class RoomWorkers implements TurnRunner {
     if (!w) return;
     w.abortReason = reason;
     w.controller.abort(reason);
-    await w.turnEnded;
+    w.turnEnded ??= deferred();
+    await w.turnEnded.promise;
   }
 
   /** Lets running turns finish for up to graceMs, then interrupts the rest; resolves when every worker has exited. */
@@ -134,11 +122,9 @@ export class RoomWorkers implements TurnRunner {
       const { result, streamedChars } = await this.#run(tdb, plan, w, writer, budgetLeft);
       const outcome = this.#outcome(result, w.abortReason, streamedChars);
       const next = await this.#finish(tdb, plan, outcome, writer, w);
-      w.resolveTurnEnded();
+      w.turnEnded?.resolve();
+      w.turnEnded = null;
       if (next) {
-        const ended = deferred();
-        w.turnEnded = ended.promise;
-        w.resolveTurnEnded = ended.resolve;
         w.controller = new AbortController();
         w.abortReason = null;
       }
@@ -176,7 +162,7 @@ export class RoomWorkers implements TurnRunner {
           maxToolCalls: plan.toolPolicy.max_tool_calls,
           allowedTools: plan.toolPolicy.allowed_tools,
         },
-        signal: w.controller.signal,
+        controller: w.controller,
         emit,
       });
       return { result, streamedChars };

@@ -175,7 +175,7 @@ describe("local/echo options", () => {
     const { result, events } = await runTurn(runtime, {
       actor: echoActor({ token_delay_ms: 1500 }),
       prompt: "a slow story to tell",
-      signal: controller.signal,
+      controller,
       onEvent: (e) => {
         if (e.event_type === "pi:message_update" && ++seen === 1) {
           abortedAt = Date.now();
@@ -230,7 +230,7 @@ describe("listeners", () => {
       history: [],
       prompt: "still works",
       limits: { maxTurnMs: 10_000, maxOutputTokens: 100, maxSteps: 4, maxToolCalls: 4, allowedTools: ["calculator"] },
-      signal: new AbortController().signal,
+      controller: new AbortController(),
       emit: () => {
         calls++;
         throw new Error("listener exploded");

@@ -154,7 +154,7 @@ describe("max_turn_ms and aborts", () => {
   it("a signal aborted before the turn: interrupted, no events", async () => {
     const controller = new AbortController();
     controller.abort("gone");
-    const { result, events } = await runTurn(runtime, { signal: controller.signal });
+    const { result, events } = await runTurn(runtime, { controller });
     expect(result).toEqual({ status: "interrupted", text: "", usage: { input: 0, output: 0, totalTokens: 0, cost: { total: 0 } } });
     expect(events).toEqual([]);
   });
@@ -164,7 +164,7 @@ describe("max_turn_ms and aborts", () => {
     const { events } = await runTurn(runtime, {
       actor: echoActor({ token_delay_ms: 50 }),
       prompt: "a b c d e f",
-      signal: controller.signal,
+      controller,
       onEvent: (e) => {
         if (e.event_type === "pi:message_update") controller.abort("interrupt");
       },

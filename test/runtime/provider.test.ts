@@ -276,7 +276,7 @@ describe("provider failures", () => {
     const runtime = await runtimeFor({ retry: { maxRetries: 2, baseDelayMs: 10, maxDelayMs: 120_000 } });
     fake.enqueue({ kind: "status", status: 429, retryAfter: 60 });
     const controller = new AbortController();
-    const run = runTurn(runtime, { actor, signal: controller.signal, limits: { maxTurnMs: 120_000 } });
+    const run = runTurn(runtime, { actor, controller, limits: { maxTurnMs: 120_000 } });
     await fake.waitForRequests(requestsBefore + 1);
     await new Promise((r) => setTimeout(r, 100));
     const abortedAt = Date.now();
@@ -338,7 +338,7 @@ describe("interrupts and timeouts on the provider path", () => {
     const runtime = await runtimeFor();
     fake.enqueue({ kind: "hang" });
     const controller = new AbortController();
-    const run = runTurn(runtime, { actor, signal: controller.signal });
+    const run = runTurn(runtime, { actor, controller });
     await fake.waitForRequests(requestsBefore + 1);
     const abortedAt = Date.now();
     controller.abort("interrupt");
@@ -355,7 +355,7 @@ describe("interrupts and timeouts on the provider path", () => {
     const runtime = await runtimeFor();
     fake.enqueue({ kind: "hang_before_headers" });
     const controller = new AbortController();
-    const run = runTurn(runtime, { actor, signal: controller.signal });
+    const run = runTurn(runtime, { actor, controller });
     await fake.waitForRequests(requestsBefore + 1);
     const abortedAt = Date.now();
     controller.abort("interrupt");
@@ -372,7 +372,7 @@ describe("interrupts and timeouts on the provider path", () => {
     const controller = new AbortController();
     const { result } = await runTurn(runtime, {
       actor,
-      signal: controller.signal,
+      controller,
       onEvent: (e) => {
         if (e.event_type === "pi:message_update" && (e.payload as { delta?: string }).delta === "two ") controller.abort("interrupt");
       },
@@ -408,7 +408,7 @@ describe("interrupts and timeouts on the provider path", () => {
       history: [],
       prompt: "x",
       limits: { maxTurnMs: 10_000, maxOutputTokens: 100, maxSteps: 2, maxToolCalls: 2, allowedTools: [] },
-      signal: new AbortController().signal,
+      controller: new AbortController(),
       emit: () => {
         throw new Error("listener down");
       },

@@ -25,7 +25,7 @@ export async function runTurn(
     prompt?: string;
     history?: ChatTurn[];
     limits?: Partial<TurnLimits>;
-    signal?: AbortSignal;
+    controller?: AbortController;
     onEvent?: (event: TurnEvent) => void;
   } = {},
 ): Promise<TurnRun> {
@@ -36,7 +36,7 @@ export async function runTurn(
     history: opts.history ?? [],
     prompt: opts.prompt ?? "hello there",
     limits: { ...LIMITS, ...opts.limits },
-    signal: opts.signal ?? new AbortController().signal,
+    controller: opts.controller ?? new AbortController(),
     emit: (event) => {
       events.push(event);
       times.push(Date.now());

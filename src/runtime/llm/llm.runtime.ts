@@ -115,7 +115,9 @@ export async function createLlmRuntime(options: LlmRuntimeOptions): Promise<LlmR
         error: { code: "UNKNOWN_MODEL", message: `model ${request.actor.provider}/${request.actor.model} is not configured on this server` },
       };
     }
-    if (request.signal.aborted) return { status: "interrupted", text: "", usage: { ...ZERO_USAGE, cost: { total: 0 } } };
+    // The caller's controller is the turn's only one: a linked second controller would double what each running turn holds.
+    const { controller } = request;
+    if (controller.signal.aborted) return { status: "interrupted", text: "", usage: { ...ZERO_USAGE, cost: { total: 0 } } };
 
     const { limits } = request;
     const maxSteps = Math.max(1, Math.floor(limits.maxSteps));
@@ -126,10 +128,7 @@ export async function createLlmRuntime(options: LlmRuntimeOptions): Promise<LlmR
     const started = Date.now();
     const deadline = started + turnMs;
 
-    const controller = new AbortController();
     let timedOut = false;
-    const onCallerAbort = () => controller.abort(request.signal.reason);
-    request.signal.addEventListener("abort", onCallerAbort, { once: true });
     const turnTimer = setTimeout(() => {
       timedOut = true;
       controller.abort("timeout");
@@ -175,7 +174,6 @@ export async function createLlmRuntime(options: LlmRuntimeOptions): Promise<LlmR
     const config: AgentLoopConfig = {
       model: entry.model,
       apiKey: entry.apiKey,
-      getApiKey: () => entry.apiKey,
       convertToLlm: (messages) => messages.filter(isLlmMessage),
       toolExecution: "sequential",
       beforeToolCall: async ({ toolCall }) => {
@@ -215,30 +213,27 @@ export async function createLlmRuntime(options: LlmRuntimeOptions): Promise<LlmR
     };
     const prompt: UserMessage = { role: "user", content: request.prompt, timestamp: started };
 
-    // Once aborted, the loop gets graceMs to wind down; a tool that ignores the signal cannot hold the turn open.
+    // The first of the loop's end and, once aborted, graceMs later settles the turn: a tool that ignores the
+    // signal cannot hold it open. One settle-once promise rather than Promise.race, which holds more per turn.
+    let settle!: (outcome: LoopOutcome) => void;
+    const ended = new Promise<LoopOutcome>((resolve) => (settle = resolve));
     let graceTimer: NodeJS.Timeout | undefined;
-    let armGrace = () => {};
-    const stuck = new Promise<LoopOutcome>((resolve) => {
-      armGrace = () => {
-        graceTimer = setTimeout(() => resolve({ kind: "stuck" }), graceMs);
-      };
-    });
+    const armGrace = () => {
+      graceTimer = setTimeout(() => settle({ kind: "stuck" }), graceMs);
+    };
     controller.signal.addEventListener("abort", armGrace, { once: true });
+    void runAgentLoop([prompt], context, config, sink, controller.signal, streamFn).then(
+      () => settle({ kind: "done" }),
+      (error: unknown) => settle({ kind: "threw", error }),
+    );
 
     let outcome: LoopOutcome;
     try {
-      outcome = await Promise.race([
-        runAgentLoop([prompt], context, config, sink, controller.signal, streamFn).then(
-          (): LoopOutcome => ({ kind: "done" }),
-          (error: unknown): LoopOutcome => ({ kind: "threw", error }),
-        ),
-        stuck,
-      ]);
+      outcome = await ended;
     } finally {
       clearTimeout(turnTimer);
       clearTimeout(graceTimer);
       controller.signal.removeEventListener("abort", armGrace);
-      request.signal.removeEventListener("abort", onCallerAbort);
     }
 
     const terminal = assistants.at(-1) ?? null;
@@ -253,7 +248,7 @@ export async function createLlmRuntime(options: LlmRuntimeOptions): Promise<LlmR
     if (naturalEnd) result = { status: "completed", text, usage };
     else if (timedOut) {
       result = { status: "failed", text, usage, error: { code: "TURN_TIMEOUT", message: `the turn exceeded its time limit of ${Math.round(limits.maxTurnMs)} ms` } };
-    } else if (request.signal.aborted) result = { status: "interrupted", text, usage };
+    } else if (controller.signal.aborted) result = { status: "interrupted", text, usage };
     else if (outcome.kind === "threw") {
       // A throw right after tool events means a tool broke the loop (e.g. one returning no result object).
       const inToolPhase = mapper.running.size > 0 || mapper.lastEventType === "tool_execution_start" || mapper.lastEventType === "tool_execution_end";
@@ -275,15 +270,14 @@ export async function createLlmRuntime(options: LlmRuntimeOptions): Promise<LlmR
     return result;
   }
 
+  const internalFailure = (err: unknown): TurnResult => {
+    log?.error({ err }, "a turn failed inside the model runtime");
+    return { status: "failed", text: "", usage: { ...ZERO_USAGE, cost: { total: 0 } }, error: { code: "INTERNAL", message: "the turn failed inside the server" } };
+  };
+
   return {
-    runTurn: async (request) => {
-      try {
-        return await runTurn(request);
-      } catch (err) {
-        log?.error({ err }, "a turn failed inside the model runtime");
-        return { status: "failed", text: "", usage: { ...ZERO_USAGE, cost: { total: 0 } }, error: { code: "INTERNAL", message: "the turn failed inside the server" } };
-      }
-    },
+    // A catch handler, not an async wrapper: no second suspended frame per running turn.
+    runTurn: (request) => runTurn(request).catch(internalFailure),
     hasModel: (provider, model) => catalog.get(provider, model) !== undefined,
     listProviders: (): ProviderInfo[] => catalog.providers(),
     listModels: (): ModelInfo[] => catalog.providers().flatMap((p) => p.models),

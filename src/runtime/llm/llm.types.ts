@@ -57,8 +57,12 @@ export interface TurnRequest {
   history: ChatTurn[];
   prompt: string;
   limits: TurnLimits;
-  /** Aborting it must close the model's HTTP request promptly (well under 1 s). */
-  signal: AbortSignal;
+  /**
+   * The turn's controller, for this turn only. The caller aborts it to
+   * interrupt, which must close the model's HTTP request promptly (well under
+   * 1 s); the runtime aborts it too, on timeout and once the turn is over.
+   */
+  controller: AbortController;
   /** Called synchronously for each event, in order. Must not throw; if it does, the runtime swallows it. */
   emit: (event: TurnEvent) => void;
 }

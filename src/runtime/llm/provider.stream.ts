@@ -153,12 +153,11 @@ export function guardedStreamFn(g: GuardedStreamOptions): StreamFn {
     return now() + wanted < g.deadline ? Math.round(wanted) : null;
   };
 
-  async function pump(model: Model<Api>, context: Context, options: SimpleStreamOptions | undefined, out: AssistantMessageEventStream): Promise<void> {
+  async function pump(model: Model<Api>, context: Context, out: AssistantMessageEventStream): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const probe: AttemptProbe = { status: null, retryAfterMs: null };
       const maxTokens = g.maxTokens();
       const callOptions = {
-        ...options,
         ...g.extra,
         apiKey: g.apiKey,
         signal: g.signal,
@@ -222,9 +221,11 @@ export function guardedStreamFn(g: GuardedStreamOptions): StreamFn {
     }
   }
 
-  return (model, context, options) => {
+  // The loop's own options are the turn's AgentLoopConfig (model, hooks, key, signal), which sets no stream
+  // option: every call option comes from `g`, and the loop's copy of the config is not kept for the whole call.
+  return (model, context) => {
     const out = createAssistantMessageEventStream();
-    pump(model, context, options, out).catch(() => {
+    pump(model, context, out).catch(() => {
       const message = failure(model, "error", "the model request failed unexpectedly");
       out.push({ type: "error", reason: "error", error: message });
       out.end();
