@@ -11,7 +11,7 @@ import { requireAccess } from "../http/middleware/auth.js";
 import { bearerSecurity, errorResponses } from "../http/openapi-helpers.js";
 import { createRouter } from "../http/router.js";
 import { AppError } from "../errors.js";
-import { parseLastEventId, sseResponse } from "../sse/sse.stream.js";
+import { parseLastEventId, sseReply } from "../sse/sse.stream.js";
 import { setSuccessStatus } from "../idempotency/idempotency.context.js";
 import { parseIfMatch, type RoomCtx, type RoomService } from "./room.service.js";
 import { HISTORY_EXAMPLE, MESSAGE_EXAMPLE, ROOM_EXAMPLE } from "../docs/docs.examples.js";
@@ -306,7 +306,7 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
       const stream = rooms.openEventStream(ctxOf(c), id);
       const log = c.get("log");
       try {
-        return sseResponse(stream.source, {
+        return sseReply(c, stream.source, {
           follow: q.follow === "true" || q.follow === "1",
           after: resume.after,
           signal: c.req.raw.signal,

@@ -6,9 +6,9 @@
  * exactly once.
  *
  * Delivery is paced by the sink (sse.stream.ts: a web ReadableStream pulled
- * by its reader): frames wait in this follower's own queue until the sink
- * can take more, and replay pages are read only then, so a long replay is
- * paced by the client. Live events
+ * by its reader; sse.node.ts: a Node response and its 'drain'): frames wait in
+ * this follower's own queue until the sink can take more, and replay pages
+ * are read only then, so a long replay is paced by the client. Live events
  * are only queued by the publisher's call (O(1), never awaits); a follower
  * whose queue overflows is cut off and resumes with Last-Event-ID, so it never
  * slows the publisher or the others. While following, a comment heartbeat

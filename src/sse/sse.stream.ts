@@ -1,12 +1,19 @@
 /**
  * The event stream over HTTP: the response headers, the resume point, and
- * `sseResponse`, a Response whose body is a pull-driven web ReadableStream
- * fed by one follower (sse.feed.ts): replay then follow with no gap and no
- * duplicate, a bounded per-follower queue with an overflow cut-off,
- * heartbeat, `onClose` exactly once, everything released when the client
- * leaves, an error frame on a later source failure.
+ * the two ways a follower's bytes leave the process. `sseReply` is what a
+ * route calls; on @hono/node-server over HTTP/1 it writes straight to the
+ * Node response (sse.node.ts), anywhere else it returns `sseResponse`, a
+ * Response with a pull-driven web ReadableStream body. Both run the same
+ * follower (sse.feed.ts) with the same guarantees: replay then follow with no
+ * gap and no duplicate, a bounded per-follower queue with an overflow
+ * cut-off, heartbeat, `onClose` exactly once, everything released when the
+ * client leaves, an error frame on a later source failure.
  */
+import { ServerResponse } from "node:http";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
+import type { Context } from "hono";
 import { SSE_HEADERS, SseFeed } from "./sse.feed.js";
+import { streamToNode } from "./sse.node.js";
 import type { ResumePoint, SseOptions, SseSource, StreamEvent } from "./sse.types.js";
 
 export { formatSseFrame, HEARTBEAT_FRAME, OVERFLOW_FRAME, SSE_HEADERS } from "./sse.feed.js";
@@ -38,6 +45,30 @@ function parseSeq(value: string, field: "Last-Event-ID" | "after", from: "header
     return { ok: false, field, message: `${field} must be a non-negative integer event seq (the id of the last event received), got ${JSON.stringify(value.slice(0, 40))}` };
   }
   return { ok: true, after: n, from };
+}
+
+/**
+ * Answers a hono request with the event stream replaying `source` after
+ * `options.after` and, with `follow`, tailing it. Served by @hono/node-server
+ * over HTTP/1 (`c.env.outgoing` is the Node response) it writes the frames
+ * straight to that response and returns the node server's "already sent"
+ * marker, so each event costs a follower one socket write rather than a web
+ * stream's promise round trips; elsewhere (in-process `app.request`, HTTP/2,
+ * another runtime) it returns `sseResponse`. Throws, after `onClose("error")`,
+ * when the source fails before the first byte, so the route can answer an
+ * error status.
+ *
+ * The marker is a body-less Response built when @hono/node-server/utils/response
+ * is first imported, before the server replaces the global Response; that is
+ * why it is imported statically here. Middleware must not read `c.res` before
+ * `next()`: hono would then copy the marker into a new Response, which the node
+ * server would try to send a second time.
+ */
+export function sseReply<E extends StreamEvent>(c: Context, source: SseSource<E>, options: SseOptions): Response {
+  const outgoing: unknown = (c.env as { outgoing?: unknown } | undefined)?.outgoing;
+  if (!(outgoing instanceof ServerResponse)) return sseResponse(source, options);
+  streamToNode(outgoing, source, options);
+  return RESPONSE_ALREADY_SENT;
 }
 
 /**

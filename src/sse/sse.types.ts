@@ -34,9 +34,9 @@ export type SseCloseReason =
   | "terminal"
   /** the source was already closed and nothing was left to send */
   | "closed"
-  /** the request's AbortSignal fired (client went away) */
+  /** the client went away: the request's AbortSignal fired or its Node response closed */
   | "aborted"
-  /** the body stream was cancelled by its reader */
+  /** the Response body stream was cancelled by its reader */
   | "cancelled"
   /** the follower fell too far behind and was cut off; it resumes with Last-Event-ID */
   | "overflow"
@@ -66,7 +66,7 @@ export interface SseOptions {
   maxBufferedFrames?: number;
   /** Same bound in characters of frame text (large frames). Default 8_000_000. */
   maxBufferedChars?: number;
-  /** Called exactly once per `sseResponse` call, when the stream is over for any reason. Must not throw. */
+  /** Called exactly once per stream (`sseReply`, `sseResponse`), when it is over for any reason. Must not throw. */
   onClose?: (reason: SseCloseReason) => void;
   /** Called with an error thrown by the source (for logging); the client gets one `event: error` frame. */
   onError?: (error: unknown) => void;

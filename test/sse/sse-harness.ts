@@ -1,13 +1,14 @@
 /**
  * Test support: a hono app serving one memory hub at GET /events the way the
- * room route will (parseLastEventId, then sseResponse with the request's
- * signal), a loopback HTTP server for it, and a streaming client that parses
- * frames as they arrive.
+ * room route does (parseLastEventId, then sseReply with the request's signal:
+ * in-process through app.request that is sseResponse's web stream, behind
+ * serveApp the write-through to the Node response), a loopback HTTP server for
+ * it, and a streaming client that parses frames as they arrive.
  */
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
-import { parseLastEventId, sseResponse } from "../../src/sse/sse.stream.js";
+import { parseLastEventId, sseReply } from "../../src/sse/sse.stream.js";
 import type { SseCloseReason, SseOptions } from "../../src/sse/sse.types.js";
 import type { MemoryHub, TestEvent } from "./memory-hub.js";
 import { SseParser, type SseFrame } from "./sse-parse.js";
@@ -32,7 +33,7 @@ export function eventsApp(hub: MemoryHub, tune: Tunables = {}): TestApp {
     if (!resume.ok) return c.json({ success: false, code: "VALIDATION_FAILED", error: resume.message, message: resume.message }, 400);
     const follow = c.req.query("follow") === "true";
     t.opened++;
-    return sseResponse(hub, {
+    return sseReply(c, hub, {
       ...t.tune,
       follow,
       after: resume.after,
