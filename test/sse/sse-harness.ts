@@ -28,6 +28,8 @@ export interface TestApp {
 export function eventsApp(hub: MemoryHub, tune: Tunables = {}): TestApp {
   const app = new Hono();
   const t: TestApp = { app, closes: [], opened: 0, open: () => t.opened - t.closes.length, tune };
+  // Like the real app: a thrown error is a plain 500, not a stack trace on the console.
+  app.onError((_err, c) => c.json({ success: false, code: "INTERNAL" }, 500));
   app.get("/events", (c) => {
     const resume = parseLastEventId(c.req.header("last-event-id"), c.req.query("after"));
     if (!resume.ok) return c.json({ success: false, code: "VALIDATION_FAILED", error: resume.message, message: resume.message }, 400);

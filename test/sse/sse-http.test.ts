@@ -60,6 +60,17 @@ describe("over HTTP", () => {
     expect(t.opened).toBe(0);
   });
 
+  it("a source failing on the first page is an error status, and the response is not touched before that", async () => {
+    const hub = createMemoryEventHub();
+    hub.failNextReplay = true;
+    const { t, url } = await start(hub);
+    const res = await fetch(`${url}/events?follow=true`);
+    expect(res.status).toBe(500);
+    expect(res.headers.get("content-type")).not.toMatch(/event-stream/);
+    expect(t.closes).toEqual(["error"]);
+    expect(hub.listenerCount()).toBe(0);
+  });
+
   it("200 concurrent followers of one source all receive the full sequence", async () => {
     const hub = createMemoryEventHub();
     for (let i = 0; i < 20; i++) hub.publish("room:updated", { i });
