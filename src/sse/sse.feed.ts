@@ -50,10 +50,10 @@ export function formatSseFrame(event: StreamEvent): string {
 
 const encoder = new TextEncoder();
 /**
- * One-entry cache: followers flushing the same text in a row (one publish
- * fanned out) share one encoding, so the chunk is shared too and must stay
- * read-only (neither a default web stream nor a socket write transfers or
- * detaches it).
+ * One-entry cache: followers flushing the same text in a row (one publish, or
+ * one event-loop turn of publishes, fanned out) share one encoding, so the
+ * chunk is shared too and must stay read-only (neither a default web stream
+ * nor a socket write transfers or detaches it).
  */
 let lastText = "";
 let lastBytes = new Uint8Array(0);
@@ -87,6 +87,21 @@ function positiveInt(name: string, value: number | undefined, fallback: number, 
   return v;
 }
 
+/**
+ * Followers with something for a waiting sink, written once per event-loop
+ * turn (setImmediate runs after that turn's I/O callbacks). Every request
+ * handled in the turn has published by then, so a follower gets all of the
+ * turn's events in one write: when publishes come faster than the sockets
+ * take them, the writes per follower stay at one per turn instead of one per
+ * event, which is what keeps a busy fan-out at the publish rate.
+ */
+let due: (() => void)[] = [];
+function flushDue(): void {
+  const wakes = due;
+  due = [];
+  for (const wake of wakes) wake();
+}
+
 type Pending<E> = { event: E; frame: string | undefined };
 
 export class SseFeed<E extends StreamEvent> {
@@ -118,7 +133,7 @@ export class SseFeed<E extends StreamEvent> {
   #closed = false;
   /** The sink can take more and nothing was there to give it. */
   #waiting = false;
-  /** A wake-up is queued. */
+  /** In the due list of the next flush. */
   #due = false;
   #unsubscribe: (() => void) | undefined;
   #heartbeat: unknown;
@@ -222,11 +237,12 @@ export class SseFeed<E extends StreamEvent> {
     }
   }
 
-  /** Wakes a waiting sink once per burst (a microtask, so the publisher's call stays O(1)). */
+  /** Wakes a waiting sink at the next flush (never now, so the publisher's call stays O(1)). */
   #schedule(): void {
     if (!this.#waiting || this.#due) return;
     this.#due = true;
-    queueMicrotask(this.#wake);
+    if (due.length === 0) setImmediate(flushDue);
+    due.push(this.#wake);
   }
 
   readonly #wake = (): void => {

@@ -3,6 +3,7 @@
  * same Response object the node server would stream).
  */
 import { describe, expect, it } from "vitest";
+import { SseFeed, type SseSink } from "../../src/sse/sse.feed.js";
 import { sseResponse } from "../../src/sse/sse.stream.js";
 import { countingTimers, createMemoryEventHub, TERMINAL, type MemoryHub } from "./memory-hub.js";
 import { eventsApp, eventually, StreamClient, type TestApp } from "./sse-harness.js";
@@ -228,6 +229,65 @@ describe("follow", () => {
     await c.ended;
     expect(timers.live()).toBe(0);
     expect(timers.created).toBe(1);
+  });
+});
+
+describe("the follower and its sink", () => {
+  /** A sink that records what it was given and answers `more` to every write. */
+  function recordingSink(more: boolean): SseSink & { writes: string[]; ended: number } {
+    const decoder = new TextDecoder();
+    const sink = {
+      writes: [] as string[],
+      ended: 0,
+      write: (chunk: Uint8Array) => {
+        sink.writes.push(decoder.decode(chunk));
+        return more;
+      },
+      end: () => void sink.ended++,
+    };
+    return sink;
+  }
+  const idsOf = (text: string): (string | undefined)[] => parseSseStream(text).map((f) => f.id);
+  const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+  it("writes nothing during the publisher's call; what one event-loop turn published reaches it in one write", async () => {
+    const hub = seeded(2);
+    const sink = recordingSink(true);
+    const feed = new SseFeed(hub, { follow: true, after: 0, signal: new AbortController().signal }, sink);
+    feed.start();
+    feed.ready();
+    expect(sink.writes.map(idsOf)).toEqual([[undefined, "1", "2"]]);
+    // Three publishers in one turn, each in its own continuation (as three requests would be).
+    await Promise.all([0, 1, 2].map(async (i) => {
+      await Promise.resolve();
+      hub.publish("pi:message_update", { i });
+    }));
+    expect(sink.writes).toHaveLength(1);
+    await nextTurn();
+    expect(sink.writes.slice(1).map(idsOf)).toEqual([["3", "4", "5"]]);
+    hub.publish(TERMINAL);
+    await nextTurn();
+    expect(sink.writes.slice(2).map(idsOf)).toEqual([["6"]]);
+    expect(sink.ended).toBe(1);
+    expect(hub.listenerCount()).toBe(0);
+  });
+
+  it("after a write the sink refused, nothing more is written until it calls ready()", async () => {
+    const hub = seeded(0);
+    const sink = recordingSink(false);
+    const closes: string[] = [];
+    const feed = new SseFeed(hub, { follow: true, after: 0, signal: new AbortController().signal, maxBufferedFrames: 5, onClose: (r) => closes.push(r) }, sink);
+    feed.start();
+    feed.ready();
+    hub.publish("room:active");
+    await nextTurn();
+    expect(sink.writes).toHaveLength(1); // only the retry hint: the sink has not asked again
+    feed.ready();
+    expect(sink.writes.slice(1).map(idsOf)).toEqual([["1"]]);
+    for (let i = 0; i < 6; i++) hub.publish("pi:message_update", { i });
+    expect(closes).toEqual(["overflow"]);
+    expect(sink.ended).toBe(1);
+    expect(hub.listenerCount()).toBe(0);
   });
 });
 
