@@ -33,13 +33,17 @@ export class EventBus {
     };
   }
 
-  /** Delivers committed events, in order. A throwing listener is dropped, never propagated to the writer. */
+  /**
+   * Delivers committed events, in order. A throwing listener is dropped, never propagated to the writer.
+   * The set is iterated live, not copied (a room may have 1,000 followers): a listener that unsubscribes
+   * during the call, itself or another, is skipped from then on, which is what it asked for.
+   */
   publish(tenant: string, roomId: string, events: readonly RoomEvent[]): void {
     const set = this.#topics.get(EventBus.key(tenant, roomId));
     if (!set || set.size === 0) return;
     for (const event of events) {
       const frame = this.#serialize(event);
-      for (const listener of [...set]) {
+      for (const listener of set) {
         try {
           listener(event, frame);
         } catch {
