@@ -6,6 +6,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { envelopeSchema, listEnvelopeSchema, ok, okList } from "../http/envelope.js";
+import { jsonResponse } from "../http/respond.js";
 import type { AppEnv } from "../http/context.js";
 import { requireAccess } from "../http/middleware/auth.js";
 import { bearerSecurity, errorResponses } from "../http/openapi-helpers.js";
@@ -110,8 +111,8 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
     }),
     (c) => {
       const room = rooms.get(ctxOf(c), c.req.valid("param").id);
-      withVersion(c, room);
-      return c.json(ok(room), 200);
+      // The hottest read: a plain header record instead of c.header + c.json (see http/respond.ts).
+      return jsonResponse(c, ok(room), 200, { etag: `"${room.version}"` });
     },
   );
 

@@ -8,6 +8,7 @@ import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import type { Logger } from "pino";
 import type { AppEnv } from "../context.js";
+import { hasRequestId } from "../respond.js";
 
 const SANE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -17,11 +18,11 @@ export function requestContext(log: Logger): MiddlewareHandler<AppEnv> {
     const requestId = given && SANE_ID.test(given) ? given : randomUUID();
     c.set("requestId", requestId);
     c.set("log", log.child({ req_id: requestId }));
-    c.header("X-Request-Id", requestId);
     const started = performance.now();
     await next();
-    // Set again: an error handler may have built a fresh response.
-    c.res.headers.set("X-Request-Id", requestId);
+    // Set on the final response (an error handler may have built a fresh one), unless jsonResponse put it there already.
+    if (!hasRequestId(c.res)) c.res.headers.set("X-Request-Id", requestId);
+    if (!log.isLevelEnabled("info")) return;
     const principal = c.get("principal");
     log.info(
       {
