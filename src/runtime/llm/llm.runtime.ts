@@ -251,8 +251,9 @@ export async function createLlmRuntime(options: LlmRuntimeOptions): Promise<LlmR
     } else if (controller.signal.aborted) result = { status: "interrupted", text, usage };
     else if (outcome.kind === "threw") {
       // A throw right after tool events means a tool broke the loop (e.g. one returning no result object).
-      const inToolPhase = mapper.running.size > 0 || mapper.lastEventType === "tool_execution_start" || mapper.lastEventType === "tool_execution_end";
-      const tool = inToolPhase ? ([...mapper.running.values()][0] ?? mapper.lastToolName) : null;
+      const running = mapper.runningTool();
+      const inToolPhase = running !== null || mapper.lastEventType === "tool_execution_start" || mapper.lastEventType === "tool_execution_end";
+      const tool = inToolPhase ? (running ?? mapper.lastToolName) : null;
       log?.error({ err: outcome.error, provider: entry.info.provider, model: entry.info.model }, "the agent loop failed");
       result = tool
         ? { status: "failed", text, usage, error: { code: "TOOL_ERROR", message: `the tool ${tool} could not be run` } }

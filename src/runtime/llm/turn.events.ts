@@ -87,8 +87,8 @@ function isAssistant(message: unknown): message is AssistantMessage {
  * and in order; the caller guarantees it does not throw.
  */
 export class TurnEventMapper {
-  /** Tools currently executing, by call id; with the two fields below, tells a broken tool from a broken loop. */
-  readonly running = new Map<string, string>();
+  /** Tools currently executing, by call id; made on the first tool call, as most turns never call one. */
+  #running: Map<string, string> | null = null;
   lastEventType: AgentEvent["type"] | null = null;
   lastToolName: string | null = null;
   agentEnded = false;
@@ -133,11 +133,11 @@ export class TurnEventMapper {
         }
         return;
       case "tool_execution_start":
-        this.running.set(event.toolCallId, event.toolName);
+        (this.#running ??= new Map()).set(event.toolCallId, event.toolName);
         this.#out("pi:tool_execution_start", { tool_call_id: event.toolCallId, tool_name: event.toolName, args: plainJson(event.args) });
         return;
       case "tool_execution_end":
-        this.running.delete(event.toolCallId);
+        this.#running?.delete(event.toolCallId);
         this.#out("pi:tool_execution_end", {
           tool_call_id: event.toolCallId,
           tool_name: event.toolName,
@@ -160,6 +160,13 @@ export class TurnEventMapper {
       default:
         return;
     }
+  }
+
+  /** The first tool still executing, if any; with lastEventType and lastToolName, tells a broken tool from a broken loop. */
+  runningTool(): string | null {
+    if (!this.#running) return null;
+    for (const name of this.#running.values()) return name;
+    return null;
   }
 
   /** Emits `pi:agent_end` once, with the last assistant message seen (or null). */
