@@ -49,14 +49,15 @@ function parseSeq(value: string, field: "Last-Event-ID" | "after", from: "header
 
 /**
  * Answers a hono request with the event stream replaying `source` after
- * `options.after` and, with `follow`, tailing it. Served by @hono/node-server
- * over HTTP/1 (`c.env.outgoing` is the Node response) it writes the frames
- * straight to that response and returns the node server's "already sent"
- * marker, so each event costs a follower one socket write rather than a web
- * stream's promise round trips; elsewhere (in-process `app.request`, HTTP/2,
- * another runtime) it returns `sseResponse`. Throws, after `onClose("error")`,
- * when the source fails before the first byte, so the route can answer an
- * error status.
+ * `options.after` and, with `follow`, tailing it. A GET served by
+ * @hono/node-server over HTTP/1 (`c.env.outgoing` is the Node response) has
+ * the frames written straight to that response and returns the node server's
+ * "already sent" marker, so each event costs a follower one socket write
+ * rather than a web stream's promise round trips; elsewhere (in-process
+ * `app.request`, HTTP/2, another runtime) it returns `sseResponse`, and a HEAD
+ * gets that Response's status and headers with the follower already released.
+ * Throws, after `onClose("error")`, when the source fails before the first
+ * byte, so the route can answer an error status.
  *
  * The marker is a body-less Response built when @hono/node-server/utils/response
  * is first imported, before the server replaces the global Response; that is
@@ -65,6 +66,13 @@ function parseSeq(value: string, field: "Last-Event-ID" | "after", from: "header
  * server would try to send a second time.
  */
 export function sseReply<E extends StreamEvent>(c: Context, source: SseSource<E>, options: SseOptions): Response {
+  if (c.req.method === "HEAD") {
+    // hono answers HEAD through the GET handler and keeps only the status and headers; a
+    // stream nobody will read would hold its follower until the connection closes.
+    const res = sseResponse(source, options);
+    void res.body?.cancel();
+    return res;
+  }
   const outgoing: unknown = (c.env as { outgoing?: unknown } | undefined)?.outgoing;
   if (!(outgoing instanceof ServerResponse)) return sseResponse(source, options);
   streamToNode(outgoing, source, options);

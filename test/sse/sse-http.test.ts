@@ -71,6 +71,24 @@ describe("over HTTP", () => {
     expect(hub.listenerCount()).toBe(0);
   });
 
+  it("HEAD answers the stream's status and headers, no body, and holds no follower", async () => {
+    const hub = createMemoryEventHub();
+    hub.publish("room:rented");
+    const { t, url } = await start(hub);
+    for (const follow of ["true", "false"]) {
+      const res = await fetch(`${url}/events?follow=${follow}`, { method: "HEAD" });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+      expect(await res.text()).toBe("");
+    }
+    expect(t.closes).toEqual(["cancelled", "cancelled"]);
+    expect(hub.listenerCount()).toBe(0);
+    // The connection is still good for the next request.
+    const c = await connect(url, { follow: false });
+    expect(await c.ended).toBe("done");
+    expect(c.seqs()).toEqual([1]);
+  });
+
   it("200 concurrent followers of one source all receive the full sequence", async () => {
     const hub = createMemoryEventHub();
     for (let i = 0; i < 20; i++) hub.publish("room:updated", { i });
