@@ -36,6 +36,8 @@ const envSchema = z.object({
   TENANT_DB_IDLE_S: intFromEnv(1, 86_400).default(300),
   /** SQLite busy timeout, in milliseconds. */
   SQLITE_BUSY_TIMEOUT_MS: intFromEnv(0, 60_000).default(5000),
+  /** Page cache of each open SQLite file, in KiB (SQLite's own default; better-sqlite3 would give every file 16 MB). */
+  SQLITE_CACHE_KIB: intFromEnv(64, 1_048_576).default(2048),
 
   /** Operator's model providers: a JSON or YAML file. */
   PROVIDERS_FILE: z.string().min(1).optional(),
@@ -84,7 +86,7 @@ export interface Config {
     readonly clockSkewS: number;
     readonly external: { readonly jwksUrl: string; readonly issuer: string; readonly audience: string } | null;
   };
-  readonly storage: { readonly idleCloseMs: number; readonly busyTimeoutMs: number };
+  readonly storage: { readonly idleCloseMs: number; readonly busyTimeoutMs: number; readonly cacheKib: number };
   readonly providers: { readonly file: string | null; readonly echoTokenDelayMs: number; readonly maxRetries: number; readonly retryMaxDelayMs: number };
   readonly events: { readonly coalesceMs: number; readonly heartbeatMs: number };
   readonly lifecycle: { readonly shutdownGraceMs: number; readonly sweepMs: number };
@@ -141,7 +143,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       clockSkewS: e.AUTH_CLOCK_SKEW_S,
       external: e.AUTH_JWKS_URL ? { jwksUrl: e.AUTH_JWKS_URL, issuer: e.AUTH_ISSUER!, audience: e.AUTH_AUDIENCE! } : null,
     },
-    storage: { idleCloseMs: e.TENANT_DB_IDLE_S * 1000, busyTimeoutMs: e.SQLITE_BUSY_TIMEOUT_MS },
+    storage: { idleCloseMs: e.TENANT_DB_IDLE_S * 1000, busyTimeoutMs: e.SQLITE_BUSY_TIMEOUT_MS, cacheKib: e.SQLITE_CACHE_KIB },
     providers: {
       file: e.PROVIDERS_FILE ?? null,
       echoTokenDelayMs: e.ECHO_TOKEN_DELAY_MS,

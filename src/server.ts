@@ -73,6 +73,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       dataDir: config.dataDir,
       migrations: loadMigrations(path.join(packageRoot(), "migrations")),
       busyTimeoutMs: config.storage.busyTimeoutMs,
+      cacheKib: config.storage.cacheKib,
       idleCloseMs: config.storage.idleCloseMs,
       now,
     });

@@ -48,6 +48,9 @@ describe("tenant-local storage", () => {
     expect(h.pragma("synchronous", { simple: true })).toBe(2);
     expect(h.pragma("foreign_keys", { simple: true })).toBe(1);
     expect(h.pragma("busy_timeout", { simple: true })).toBeGreaterThan(0);
+    // A bounded page cache per open file (better-sqlite3 alone would give 16 MB) and incremental vacuum on new files.
+    expect(h.pragma("cache_size", { simple: true })).toBe(-2048);
+    expect(h.pragma("auto_vacuum", { simple: true })).toBe(2);
   });
 
   it("closes idle tenant handles, keeps held ones, and reopens on demand", () => {

@@ -24,6 +24,12 @@ describe("loadConfig", () => {
     }
   });
 
+  it("bounds the SQLite page cache per open file", () => {
+    expect(loadConfig({}).storage.cacheKib).toBe(2048);
+    expect(loadConfig({ SQLITE_CACHE_KIB: "512" }).storage.cacheKib).toBe(512);
+    expect(() => loadConfig({ SQLITE_CACHE_KIB: "8" })).toThrow(/SQLITE_CACHE_KIB/);
+  });
+
   it("requires the external issuer settings together", () => {
     expect(() => loadConfig({ AUTH_JWKS_URL: "https://issuer.example/jwks" })).toThrow(/together/);
     const c = loadConfig({ AUTH_JWKS_URL: "https://issuer.example/jwks", AUTH_ISSUER: "https://issuer.example/", AUTH_AUDIENCE: "rooms" });
