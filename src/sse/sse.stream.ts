@@ -52,8 +52,8 @@ function parseSeq(value: string, field: "Last-Event-ID" | "after", from: "header
  * `options.after` and, with `follow`, tailing it. A GET served by
  * @hono/node-server over HTTP/1 (`c.env.outgoing` is the Node response) has
  * the frames written straight to that response and returns the node server's
- * "already sent" marker, so each event costs a follower one socket write
- * rather than a web stream's promise round trips; elsewhere (in-process
+ * "already sent" marker, so a flush costs a follower one socket write rather
+ * than a web stream's promise round trips; elsewhere (in-process
  * `app.request`, HTTP/2, another runtime) it returns `sseResponse`, and a HEAD
  * gets that Response's status and headers with the follower already released.
  * Throws, after `onClose("error")`, when the source fails before the first
