@@ -132,7 +132,8 @@ export class RoomWorkers implements TurnRunner {
     }
   }
 
-  async #run(tdb: TenantDb, plan: TurnPlan, w: Worker, writer: TurnEventWriter, budgetLeft: number): Promise<{ result: TurnResult; streamedChars: number }> {
+  /** Not async: while the model runs, the turn's only suspended frame here is #loop's. */
+  #run(tdb: TenantDb, plan: TurnPlan, w: Worker, writer: TurnEventWriter, budgetLeft: number): Promise<{ result: TurnResult; streamedChars: number }> {
     // Streamed text counts against the daily budget as it arrives (about 4 characters a token), so a
     // turn that would overrun it is stopped mid-stream rather than after the fact.
     let streamedChars = 0;
@@ -146,12 +147,17 @@ export class RoomWorkers implements TurnRunner {
         }
       }
     };
+    const failed = (err: unknown) => {
+      this.d.log.error({ err, room_id: plan.roomId, turn_id: plan.turnId }, "model runtime threw");
+      const result: TurnResult = { status: "failed", text: "", usage: ZERO, error: { code: "INTERNAL", message: "the turn failed inside the server" } };
+      return { result, streamedChars };
+    };
     try {
       const history: ChatTurn[] = conversationBefore(tdb, plan.roomId, plan.messageSeq, this.d.historyMessages).map((m) => ({
         role: m.authorKind === "agent" ? "assistant" : "user",
         text: m.content,
       }));
-      const result = await this.d.runtime.runTurn({
+      const request = {
         actor: plan.actor,
         history,
         prompt: plan.prompt,
@@ -164,11 +170,11 @@ export class RoomWorkers implements TurnRunner {
         },
         controller: w.controller,
         emit,
-      });
-      return { result, streamedChars };
+      };
+      // streamedChars is read when the turn has ended, not now.
+      return this.d.runtime.runTurn(request).then((result) => ({ result, streamedChars }), failed);
     } catch (err) {
-      this.d.log.error({ err, room_id: plan.roomId, turn_id: plan.turnId }, "model runtime threw");
-      return { result: { status: "failed", text: "", usage: ZERO, error: { code: "INTERNAL", message: "the turn failed inside the server" } }, streamedChars };
+      return Promise.resolve(failed(err));
     }
   }
 
