@@ -269,7 +269,7 @@ async function main(): Promise<void> {
           liveRooms: 1000,
           followers: 1000,
           sleepRooms: 10_000,
-          sleepWarmRooms: 4_000,
+          sleepWarmRooms: 10_000,
           concurrency: 16,
         });
       },
