@@ -7,6 +7,7 @@
  * and reads take both. Reads rebuild `partial.text` (see event.text.ts).
  */
 import type Database from "better-sqlite3";
+import { roomRows } from "../storage/row-cache.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 import { decodeSegment, encodeSegment, type DecodedEventRow, type StoredEventRow } from "./event.segment.js";
 import { advance, fill, type TextFold } from "./event.text.js";
@@ -128,7 +129,10 @@ export class SeqCounter {
 
   writeBack(): void {
     const s = stmts(this.t.sqlite);
-    for (const [roomId, seq] of this.#next) s.setLastSeq.run(seq, roomId);
+    for (const [roomId, seq] of this.#next) {
+      roomRows.forget(this.t, roomId);
+      s.setLastSeq.run(seq, roomId);
+    }
   }
 }
 

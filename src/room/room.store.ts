@@ -7,6 +7,7 @@
 import { and, asc, desc, eq, inArray, isNotNull, lt, lte, ne, or, sql } from "drizzle-orm";
 import { roomMessages, rooms, roomTurns } from "../storage/schema.js";
 import { prepared, RowWriter } from "../storage/prepared.js";
+import { roomRows } from "../storage/row-cache.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 
 export type RoomRow = typeof rooms.$inferSelect;
@@ -21,17 +22,21 @@ const messageWriter = new RowWriter(roomMessages);
 const turnWriter = new RowWriter(roomTurns);
 
 export function insertRoom(t: TenantDb, row: NewRoomRow): RoomRow {
+  roomRows.forget(t, row.id);
   return roomWriter.insert(t, row);
 }
 
+/** The room row; outside a transaction it may come from the committed-row cache (frozen: never mutate it). */
 export function findRoom(t: TenantDb, id: string): RoomRow | undefined {
-  return prepared(t, "findRoom", (db) =>
-    db
-      .select()
-      .from(rooms)
-      .where(eq(rooms.id, sql.placeholder("id")))
-      .prepare(),
-  ).get({ id });
+  return roomRows.read(t, id, () =>
+    prepared(t, "findRoom", (db) =>
+      db
+        .select()
+        .from(rooms)
+        .where(eq(rooms.id, sql.placeholder("id")))
+        .prepare(),
+    ).get({ id }),
+  );
 }
 
 export interface RoomListFilter {
@@ -71,11 +76,13 @@ export function countLiveRooms(t: TenantDb): number {
 
 /** Writes the changes; with `expectedVersion`, only if the row still has it. Returns the new row, or undefined when nothing matched. */
 export function updateRoom(t: TenantDb, id: string, changes: Partial<NewRoomRow>, expectedVersion?: number): RoomRow | undefined {
+  roomRows.forget(t, id);
   return roomWriter.updateReturning(t, changes, expectedVersion === undefined ? { id } : { id, version: expectedVersion });
 }
 
 /** Hands out the room's next message seq (gap-free: only a committed transaction keeps it). */
 export function nextMessageSeq(t: TenantDb, roomId: string): number {
+  roomRows.forget(t, roomId);
   const q = prepared(t, "nextMessageSeq", (db) =>
     db
       .update(rooms)

@@ -1,0 +1,148 @@
+/**
+ * The committed-row cache behind findRoom: a read outside a transaction may be
+ * served from memory, so every way a row changes must make the next read see
+ * exactly what SQLite has committed, never a rolled-back or stale row.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { drizzle } from "drizzle-orm/better-sqlite3";
+import { afterAll, describe, expect, it } from "vitest";
+import { SeqCounter } from "../../src/events/event.store.js";
+import { findRoom, insertRoom, nextMessageSeq, updateRoom, type NewRoomRow } from "../../src/room/room.store.js";
+import { applyMigrations, loadMigrations } from "../../src/storage/migrations.js";
+import { packageRoot } from "../../src/storage/paths.js";
+import { RowCache } from "../../src/storage/row-cache.js";
+import * as schema from "../../src/storage/schema.js";
+import type { TenantDb } from "../../src/storage/tenant-db.js";
+
+const dir = mkdtempSync(path.join(tmpdir(), "roomservice-rowcache-"));
+const opened: Database.Database[] = [];
+afterAll(() => {
+  for (const db of opened) db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+const migrations = loadMigrations(path.join(packageRoot(), "migrations"));
+
+function open(name: string): TenantDb {
+  const sqlite = new Database(path.join(dir, `${name}.db`));
+  opened.push(sqlite);
+  applyMigrations(sqlite, migrations);
+  return { tenant: name, sqlite, db: drizzle({ client: sqlite, schema }) };
+}
+
+const room = (id: string): NewRoomRow => ({
+  id,
+  status: "rented",
+  metadata: { tags: ["a"] },
+  actors: [{ agent_id: "assistant" }],
+  toolPolicy: {},
+  wakePolicy: {},
+  donePolicy: {},
+  version: 1,
+  rentedAt: "2026-01-01T00:00:00.000Z",
+  updatedAt: "2026-01-01T00:00:00.000Z",
+  usage: {},
+  createdBy: "alice",
+});
+
+/** What SQLite has, bypassing every cache. */
+const committed = (t: TenantDb, id: string) => t.sqlite.prepare("SELECT status, version, last_event_seq, last_message_seq FROM rooms WHERE id = ?").get(id);
+const seen = (t: TenantDb, id: string) => {
+  const r = findRoom(t, id)!;
+  return { status: r.status, version: r.version, last_event_seq: r.lastEventSeq, last_message_seq: r.lastMessageSeq };
+};
+
+describe("RowCache", () => {
+  it("serves repeated reads outside a transaction from memory, never inside one", () => {
+    const t = open("unit");
+    const cache = new RowCache<{ id: string; n: number }>(10);
+    let loads = 0;
+    const load = () => ({ id: "x", n: ++loads });
+    expect(cache.read(t, "x", load)).toEqual({ id: "x", n: 1 });
+    expect(cache.read(t, "x", load)).toEqual({ id: "x", n: 1 });
+    expect(loads).toBe(1);
+    t.sqlite.transaction(() => {
+      expect(cache.read(t, "x", load)).toEqual({ id: "x", n: 2 });
+      expect(cache.read(t, "y", load)).toEqual({ id: "x", n: 3 });
+    })();
+    // The in-transaction reads cached nothing: "y" loads again outside.
+    expect(cache.read(t, "y", load)).toEqual({ id: "x", n: 4 });
+    cache.forget(t, "x");
+    expect(cache.read(t, "x", load)).toEqual({ id: "x", n: 5 });
+  });
+
+  it("is bounded, dropping the least recently used row", () => {
+    const t = open("bound");
+    const cache = new RowCache<{ id: string }>(2);
+    const loads: string[] = [];
+    const read = (id: string) => cache.read(t, id, () => (loads.push(id), { id }));
+    read("a");
+    read("b");
+    read("a"); // a is now the most recent
+    read("c"); // evicts b
+    expect(cache.size).toBe(2);
+    read("a");
+    read("b");
+    expect(loads).toEqual(["a", "b", "c", "b"]);
+  });
+
+  it("hands out deep-frozen rows, so no caller can change what the next one reads", () => {
+    const t = open("frozen");
+    insertRoom(t, room("r-frozen"));
+    const r = findRoom(t, "r-frozen")!;
+    expect(() => {
+      (r as { status: string }).status = "released";
+    }).toThrow(TypeError);
+    expect(() => (r.metadata["tags"] as string[]).push("b")).toThrow(TypeError);
+    expect(findRoom(t, "r-frozen")!.metadata).toEqual({ tags: ["a"] });
+  });
+
+  it("keeps connections apart: the same room id in two tenant files is two rows", () => {
+    const a = open("tenant-a");
+    const b = open("tenant-b");
+    insertRoom(a, { ...room("same"), status: "idle" });
+    insertRoom(b, { ...room("same"), status: "sleeping" });
+    expect(findRoom(a, "same")!.status).toBe("idle");
+    expect(findRoom(b, "same")!.status).toBe("sleeping");
+  });
+});
+
+describe("findRoom after every kind of write", () => {
+  it("sees updates, message and event seqs as committed", () => {
+    const t = open("writes");
+    insertRoom(t, room("r1"));
+    expect(seen(t, "r1")).toEqual(committed(t, "r1"));
+    t.sqlite.transaction(() => updateRoom(t, "r1", { status: "active", version: 2 }, 1))();
+    expect(seen(t, "r1")).toEqual(committed(t, "r1"));
+    expect(seen(t, "r1")).toMatchObject({ status: "active", version: 2 });
+    t.sqlite.transaction(() => nextMessageSeq(t, "r1"))();
+    expect(seen(t, "r1")).toMatchObject({ last_message_seq: 1 });
+    t.sqlite.transaction(() => {
+      const seqs = new SeqCounter(t);
+      seqs.take("r1");
+      seqs.take("r1");
+      seqs.writeBack();
+    })();
+    expect(seen(t, "r1")).toEqual(committed(t, "r1"));
+    expect(seen(t, "r1")).toMatchObject({ last_event_seq: 2 });
+  });
+
+  it("never sees a rolled-back write, inside or after the transaction", () => {
+    const t = open("rollback");
+    insertRoom(t, room("r2"));
+    expect(seen(t, "r2").status).toBe("rented"); // cached now
+    expect(() =>
+      t.sqlite.transaction(() => {
+        updateRoom(t, "r2", { status: "active", version: 2 });
+        // Inside the transaction the read goes to SQLite and sees the uncommitted row...
+        expect(seen(t, "r2").status).toBe("active");
+        throw new Error("roll back");
+      })(),
+    ).toThrow("roll back");
+    // ...which must not survive the rollback.
+    expect(seen(t, "r2")).toEqual(committed(t, "r2"));
+    expect(seen(t, "r2").status).toBe("rented");
+  });
+});
