@@ -195,12 +195,17 @@ export class RoomWorkers implements TurnRunner {
     return { status, text: result.text, usage: result.usage ?? ZERO, ...(result.error && status === "failed" ? { error: result.error } : {}) };
   }
 
-  /** Writes the turn's end; retried while storage is busy so a turn can never be left running by a transient error. */
+  /**
+   * Writes the turn's end in the tenant's next group commit (one fsync shared
+   * with the other rooms' flushes of that tick); retried while storage is
+   * busy so a turn can never be left running by a transient error.
+   */
   async #finish(tdb: TenantDb, plan: TurnPlan, outcome: TurnOutcome, writer: TurnEventWriter, w: Worker): Promise<TurnPlan | null> {
+    writer.close();
     for (let attempt = 0; ; attempt++) {
       try {
-        const mayStartNext = w.abortReason !== "shutdown" && w.abortReason !== "release" && this.d.admission().mayStartQueued(plan.tenant);
-        const next = this.d.events.transaction(tdb, (tx) => {
+        const next = await this.#group.join(tdb, (tx) => {
+          const mayStartNext = w.abortReason !== "shutdown" && w.abortReason !== "release" && this.d.admission().mayStartQueued(plan.tenant);
           writer.drainInto(tx);
           return finishTurn(tdb, tx, plan, outcome, { mayStartNext });
         });

@@ -8,6 +8,9 @@
  * Flushes are group-committed: every writer of a tenant that is due in the
  * same tick of the event loop goes into one transaction (one fsync), so many
  * rooms streaming at once cost about one commit per tick, not one per room.
+ * A turn's end joins the same group commit (`GroupCommit.join`): with many
+ * short turns, their final transactions were as many commits as all the
+ * streamed flushes together.
  */
 import type { EventLog, EventTx } from "../events/event.log.js";
 import type { NewEvent, RoomEventType } from "../events/event.types.js";
@@ -17,53 +20,96 @@ import type { TurnEvent } from "./llm/llm.types.js";
 
 const MERGEABLE = new Set(["text_delta", "toolcall_delta", "thinking_delta"]);
 
+/** A transaction body that joined a group commit, and the promise waiting for its outcome. */
+interface Joined {
+  body: (tx: EventTx) => unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+interface Due {
+  writers: Set<TurnEventWriter>;
+  joined: Joined[];
+}
+
 /**
- * Commits the due writers of each tenant together, once per tick. If the
- * shared transaction fails, each writer is retried on its own so one room's
- * bad write cannot hold back the others.
+ * Commits the due writers and joined bodies of each tenant together, once per
+ * tick. If the shared transaction fails, each writer and each body is retried
+ * in a transaction of its own, so one room's bad write cannot hold back (nor
+ * duplicate) the others': nothing of the shared transaction was kept.
  */
 export class GroupCommit {
-  readonly #due = new Map<TenantDb, Set<TurnEventWriter>>();
+  readonly #due = new Map<TenantDb, Due>();
   #immediate: NodeJS.Immediate | null = null;
 
   constructor(private readonly events: EventLog) {}
 
   schedule(writer: TurnEventWriter): void {
-    let set = this.#due.get(writer.tdb);
-    if (!set) {
-      set = new Set();
-      this.#due.set(writer.tdb, set);
-    }
-    set.add(writer);
-    this.#immediate ??= setImmediate(() => this.#run());
+    this.#dueOf(writer.tdb).writers.add(writer);
   }
 
   cancel(writer: TurnEventWriter): void {
-    this.#due.get(writer.tdb)?.delete(writer);
+    this.#due.get(writer.tdb)?.writers.delete(writer);
+  }
+
+  /**
+   * Runs `body` inside the tenant's next group commit and resolves with its
+   * result once that transaction has committed (its events published), or
+   * rejects with the error of the transaction it finally ran in.
+   */
+  join<T>(tdb: TenantDb, body: (tx: EventTx) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#dueOf(tdb).joined.push({ body, resolve: resolve as (value: unknown) => void, reject });
+    });
+  }
+
+  #dueOf(tdb: TenantDb): Due {
+    let due = this.#due.get(tdb);
+    if (!due) {
+      due = { writers: new Set(), joined: [] };
+      this.#due.set(tdb, due);
+    }
+    this.#immediate ??= setImmediate(() => this.#run());
+    return due;
   }
 
   #run(): void {
     this.#immediate = null;
     const due = [...this.#due];
     this.#due.clear();
-    for (const [tdb, set] of due) {
+    for (const [tdb, { writers: set, joined }] of due) {
       const writers = [...set];
-      if (writers.length === 0) continue;
-      if (writers.length === 1) {
+      if (writers.length + joined.length === 0) continue;
+      if (writers.length === 1 && joined.length === 0) {
         writers[0]!.flushAlone();
         continue;
       }
       let taken: number[] = [];
+      let results: unknown[] = [];
       try {
         this.events.transaction(tdb, (tx) => {
           taken = writers.map((w) => w.emitQueued(tx));
+          results = joined.map((j) => j.body(tx));
         });
       } catch {
         for (const w of writers) w.flushAlone();
+        for (const j of joined) this.#runAlone(tdb, j);
         continue;
       }
       writers.forEach((w, i) => w.flushed(taken[i]!));
+      joined.forEach((j, i) => j.resolve(results[i]));
     }
+  }
+
+  #runAlone(tdb: TenantDb, j: Joined): void {
+    let result: unknown;
+    try {
+      result = this.events.transaction(tdb, j.body);
+    } catch (err) {
+      j.reject(err);
+      return;
+    }
+    j.resolve(result);
   }
 }
 
@@ -107,13 +153,23 @@ export class TurnEventWriter {
   }
 
   /**
+   * Stops the writer: nothing more is queued or flushed on its own, so what
+   * is queued goes out only through `drainInto`. Call it before the turn's
+   * final transaction joins a group commit, where a flush of the same queue
+   * would otherwise emit its events twice.
+   */
+  close(): void {
+    this.#closed = true;
+    this.#cancelTimers();
+  }
+
+  /**
    * Emits whatever is still queued inside the caller's transaction (the
    * turn's final one) and stops the writer. The queue is kept until
    * `committed()`, so a rolled-back final transaction can be retried.
    */
   drainInto(tx: EventTx): void {
-    this.#closed = true;
-    this.#cancelTimers();
+    this.close();
     for (const ev of this.#queue) tx.emit(this.plan.roomId, ev);
   }
 

@@ -65,3 +65,75 @@ describe("group commit of turn events", () => {
     bad.drainInto({ emit: () => ({}) as never, nowIso: "" });
   });
 });
+
+describe("turn ends joining the group commit", () => {
+  it("commits joined bodies with the tick's flushes in one transaction and resolves after it", async () => {
+    const token = await t.token("acme");
+    const a = (await t.json("POST", "/llm/room", { token, body: {} })).body.data.id as string;
+    const b = (await t.json("POST", "/llm/room", { token, body: {} })).body.data.id as string;
+    const tdb = t.server.tenants.get("acme");
+    const group = new GroupCommit(t.server.events);
+    const errors: unknown[] = [];
+    const writer = new TurnEventWriter(t.server.events, tdb, plan(a), 0, (e) => errors.push(e), group);
+    const transactions = vi.spyOn(t.server.events, "transaction");
+    writer.push({ event_type: "pi:agent_start", payload: {} });
+    const joined = group.join(tdb, (tx) => tx.emit(b, { event_type: "pi:agent_start", payload: {} }).seq);
+    expect(transactions).toHaveBeenCalledTimes(0);
+    expect(await joined).toBe(2);
+    expect(transactions).toHaveBeenCalledTimes(1);
+    transactions.mockRestore();
+    expect(errors).toEqual([]);
+    for (const id of [a, b]) {
+      const h = (await t.json("GET", `/llm/room/${id}/history`, { token })).body.data;
+      expect(h.events.map((e: any) => e.event_type)).toEqual(["room:rented", "pi:agent_start"]);
+    }
+  });
+
+  it("a failing joined body neither loses nor duplicates the others' events", async () => {
+    const token = await t.token("acme");
+    const a = (await t.json("POST", "/llm/room", { token, body: {} })).body.data.id as string;
+    const b = (await t.json("POST", "/llm/room", { token, body: {} })).body.data.id as string;
+    const tdb = t.server.tenants.get("acme");
+    const group = new GroupCommit(t.server.events);
+    const errors: unknown[] = [];
+    const writer = new TurnEventWriter(t.server.events, tdb, plan(a), 0, (e) => errors.push(e), group);
+    const seen: string[] = [];
+    const unsubscribe = t.server.events.bus.subscribe("acme", b, (ev) => seen.push(ev.event_type));
+    writer.push({ event_type: "pi:agent_start", payload: {} });
+    const good = group.join(tdb, (tx) => {
+      tx.emit(b, { event_type: "pi:agent_start", payload: {} });
+      return "ok";
+    });
+    const bad = group.join(tdb, (tx) => {
+      tx.emit(b, { event_type: "pi:agent_end", payload: {} });
+      throw new Error("boom");
+    });
+    await expect(bad).rejects.toThrow("boom");
+    expect(await good).toBe("ok");
+    unsubscribe();
+    expect(errors).toEqual([]);
+    // The shared transaction rolled back as a whole and was published to no one; each part then committed (or failed) alone.
+    expect(seen).toEqual(["pi:agent_start"]);
+    for (const id of [a, b]) {
+      const h = (await t.json("GET", `/llm/room/${id}/history`, { token })).body.data;
+      expect(h.events.map((e: any) => [e.seq, e.event_type])).toEqual([
+        [1, "room:rented"],
+        [2, "pi:agent_start"],
+      ]);
+    }
+  });
+
+  it("a closed writer's queue goes out once, through the joined body that drains it", async () => {
+    const token = await t.token("acme");
+    const a = (await t.json("POST", "/llm/room", { token, body: {} })).body.data.id as string;
+    const tdb = t.server.tenants.get("acme");
+    const group = new GroupCommit(t.server.events);
+    const writer = new TurnEventWriter(t.server.events, tdb, plan(a), 0, () => {}, group);
+    writer.push({ event_type: "pi:agent_start", payload: {} }); // due in this tick's group commit
+    writer.close();
+    await group.join(tdb, (tx) => writer.drainInto(tx));
+    writer.committed();
+    const h = (await t.json("GET", `/llm/room/${a}/history`, { token })).body.data;
+    expect(h.events.map((e: any) => e.event_type)).toEqual(["room:rented", "pi:agent_start"]);
+  });
+});
