@@ -77,15 +77,18 @@ describe("turn ends joining the group commit", () => {
     const writer = new TurnEventWriter(t.server.events, tdb, plan(a), 0, (e) => errors.push(e), group);
     const transactions = vi.spyOn(t.server.events, "transaction");
     writer.push({ event_type: "pi:agent_start", payload: {} });
-    const joined = group.join(tdb, (tx) => tx.emit(b, { event_type: "pi:agent_start", payload: {} }).seq);
+    const joined = group.join(tdb, (tx) => tx.emit(b, { event_type: "room:updated", payload: {} }).seq);
     expect(transactions).toHaveBeenCalledTimes(0);
     expect(await joined).toBe(2);
     expect(transactions).toHaveBeenCalledTimes(1);
     transactions.mockRestore();
     expect(errors).toEqual([]);
-    for (const id of [a, b]) {
+    for (const [id, type] of [
+      [a, "pi:agent_start"],
+      [b, "room:updated"],
+    ]) {
       const h = (await t.json("GET", `/llm/room/${id}/history`, { token })).body.data;
-      expect(h.events.map((e: any) => e.event_type)).toEqual(["room:rented", "pi:agent_start"]);
+      expect(h.events.map((e: any) => e.event_type)).toEqual(["room:rented", type]);
     }
   });
 
@@ -101,11 +104,11 @@ describe("turn ends joining the group commit", () => {
     const unsubscribe = t.server.events.bus.subscribe("acme", b, (ev) => seen.push(ev.event_type));
     writer.push({ event_type: "pi:agent_start", payload: {} });
     const good = group.join(tdb, (tx) => {
-      tx.emit(b, { event_type: "pi:agent_start", payload: {} });
+      tx.emit(b, { event_type: "room:updated", payload: {} });
       return "ok";
     });
     const bad = group.join(tdb, (tx) => {
-      tx.emit(b, { event_type: "pi:agent_end", payload: {} });
+      tx.emit(b, { event_type: "room:updated", payload: { lost: true } });
       throw new Error("boom");
     });
     await expect(bad).rejects.toThrow("boom");
@@ -113,12 +116,15 @@ describe("turn ends joining the group commit", () => {
     unsubscribe();
     expect(errors).toEqual([]);
     // The shared transaction rolled back as a whole and was published to no one; each part then committed (or failed) alone.
-    expect(seen).toEqual(["pi:agent_start"]);
-    for (const id of [a, b]) {
+    expect(seen).toEqual(["room:updated"]);
+    for (const [id, type] of [
+      [a, "pi:agent_start"],
+      [b, "room:updated"],
+    ]) {
       const h = (await t.json("GET", `/llm/room/${id}/history`, { token })).body.data;
-      expect(h.events.map((e: any) => [e.seq, e.event_type])).toEqual([
-        [1, "room:rented"],
-        [2, "pi:agent_start"],
+      expect(h.events.map((e: any) => [e.seq, e.event_type, e.payload.lost ?? false])).toEqual([
+        [1, "room:rented", false],
+        [2, type, false],
       ]);
     }
   });
