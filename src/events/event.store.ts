@@ -11,7 +11,7 @@ import { roomRows } from "../storage/row-cache.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 import { decodeSegment, encodeSegment, type DecodedEventRow, type StoredEventRow } from "./event.segment.js";
 import { advance, fill, type TextFold } from "./event.text.js";
-import type { NewEvent, RoomEvent } from "./event.types.js";
+import type { RoomEvent } from "./event.types.js";
 
 type EventRow = StoredEventRow;
 
@@ -78,23 +78,12 @@ export function eventId(roomId: string, seq: number): string {
 }
 
 /**
- * Appends one event whose payload is already in stored form (see
- * event.text.ts) at `seq`, which the caller took from its SeqCounter; the
- * caller holds the transaction. Returns the record as stored.
+ * Inserts one event row, its payload already in stored form (see
+ * event.text.ts) and serialised, at the seq the caller took from its
+ * SeqCounter; the caller holds the transaction.
  */
-export function appendEvent(t: TenantDb, roomId: string, seq: number, ev: NewEvent, createdAt: string): RoomEvent {
-  const payload = ev.payload;
-  stmts(t.sqlite).insert.run(roomId, seq, ev.event_type, ev.agent_key ?? null, ev.turn_id ?? null, JSON.stringify(payload), createdAt);
-  return {
-    id: eventId(roomId, seq),
-    seq,
-    room_id: roomId,
-    event_type: ev.event_type,
-    agent_key: ev.agent_key ?? null,
-    turn_id: ev.turn_id ?? null,
-    payload,
-    created_at: createdAt,
-  };
+export function appendEvent(t: TenantDb, roomId: string, row: StoredEventRow): void {
+  stmts(t.sqlite).insert.run(roomId, row.seq, row.event_type, row.agent_key, row.turn_id, row.payload, row.created_at);
 }
 
 /**
@@ -194,15 +183,36 @@ function hydrateSegment(t: TenantDb, roomId: string, seg: SegmentRow): RoomEvent
   return hydrate(t, roomId, decodeSegment(seg.events, seg.first_seq), { text: "" });
 }
 
+/** The live rows a caller said it knew are not what the table holds: nothing of that attempt may be kept. */
+class StaleLiveRows extends Error {}
+
 /**
  * Moves the room's live events with seq <= `upToSeq` into one segment. Call
  * it inside the transaction that emitted a turn's `agent:turn_end`, with that
  * event's seq: no message is in progress there, so every message of the
  * segment is whole and the live rows after it never need its text. Returns
  * how many events moved (0 when there were none).
+ *
+ * `known` are those live rows as the caller appended them, which spares
+ * reading them back. They are checked, not trusted: they must be gap-free and
+ * end at `upToSeq`, and the delete must remove exactly that many rows (none
+ * older were left out), or the attempt is rolled back (its own savepoint) and
+ * the rows are read from SQL after all.
  */
-export function compactEvents(t: TenantDb, roomId: string, upToSeq: number): number {
+export function compactEvents(t: TenantDb, roomId: string, upToSeq: number, known?: readonly StoredEventRow[]): number {
   const s = stmts(t.sqlite);
+  // Rows another writer appended in between leave a gap in what the caller knows.
+  if (known && known.length > 0 && known[known.length - 1]!.seq === upToSeq && upToSeq - known[0]!.seq + 1 === known.length) {
+    try {
+      return t.sqlite.transaction(() => {
+        s.insertSegment.run(roomId, known[0]!.seq, upToSeq, encodeSegment(known));
+        if (s.deleteUpTo.run(roomId, upToSeq).changes !== known.length) throw new StaleLiveRows();
+        return known.length;
+      })();
+    } catch (err) {
+      if (!(err instanceof StaleLiveRows)) throw err;
+    }
+  }
   const rows = s.liveUpTo.all(roomId, upToSeq);
   if (rows.length === 0) return 0;
   s.insertSegment.run(roomId, rows[0]!.seq, rows[rows.length - 1]!.seq, encodeSegment(rows));

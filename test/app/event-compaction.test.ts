@@ -7,6 +7,11 @@ import { rmSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { EventBus } from "../../src/events/event.bus.js";
+import { EventLog } from "../../src/events/event.log.js";
+import type { StoredEventRow } from "../../src/events/event.segment.js";
+import { compactEvents } from "../../src/events/event.store.js";
+import { formatSseFrame } from "../../src/sse/sse.feed.js";
 import { eventually, startTestServer, type TestServer } from "../support/harness.js";
 import { parseFrames } from "../support/sse-client.js";
 
@@ -130,6 +135,50 @@ describe("event compaction", () => {
       [ends[0] + 1, ends[2]],
     ]);
     for (const after of [0, ends[0] - 1, ends[0], ends[1], ends[2] - 1, ends[2]]) expect(await replay(id, after)).toEqual(all.slice(after));
+  });
+
+  it("compacts every live row even when some were written behind this log's back (memory checked, SQL fallback)", async () => {
+    const id = await rent({ agents: [{ agent_id: "a", options: { token_delay_ms: 0 } }] });
+    await say(id, "one");
+    await waitIdle(id); // this log now remembers the room's live rows
+    const tdb = t.server.tenants.get("acme");
+    // Another log over the same file (as a previous process would have been) appends rows this one never saw.
+    const other = new EventLog(new EventBus(formatSseFrame));
+    other.transaction(tdb, (tx) => {
+      tx.emit(id, { event_type: "room:updated", payload: { by: "other" } });
+      tx.emit(id, { event_type: "room:updated", payload: { by: "other" } });
+    });
+    t.server.events.transaction(tdb, (tx) => {
+      tx.emit(id, { event_type: "room:updated", payload: { by: "this" } });
+      tx.emit(id, { event_type: "agent:turn_end", payload: { status: "completed" } });
+    });
+    const all = await replay(id);
+    const ends = all.filter((e) => e.event_type === "agent:turn_end").map((e) => e.seq);
+    expect(all.map((e) => e.seq)).toEqual(all.map((_, i) => i + 1));
+    expect(all.filter((e) => e.event_type === "room:updated").map((e) => e.payload.by)).toEqual(["other", "other", "this"]);
+    const s = stored(id);
+    expect(s.segments.map((g) => [g.first_seq, g.last_seq])).toEqual([
+      [1, ends[0]],
+      [ends[0] + 1, ends[1]],
+    ]);
+    expect(s.live).toEqual([]);
+    for (const after of [0, ends[0], ends[1] - 2]) expect(await replay(id, after)).toEqual(all.slice(after));
+  });
+
+  it("known rows that leave out older live rows are not trusted: all of them move, read from SQL", async () => {
+    const id = await rent();
+    const tdb = t.server.tenants.get("acme");
+    t.server.events.transaction(tdb, (tx) => {
+      for (let i = 0; i < 3; i++) tx.emit(id, { event_type: "room:updated", payload: { i } });
+    });
+    const rows = tdb.sqlite
+      .prepare("SELECT seq, event_type, agent_key, turn_id, payload, created_at FROM room_events WHERE room_id = ? ORDER BY seq")
+      .all(id) as StoredEventRow[];
+    expect(rows.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
+    // Gap-free and ending at 4, but missing seqs 1 and 2: only the delete's count can tell.
+    expect(tdb.sqlite.transaction(() => compactEvents(tdb, id, 4, rows.slice(2)))()).toBe(4);
+    expect(stored(id)).toEqual({ segments: [{ first_seq: 1, last_seq: 4 }], live: [] });
+    expect((await replay(id)).map((e) => e.seq)).toEqual([1, 2, 3, 4]);
   });
 
   it("returns the pages compaction freed to the disk when the tenant file closes", async () => {
