@@ -177,7 +177,11 @@ export class EventLog {
     }
     let next: StoredEventRow[];
     if (compactedUpTo !== undefined) next = rows.filter((r) => r.seq > compactedUpTo);
-    else if (prev && prev.t === t) next = prev.rows.concat(rows);
+    else if (prev && prev.t === t) {
+      // In place: nothing else holds the array (a compaction reads a copy), and copying it per flush would make a turn quadratic.
+      next = prev.rows;
+      for (const r of rows) next.push(r);
+    }
     else if (rows[0]!.seq === 1) next = rows;
     else return;
     this.#live.set(key, { t, rows: next });
