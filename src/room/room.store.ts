@@ -4,7 +4,7 @@
  * connection). Nothing here knows HTTP or lifecycle rules; callers run these
  * inside their own transactions.
  */
-import { and, asc, desc, eq, inArray, isNotNull, lt, lte, ne, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, isNotNull, lt, lte, ne, or, sql } from "drizzle-orm";
 import { roomMessages, rooms, roomTurns } from "../storage/schema.js";
 import { prepared, RowWriter } from "../storage/prepared.js";
 import { roomRows } from "../storage/row-cache.js";
@@ -173,12 +173,16 @@ export function runningTurns(t: TenantDb): TurnRow[] {
 }
 
 /** Rooms whose sleep or release deadline has passed. */
-export function roomsDue(t: TenantDb, nowIso: string): RoomRow[] {
+/** Ids of rooms with a sleep or release deadline at or before `nowIso`, after `afterId` in id order, at most `limit`. */
+export function roomsDue(t: TenantDb, nowIso: string, afterId: string, limit: number): string[] {
   return t.db
-    .select()
+    .select({ id: rooms.id })
     .from(rooms)
-    .where(or(and(isNotNull(rooms.sleepAt), lte(rooms.sleepAt, nowIso)), and(isNotNull(rooms.releaseAt), lte(rooms.releaseAt, nowIso))))
-    .all();
+    .where(and(gt(rooms.id, afterId), or(and(isNotNull(rooms.sleepAt), lte(rooms.sleepAt, nowIso)), and(isNotNull(rooms.releaseAt), lte(rooms.releaseAt, nowIso)))))
+    .orderBy(asc(rooms.id))
+    .limit(limit)
+    .all()
+    .map((r) => r.id);
 }
 
 /** Rooms that need a worker or a timer after boot: anything not released and not sleeping with no deadline. */

@@ -11,6 +11,13 @@ import { beginRelease, completeRelease } from "../room/room.lifecycle.js";
 import { findRoom, roomsDue, updateRoom } from "../room/room.store.js";
 import type { TenantDatabases, TenantDb } from "../storage/tenant-db.js";
 
+/**
+ * Rooms per sweep transaction. Thousands of rooms can fall due together
+ * (rented in one burst, or deadlines that passed while the server was down);
+ * one transaction for all of them held every row, event and dirty page at once.
+ */
+const SWEEP_BATCH = 256;
+
 export class LifecycleTimers {
   #timer: NodeJS.Timeout | null = null;
 
@@ -20,6 +27,7 @@ export class LifecycleTimers {
     private readonly isRunning: (tenant: string, roomId: string) => boolean,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
+    private readonly batch: number = SWEEP_BATCH,
   ) {}
 
   start(everyMs: number): void {
@@ -43,14 +51,27 @@ export class LifecycleTimers {
     this.tenants.closeIdle();
   }
 
-  /** Applies every due deadline of one tenant. Synchronous: rooms with a running turn have no deadline. */
+  /**
+   * Applies every due deadline of one tenant, `batch` rooms per transaction
+   * in id order. Synchronous: rooms with a running turn have no
+   * deadline (one that is skipped stays due and is looked at again next sweep).
+   */
   sweep(t: TenantDb): void {
     const nowIso = new Date(this.now()).toISOString();
-    const due = roomsDue(t, nowIso);
-    if (due.length === 0) return;
+    let after = "";
+    for (;;) {
+      const due = roomsDue(t, nowIso, after, this.batch);
+      if (due.length === 0) return;
+      this.#applyDue(t, nowIso, due);
+      if (due.length < this.batch) return;
+      after = due[due.length - 1]!;
+    }
+  }
+
+  #applyDue(t: TenantDb, nowIso: string, due: string[]): void {
     this.events.transaction(t, (tx) => {
-      for (const stale of due) {
-        const room = findRoom(t, stale.id);
+      for (const id of due) {
+        const room = findRoom(t, id);
         if (!room || room.status === "released" || room.status === "active" || this.isRunning(t.tenant, room.id)) continue;
         if (room.releaseAt && room.releaseAt <= nowIso) {
           beginRelease(t, tx, room, "release_after_s");
