@@ -67,7 +67,8 @@ describe("group commit of turn events", () => {
 });
 
 describe("turn ends joining the group commit", () => {
-  it("commits joined bodies with the tick's flushes in one transaction and resolves after it", async () => {
+  /** Two fresh rooms; a writer (coalescing off) streams into `a` through `group`. */
+  async function twoRoomsOneWriter() {
     const token = await t.token("acme");
     const a = (await t.json("POST", "/llm/room", { token, body: {} })).body.data.id as string;
     const b = (await t.json("POST", "/llm/room", { token, body: {} })).body.data.id as string;
@@ -75,6 +76,11 @@ describe("turn ends joining the group commit", () => {
     const group = new GroupCommit(t.server.events);
     const errors: unknown[] = [];
     const writer = new TurnEventWriter(t.server.events, tdb, plan(a), 0, (e) => errors.push(e), group);
+    return { token, a, b, tdb, group, errors, writer };
+  }
+
+  it("commits joined bodies with the tick's flushes in one transaction and resolves after it", async () => {
+    const { token, a, b, tdb, group, errors, writer } = await twoRoomsOneWriter();
     const transactions = vi.spyOn(t.server.events, "transaction");
     writer.push({ event_type: "pi:agent_start", payload: {} });
     const joined = group.join(tdb, (tx) => tx.emit(b, { event_type: "room:updated", payload: {} }).seq);
@@ -93,13 +99,7 @@ describe("turn ends joining the group commit", () => {
   });
 
   it("a failing joined body neither loses nor duplicates the others' events", async () => {
-    const token = await t.token("acme");
-    const a = (await t.json("POST", "/llm/room", { token, body: {} })).body.data.id as string;
-    const b = (await t.json("POST", "/llm/room", { token, body: {} })).body.data.id as string;
-    const tdb = t.server.tenants.get("acme");
-    const group = new GroupCommit(t.server.events);
-    const errors: unknown[] = [];
-    const writer = new TurnEventWriter(t.server.events, tdb, plan(a), 0, (e) => errors.push(e), group);
+    const { token, a, b, tdb, group, errors, writer } = await twoRoomsOneWriter();
     const seen: string[] = [];
     const unsubscribe = t.server.events.bus.subscribe("acme", b, (ev) => seen.push(ev.event_type));
     writer.push({ event_type: "pi:agent_start", payload: {} });

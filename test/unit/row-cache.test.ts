@@ -3,34 +3,16 @@
  * served from memory, so every way a row changes must make the next read see
  * exactly what SQLite has committed, never a rolled-back or stale row.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import Database from "better-sqlite3";
-import { drizzle } from "drizzle-orm/better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { SeqCounter } from "../../src/events/event.store.js";
 import { findRoom, insertRoom, nextMessageSeq, updateRoom, type NewRoomRow } from "../../src/room/room.store.js";
-import { applyMigrations, loadMigrations } from "../../src/storage/migrations.js";
-import { packageRoot } from "../../src/storage/paths.js";
 import { RowCache } from "../../src/storage/row-cache.js";
-import * as schema from "../../src/storage/schema.js";
 import type { TenantDb } from "../../src/storage/tenant-db.js";
+import { tenantFiles } from "../support/tenant-files.js";
 
-const dir = mkdtempSync(path.join(tmpdir(), "roomservice-rowcache-"));
-const opened: Database.Database[] = [];
-afterAll(() => {
-  for (const db of opened) db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-const migrations = loadMigrations(path.join(packageRoot(), "migrations"));
-
-function open(name: string): TenantDb {
-  const sqlite = new Database(path.join(dir, `${name}.db`));
-  opened.push(sqlite);
-  applyMigrations(sqlite, migrations);
-  return { tenant: name, sqlite, db: drizzle({ client: sqlite, schema }) };
-}
+const files = tenantFiles("rowcache");
+afterAll(() => files.close());
+const open = (name: string): TenantDb => files.open(name);
 
 const room = (id: string): NewRoomRow => ({
   id,

@@ -5,36 +5,18 @@
  * Each case runs once through the store and once through drizzle on a twin
  * file, and both are compared.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import Database from "better-sqlite3";
 import { and, eq, sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { addTokens, tokensUsedOn } from "../../src/runtime/budget.store.js";
 import { insertMessage, insertRoom, insertTurn, updateMessage, updateRoom, updateTurn, type NewRoomRow } from "../../src/room/room.store.js";
-import { applyMigrations, loadMigrations } from "../../src/storage/migrations.js";
-import { packageRoot } from "../../src/storage/paths.js";
 import * as schema from "../../src/storage/schema.js";
 import type { TenantDb } from "../../src/storage/tenant-db.js";
+import { tenantFiles } from "../support/tenant-files.js";
 
 const { rooms, roomMessages, roomTurns, tokenUsageDaily } = schema;
-const dir = mkdtempSync(path.join(tmpdir(), "roomservice-rowwriter-"));
-const opened: Database.Database[] = [];
-afterAll(() => {
-  for (const db of opened) db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-const migrations = loadMigrations(path.join(packageRoot(), "migrations"));
-
-function open(name: string): TenantDb {
-  const sqlite = new Database(path.join(dir, `${name}.db`));
-  opened.push(sqlite);
-  sqlite.pragma("foreign_keys = ON");
-  applyMigrations(sqlite, migrations);
-  return { tenant: name, sqlite, db: drizzle({ client: sqlite, schema }) };
-}
+const files = tenantFiles("rowwriter");
+afterAll(() => files.close());
+const open = (name: string): TenantDb => files.open(name);
 
 /** Every stored value as SQLite has it (types included), so NULL and the string "null" differ. */
 function dump(t: TenantDb, table: string): unknown[] {
