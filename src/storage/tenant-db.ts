@@ -129,6 +129,11 @@ export class TenantDatabases {
       .filter((t) => TENANT_PATTERN.test(t));
   }
 
+  /** How many holds (requests, workers, followers) keep the tenant's file open now; 0 when it is closed. For tests and metrics. */
+  holdCount(tenant: string): number {
+    return this.#open.get(tenant)?.holds ?? 0;
+  }
+
   isOpen(tenant: string): boolean {
     return this.#open.has(tenant);
   }
