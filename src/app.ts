@@ -18,6 +18,8 @@ import type { Admission } from "./runtime/admission.js";
 import { requestContext } from "./http/middleware/request-context.js";
 import { createRouter } from "./http/router.js";
 import { metaRoutes } from "./meta/meta.routes.js";
+import type { MetricsRecorder } from "./metrics/metrics.recorder.js";
+import { operationsRoutes, type OperationsDeps } from "./metrics/metrics.routes.js";
 import { providerRoutes } from "./providers/providers.routes.js";
 import { roomRoutes } from "./room/room.routes.js";
 import type { RoomService } from "./room/room.service.js";
@@ -39,6 +41,10 @@ export interface AppDeps {
   admission: Admission;
   rateLimit: { rps: number; burst: number };
   sse: { heartbeatMs: number };
+  /** Where requests, refusals, replays and stream ends are counted. */
+  recorder: MetricsRecorder;
+  /** /metrics and /ready. */
+  operations: Omit<OperationsDeps, "verifier">;
 }
 
 export function buildApp(d: AppDeps) {
@@ -46,7 +52,7 @@ export function buildApp(d: AppDeps) {
 
   // Middleware is registered only for the methods it acts on (and the rate limit only when it is on): every
   // registered layer costs each request it matches a dispatch and a promise, even when it just calls next().
-  app.use("*", requestContext(d.log));
+  app.use("*", requestContext(d.log, d.recorder));
   app.on(
     ["POST", "PATCH", "PUT"],
     "*",
@@ -59,12 +65,13 @@ export function buildApp(d: AppDeps) {
   );
   app.use("/llm/*", authenticate(d.verifier, d.tenants));
   if (d.rateLimit.rps > 0) app.use("/llm/*", rateLimit({ rps: d.rateLimit.rps, burst: d.rateLimit.burst, now: d.now }));
-  app.on(["POST", "PATCH"], "/llm/*", idempotency(d.now));
+  app.on(["POST", "PATCH"], "/llm/*", idempotency(d.now, d.recorder));
 
   app.route("/", metaRoutes({ version: d.version, publicJwk: d.publicJwk, startedAt: d.startedAt, now: d.now, isShuttingDown: d.isShuttingDown }));
   app.route("/", providerRoutes(d.runtime));
-  app.route("/", roomRoutes(d.rooms, d.sse));
+  app.route("/", roomRoutes(d.rooms, d.sse, d.recorder));
   app.route("/", operatorRoutes(d.admission));
+  app.route("/", operationsRoutes({ ...d.operations, verifier: d.verifier }));
   app.route("/", docsRoutes({ openapi: () => app.getOpenAPI31Document(openApiConfig(d.version)) }));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
@@ -75,9 +82,13 @@ export function buildApp(d: AppDeps) {
   });
   app.doc31("/openapi.json", () => openApiConfig(d.version));
 
-  app.notFound((c) => c.json(errorBody("NOT_FOUND", `no route ${c.req.method} ${new URL(c.req.url).pathname}; see GET / for links and GET /openapi.json for every route`), 404));
+  app.notFound((c) => {
+    d.recorder.httpError("NOT_FOUND");
+    return c.json(errorBody("NOT_FOUND", `no route ${c.req.method} ${new URL(c.req.url).pathname}; see GET / for links and GET /openapi.json for every route`), 404);
+  });
   app.onError((err, c) => {
     const { appError, unexpected } = toAppError(err);
+    d.recorder.httpError(appError.code);
     if (unexpected) {
       const log = c.get("log") ?? d.log;
       log.error({ err, req_id: c.get("requestId") }, "unhandled error");

@@ -68,6 +68,12 @@ const envSchema = z.object({
   /** Tokens (input + output) a tenant may use per UTC day; 0 means no budget. */
   TENANT_DAILY_TOKEN_BUDGET: intFromEnv(0, Number.MAX_SAFE_INTEGER).default(0),
 
+  /** Bearer secret that may scrape GET /metrics (besides an operator token); unset, /metrics is closed. */
+  METRICS_TOKEN: z
+    .string()
+    .regex(/^[A-Za-z0-9\-._~+/]{32,512}$/, "must be 32 to 512 characters of letters, digits and - . _ ~ + / (make one with `openssl rand -hex 32`)")
+    .optional(),
+
   PRETTY_LOGS: boolFromEnv.default(false),
 });
 
@@ -90,6 +96,7 @@ export interface Config {
   readonly providers: { readonly file: string | null; readonly echoTokenDelayMs: number; readonly maxRetries: number; readonly retryMaxDelayMs: number };
   readonly events: { readonly coalesceMs: number; readonly heartbeatMs: number };
   readonly lifecycle: { readonly shutdownGraceMs: number; readonly sweepMs: number };
+  readonly metrics: { readonly token: string | null };
   readonly limits: {
     readonly rateLimitRps: number;
     readonly rateLimitBurst: number;
@@ -152,6 +159,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     events: { coalesceMs: e.EVENT_COALESCE_MS, heartbeatMs: e.SSE_HEARTBEAT_MS },
     lifecycle: { shutdownGraceMs: e.SHUTDOWN_GRACE_MS, sweepMs: e.LIFECYCLE_SWEEP_MS },
+    metrics: { token: e.METRICS_TOKEN ?? null },
     limits: {
       rateLimitRps: e.RATE_LIMIT_RPS,
       rateLimitBurst: e.RATE_LIMIT_BURST,

@@ -31,6 +31,7 @@ async function main(): Promise<void> {
   }
   const { log } = server;
   const http = serve({ fetch: server.app.fetch, hostname: config.host, port: config.port }, (info) => {
+    server.readiness.listening();
     log.info({ url: `http://${info.address.includes(":") ? `[${info.address}]` : info.address}:${info.port}`, data_dir: config.dataDir }, "listening");
   });
 

@@ -14,6 +14,9 @@ import { createVerifier } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import { EventBus } from "./events/event.bus.js";
 import { EventLog } from "./events/event.log.js";
+import { Readiness } from "./metrics/metrics.readiness.js";
+import { Recorder } from "./metrics/metrics.recorder.js";
+import { MetricsRegistry } from "./metrics/metrics.registry.js";
 import { claimInTransaction } from "./idempotency/idempotency.context.js";
 import { idempotencyLifecycle } from "./idempotency/idempotency.service.js";
 import { createRoomFeature } from "./room/room.feature.js";
@@ -50,6 +53,11 @@ export interface Server {
   lifecycle: Lifecycle;
   /** The boot-time pass that opens (and so recovers) every tenant on disk; `done` resolves when it has. */
   recovery: RecoveryPass;
+  /** What /ready answers; main.ts tells it when the listener is up. */
+  readiness: Readiness;
+  /** The metrics the hot paths record into, and the registry /metrics scrapes. */
+  recorder: Recorder;
+  metrics: MetricsRegistry;
   /** Stops new turns, drains running ones for up to graceMs, then closes storage. */
   shutdown(graceMs: number): Promise<void>;
 }
@@ -92,8 +100,10 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       logger: log,
       env: opts.secretsEnv ?? {},
     });
+    const recorder = new Recorder();
     const events = new EventLog(new EventBus(formatSseFrame), {
       now,
+      onCommit: (n, seconds) => recorder.eventsCommitted(n, seconds),
       beforeCommit: claimInTransaction,
       onCompactionFailed: (t, roomId, err) => log.warn({ err, tenant: t.tenant, room_id: roomId }, "event compaction failed; the room's events stay uncompacted until its next turn ends"),
     });
@@ -111,6 +121,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       limits,
       coalesceMs: config.events.coalesceMs,
       now,
+      metrics: recorder,
       ...(opts.turnEndRetry ? { endRetry: opts.turnEndRetry } : {}),
     });
     admission = new Admission(serviceDb, limits, (tenant) => roomFeature.workers.activeCount(tenant), now);
@@ -119,6 +130,14 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     const rooms = roomFeature.service;
 
     const recovery = recoverAllTenants(tenants, log);
+    const readiness = new Readiness(() => admission!.shuttingDown);
+    void recovery.done.then(() => readiness.recovered());
+    const metrics = new MetricsRegistry(recorder, {
+      openTenantFiles: () => tenants.openHandles(),
+      followers: () => events.bus.subscriberCount(),
+      turnsRunning: () => roomFeature.workers.activeCount(),
+      globalStop: () => admission!.stop.active,
+    });
     lifecycle.start(config.lifecycle.sweepMs);
 
     const startedAt = now();
@@ -137,6 +156,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       admission,
       rateLimit: { rps: limits.rateLimitRps, burst: limits.rateLimitBurst },
       sse: { heartbeatMs: config.events.heartbeatMs },
+      recorder,
+      operations: { metrics, readiness, metricsToken: config.metrics.token },
     });
 
     let closed = false;
@@ -154,6 +175,9 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       rooms,
       lifecycle,
       recovery,
+      readiness,
+      recorder,
+      metrics,
       async shutdown(graceMs: number) {
         if (closed) return;
         closed = true;

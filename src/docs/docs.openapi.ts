@@ -17,6 +17,7 @@ export const TAGS = [
   { name: "providers", description: "The models the operator enabled." },
   { name: "operator", description: "Operator controls; access `root`." },
   { name: "meta", description: "Health, index and keys; no auth." },
+  { name: "operations", description: "Prometheus metrics (METRICS_TOKEN or an operator token) and readiness (no auth)." },
   { name: "docs", description: "These documents; no auth." },
 ];
 

@@ -27,6 +27,8 @@ export interface EventLogOptions {
   beforeCommit?: (t: TenantDb, result: unknown) => void;
   /** A compaction failed and was rolled back alone: the events stay live rows (still complete), the transaction goes on. */
   onCompactionFailed?: (t: TenantDb, roomId: string, err: unknown) => void;
+  /** After each commit: events written and seconds from the transaction's start to its commit (metrics). */
+  onCommit?: (events: number, seconds: number) => void;
 }
 
 /**
@@ -56,6 +58,7 @@ export class EventLog {
   readonly #folds = new Map<string, TextFold>();
   readonly #beforeCommit: EventLogOptions["beforeCommit"];
   readonly #onCompactionFailed: EventLogOptions["onCompactionFailed"];
+  readonly #onCommit: EventLogOptions["onCommit"];
   /** Keyed by tenant/room, in order of last write (a Map iterates oldest first). */
   readonly #live = new Map<string, LiveRows>();
   #liveRowCount = 0;
@@ -65,6 +68,7 @@ export class EventLog {
     this.#now = opts.now ?? Date.now;
     this.#beforeCommit = opts.beforeCommit;
     this.#onCompactionFailed = opts.onCompactionFailed;
+    this.#onCommit = opts.onCommit;
   }
 
   get bus(): EventBus {
@@ -74,6 +78,7 @@ export class EventLog {
   /** Runs `fn` in one IMMEDIATE transaction, then publishes what it emitted. Must not be nested. */
   transaction<T>(t: TenantDb, fn: (tx: EventTx) => T): T {
     if (t.sqlite.inTransaction) throw new Error("EventLog.transaction must not be nested");
+    const startedAt = performance.now();
     const nowIso = new Date(this.#now()).toISOString();
     const emitted: RoomEvent[] = [];
     const pendingFolds = new Map<string, TextFold>();
@@ -137,6 +142,7 @@ export class EventLog {
         return r;
       })
       .immediate();
+    this.#onCommit?.(emitted.length, (performance.now() - startedAt) / 1000);
     for (const [roomId, rows] of appended) this.#remember(t, roomId, rows, compacted.get(roomId));
     for (const [key, fold] of pendingFolds) this.#folds.set(key, fold);
     // A fold is only needed while a turn streams; drop it when the turn ends so idle rooms cost nothing.

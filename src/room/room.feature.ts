@@ -10,6 +10,7 @@ import type { Admission } from "../runtime/admission.js";
 import type { LifecycleFeature } from "../runtime/lifecycle.js";
 import { LifecycleTimers } from "../runtime/lifecycle-timers.js";
 import type { LlmRuntime } from "../runtime/llm/llm.types.js";
+import type { MetricsRecorder } from "../metrics/metrics.recorder.js";
 import { recoverTenant } from "../runtime/recovery.js";
 import { RoomWorkers, type EndRetry } from "../runtime/room-workers.js";
 import type { TenantDatabases } from "../storage/tenant-db.js";
@@ -25,6 +26,7 @@ export interface RoomFeatureDeps {
   limits: RoomLimits;
   coalesceMs: number;
   now: () => number;
+  metrics: MetricsRecorder;
   endRetry?: EndRetry;
 }
 
@@ -44,6 +46,7 @@ export function createRoomFeature(d: RoomFeatureDeps): RoomFeature {
     coalesceMs: d.coalesceMs,
     historyMessages: d.limits.historyMessages,
     admission: d.admission,
+    metrics: d.metrics,
     ...(d.endRetry ? { endRetry: d.endRetry } : {}),
   });
   const service = new RoomService({

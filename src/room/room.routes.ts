@@ -13,6 +13,7 @@ import { bearerSecurity, errorResponses } from "../http/openapi-helpers.js";
 import { createRouter } from "../http/router.js";
 import { AppError } from "../errors.js";
 import { parseLastEventId, sseReply } from "../sse/sse.stream.js";
+import type { MetricsRecorder } from "../metrics/metrics.recorder.js";
 import { setSuccessStatus } from "../idempotency/idempotency.context.js";
 import { parseIfMatch, type RoomCtx, type RoomService } from "./room.service.js";
 import { userActor } from "../auth/actor.js";
@@ -50,7 +51,7 @@ function withVersion(c: Context<AppEnv>, room: { version: number }) {
   c.header("ETag", `"${room.version}"`);
 }
 
-export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
+export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }, metrics: Pick<MetricsRecorder, "streamClosed">) {
   const app = createRouter();
 
   app.openapi(
@@ -314,7 +315,10 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
           signal: c.req.raw.signal,
           heartbeatMs: sse.heartbeatMs,
           headers: { "X-Request-Id": c.get("requestId") },
-          onClose: () => stream.close(),
+          onClose: (reason) => {
+            stream.close();
+            metrics.streamClosed(reason);
+          },
           onError: (err) => log.error({ err, room_id: id }, "event stream failed"),
         }) as never;
       } catch (err) {

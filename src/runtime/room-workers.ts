@@ -19,6 +19,7 @@ import { conversationBefore, findTurn } from "../room/room.store.js";
 import type { TenantDatabases, TenantDb } from "../storage/tenant-db.js";
 import type { Admission } from "./admission.js";
 import type { ChatTurn, LlmRuntime, TurnEvent, TurnResult } from "./llm/llm.types.js";
+import type { MetricsRecorder, TurnRecord } from "../metrics/metrics.recorder.js";
 import { GroupCommit, TurnEventWriter } from "./turn-writer.js";
 import { outsideRequest } from "../idempotency/idempotency.context.js";
 
@@ -30,6 +31,7 @@ export interface RoomWorkersDeps {
   coalesceMs: number;
   historyMessages: number;
   admission: () => Admission;
+  metrics: Pick<MetricsRecorder, "turnStarted" | "groupCommit">;
   /** How a turn's end is retried while storage fails before the turn counts as lost (default: 20 attempts, 25 ms doubling to 1 s). */
   endRetry?: EndRetry;
 }
@@ -82,7 +84,7 @@ export class RoomWorkers implements TurnRunner {
   readonly #endRetry: EndRetry;
 
   constructor(private readonly d: RoomWorkersDeps) {
-    this.#group = new GroupCommit(d.events);
+    this.#group = new GroupCommit(d.events, (size) => d.metrics.groupCommit(size));
     this.#endRetry = d.endRetry ?? DEFAULT_END_RETRY;
   }
 
@@ -201,15 +203,17 @@ export class RoomWorkers implements TurnRunner {
     let plan: TurnPlan | null = w.plan;
     while (plan) {
       w.plan = plan;
+      const turn = this.d.metrics.turnStarted(plan.actor.provider, plan.actor.model);
       const tdb = this.d.tenants.get(plan.tenant);
       const budgetLeft = this.d.admission().tokensLeftToday(tdb);
       const writer = new TurnEventWriter(this.d.events, tdb, plan, this.d.coalesceMs, (err) =>
         this.d.log.warn({ err, room_id: plan!.roomId, turn_id: plan!.turnId }, "turn events not yet written; will retry"),
         this.#group,
       );
-      const { result, streamedChars } = await this.#run(tdb, plan, w, writer, budgetLeft);
+      const { result, streamedChars } = await this.#run(tdb, plan, w, writer, budgetLeft, turn);
       const outcome = this.#outcome(result, w.abortReason, streamedChars);
       const ended = await this.#finish(tdb, plan, outcome, writer, w);
+      turn.ended(ended.recorded ? outcome.status : "failed", ended.recorded ? outcome.usage : ZERO);
       w.turnEnded?.resolve();
       w.turnEnded = null;
       if (!ended.recorded) {
@@ -249,12 +253,13 @@ export class RoomWorkers implements TurnRunner {
   }
 
   /** Not async: while the model runs, the turn's only suspended frame here is #loop's. */
-  #run(tdb: TenantDb, plan: TurnPlan, w: Worker, writer: TurnEventWriter, budgetLeft: number): Promise<{ result: TurnResult; streamedChars: number }> {
+  #run(tdb: TenantDb, plan: TurnPlan, w: Worker, writer: TurnEventWriter, budgetLeft: number, turn: TurnRecord): Promise<{ result: TurnResult; streamedChars: number }> {
     // Streamed text counts against the daily budget as it arrives (about 4 characters a token), so a
     // turn that would overrun it is stopped mid-stream rather than after the fact.
     let streamedChars = 0;
     const emit = (ev: TurnEvent) => {
       writer.push(ev);
+      if (!turn.streaming && ev.event_type === "pi:message_update") turn.firstToken();
       if (Number.isFinite(budgetLeft) && ev.event_type === "pi:message_update" && typeof ev.payload["delta"] === "string") {
         streamedChars += (ev.payload["delta"] as string).length;
         if (streamedChars / 4 > budgetLeft && w.abortReason === null) {

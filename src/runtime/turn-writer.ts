@@ -42,7 +42,11 @@ export class GroupCommit {
   readonly #due = new Map<TenantDb, Due>();
   #immediate: NodeJS.Immediate | null = null;
 
-  constructor(private readonly events: EventLog) {}
+  /** `onBatch` hears the size of each tenant's group (writers and joined bodies) as it commits; metrics count it. */
+  constructor(
+    private readonly events: EventLog,
+    private readonly onBatch?: (size: number) => void,
+  ) {}
 
   schedule(writer: TurnEventWriter): void {
     this.#dueOf(writer.tdb).writers.add(writer);
@@ -80,6 +84,7 @@ export class GroupCommit {
     for (const [tdb, { writers: set, joined }] of due) {
       const writers = [...set];
       if (writers.length + joined.length === 0) continue;
+      this.onBatch?.(writers.length + joined.length);
       if (writers.length === 1 && joined.length === 0) {
         writers[0]!.flushAlone();
         continue;

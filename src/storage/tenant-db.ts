@@ -159,6 +159,11 @@ export class TenantDatabases {
     return [...this.#open.keys()];
   }
 
+  /** Handles of the files open right now, without opening any or counting as their use (metrics read them when scraped). */
+  openHandles(): TenantDb[] {
+    return Array.from(this.#open.values(), (e) => e.handle);
+  }
+
   /** Closes handles unused for idleCloseMs and not held; returns how many were closed. */
   closeIdle(): number {
     const cutoff = this.#now() - this.#opts.idleCloseMs;

@@ -56,6 +56,8 @@ describe("OpenAPI document", () => {
       if (p.startsWith("/llm/")) {
         expect(op["security"], where).toEqual([{ bearerAuth: [] }]);
         expect(REQUIRED_ACCESS[op["operationId"] as string], `${where} has a documented access level`).toBeDefined();
+      } else if (p === "/metrics") {
+        expect(op["security"], where).toEqual([{ metricsAuth: [] }]);
       } else {
         expect(op["security"], where).toBeUndefined();
       }
@@ -75,8 +77,8 @@ describe("OpenAPI document", () => {
         }
         if (p.includes("{id}")) expect(statuses, `${where} documents 404`).toContain("404");
       }
-      // /health answers 503 with its own body while draining; every other status >= 400 is the error envelope.
-      for (const s of statuses.filter((x) => Number(x) >= 400 && !(op["operationId"] === "health" && x === "503"))) {
+      // /health and /ready answer 503 with their own body while draining; every other status >= 400 is the error envelope.
+      for (const s of statuses.filter((x) => Number(x) >= 400 && !((op["operationId"] === "health" || op["operationId"] === "readiness") && x === "503"))) {
         const content = op["responses"][s].content["application/json"];
         expect(content?.schema, `${where} ${s}`).toEqual({ $ref: "#/components/schemas/Error" });
       }

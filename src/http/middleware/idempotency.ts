@@ -11,6 +11,7 @@ import type { MiddlewareHandler } from "hono";
 import { AppError } from "../../errors.js";
 import { runWithIdempotency, type IdempotencyContext } from "../../idempotency/idempotency.context.js";
 import { decide, recordResponse } from "../../idempotency/idempotency.service.js";
+import type { MetricsRecorder } from "../../metrics/metrics.recorder.js";
 import type { AppEnv } from "../context.js";
 
 const KEY_PATTERN = /^[\x21-\x7E]{1,255}$/;
@@ -33,7 +34,7 @@ function canonicalBody(text: string): string {
   }
 }
 
-export function idempotency(now: () => number = Date.now): MiddlewareHandler<AppEnv> {
+export function idempotency(now: () => number, metrics: Pick<MetricsRecorder, "idempotentReplay">): MiddlewareHandler<AppEnv> {
   // Expired keys are purged by the lifecycle sweep (idempotency.service.ts), not here.
   const inFlight = new Set<string>();
   return async (c, next) => {
@@ -63,6 +64,7 @@ export function idempotency(now: () => number = Date.now): MiddlewareHandler<App
       throw new AppError("IDEMPOTENCY_IN_PROGRESS", "a request with this Idempotency-Key is still being handled; retry after it finishes", { retryAfterS: 1 });
     }
     if (decision.kind === "replay") {
+      metrics.idempotentReplay();
       return new Response(decision.body, {
         status: decision.status,
         headers: { "content-type": "application/json", "idempotent-replayed": "true", "x-request-id": c.get("requestId") },
