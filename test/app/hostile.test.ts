@@ -14,6 +14,9 @@ let routes: Array<{ method: string; path: string }>;
 
 beforeAll(async () => {
   t = await startTestServer({ env: { RATE_LIMIT_RPS: "0" } });
+  // As a listening server is: /ready answers 503 only before that (or while draining), which is its job, not a failure.
+  await t.server.recovery.done;
+  t.server.readiness.listening();
   acme = await t.token("acme");
   const globex = await t.token("globex");
   acmeRoom = (await t.json("POST", "/llm/room", { token: acme, body: {} })).body.data.id;
