@@ -53,7 +53,9 @@ export function buildApp(d: AppDeps) {
     bodyLimit({
       maxSize: d.bodyLimitBytes,
       onError: () => {
-        throw new AppError("PAYLOAD_TOO_LARGE", `request body is larger than ${d.bodyLimitBytes} bytes`);
+        // The rest of the body is still on its way: close the connection after this answer (a pooled
+        // client then opens a new one) instead of leaving it to be cut under the client's next request.
+        throw new AppError("PAYLOAD_TOO_LARGE", `request body is larger than ${d.bodyLimitBytes} bytes`, { headers: { Connection: "close" } });
       },
     }),
   );
