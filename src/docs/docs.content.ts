@@ -46,35 +46,40 @@ export const LIFECYCLE_TABLE = `| from | verb or cause | to |
 
 With wake policy \`manual\`, messages are stored \`queued\` and wait for a wake. A turn is bounded by \`done_policy\` (\`max_turn_s\`, \`max_output_tokens\`, \`max_steps\`) and \`tool_policy\` (\`allowed_tools\`, \`max_tool_calls\`).`;
 
-export const ACCESS_LEVELS_DOC: Record<Access, string> = {
-  read: "Only GET (and HEAD): list and read rooms, history, events, providers.",
-  edit: "Also `PATCH` a room, send messages, wake, interrupt.",
-  full: "Also rent (`POST /llm/room`) and release rooms. The default of `npm run token`.",
-  root: "Also the operator routes (`/llm/operator/stop`, the global stop switch).",
+export const ACCESS_LEVELS_DOC: Record<Access | "operator", string> = {
+  read: "Only GET (and HEAD): list and read rooms, history, events, providers, your own principal. Also what a token without an `access` claim gets.",
+  edit: "Also `PATCH` a room, send messages (`POST /v1/responses` into an existing room), wake, interrupt.",
+  full: "Also rent (`POST /llm/room`, `POST /v1/responses` without `room_id`) and release rooms. The default of `npm run token`.",
+  root: "The same as `full` (kept for older tokens). It does **not** reach the operator routes.",
+  operator: "Not a level but a separate credential: the claim `operator: true`, which only this server's own key makes count (`npm run -s token -- --operator`), or the external issuer for exactly the subject `AUTH_OPERATOR_SUBJECT`. Needed by the operator routes (`/llm/operator/stop`, the global stop of every tenant); no tenant token carries it.",
 };
 
 export function authSection(): string {
-  const levels = (Object.entries(ACCESS_LEVELS_DOC) as [Access, string][]).map(([a, s]) => `| \`${a}\` | ${s} |`).join("\n");
+  const levels = (Object.entries(ACCESS_LEVELS_DOC) as [Access | "operator", string][]).map(([a, s]) => `| \`${a}\` | ${s} |`).join("\n");
   return `Every \`/llm/*\` route needs \`Authorization: Bearer <JWT>\`. The public routes (\`/\`, \`/health\`, \`/docs\`, \`/docs/llm/*\`, \`/llms.txt\`, \`/openapi.json\`, \`/reference\`, \`/.well-known/jwks.json\`) need none.
 
-The token's claims: \`sub\` (the caller), \`tenant\` (a slug matching \`^[a-z][a-z0-9_]{0,62}$\`), \`exp\` (required), and optional \`access\`. The tenant comes only from the verified token, never from the URL or body: every room you can reach belongs to your tenant, and another tenant's room id is 404, never 403. Algorithms are pinned; \`alg: none\` and algorithm confusion are refused.
+The token's claims: \`sub\` (the caller), \`tenant\` (a slug matching \`^[a-z][a-z0-9_]{0,62}$\`), \`exp\` (required, at most \`AUTH_MAX_TOKEN_TTL_S\` away: 30 days by default), optional \`access\`, and for the operator only \`operator: true\`. The tenant comes only from the verified token, never from the URL or body: every room you can reach belongs to your tenant, and another tenant's room id is 404, never 403. Algorithms are pinned; \`alg: none\` and algorithm confusion are refused.
 
-Get a token signed by the server's own key (the key lives in \`DATA_DIR\`, so this works with or without the server running):
+Get a token signed by the server's own key. The key lives in \`DATA_DIR\`, so this works with or without the server running, but only with the server's \`DATA_DIR\`: minted with another one, the command makes a second key (it says so on stderr) and the server answers 401 "signed by a key this server does not know".
 
 \`\`\`sh
-TOKEN=$(npm run -s token -- --tenant acme)                     # access full, 1 hour
+TOKEN=$(npm run -s token -- --tenant acme)                     # access full, 1 hour; DATA_DIR=./data as the server's default
+TOKEN=$(DATA_DIR=/srv/rooms npm run -s token -- --tenant acme)  # a server started with DATA_DIR=/srv/rooms
 npm run -s token -- --tenant acme --sub alice --access read --ttl 600
+OPERATOR=$(npm run -s token -- --operator)                     # the operator credential, for /llm/operator/*
 \`\`\`
+
+Use \`npm run -s\` (silent): without \`-s\`, npm prints its own banner, which \`$(...)\` would capture into the token.
 
 An operator may also trust an external issuer through its JWKS (\`AUTH_JWKS_URL\`, \`AUTH_ISSUER\`, \`AUTH_AUDIENCE\`). The server's public key is at \`GET /.well-known/jwks.json\`.
 
-Access levels, each including the ones above it (\`read\` < \`edit\` < \`full\` < \`root\`):
+Access levels, each including the ones above it (\`read\` < \`edit\` < \`full\` < \`root\`), and the operator credential:
 
 | access | may |
 | --- | --- |
 ${levels}
 
-A token without \`access\` has access \`full\`; an unknown level is 401 \`AUTH_INVALID\`. A verb the level does not allow is 403 \`FORBIDDEN\` (with \`WWW-Authenticate: Bearer error="insufficient_scope"\`); a missing or bad token is 401 (\`AUTH_REQUIRED\`, \`AUTH_INVALID\`).`;
+A token without \`access\` has access \`read\` (least privilege; for the external issuer the operator may choose another default with \`AUTH_EXTERNAL_DEFAULT_ACCESS\`); an unknown level is 401 \`AUTH_INVALID\`. A verb the level does not allow is 403 \`FORBIDDEN\` naming the level the route needs (with \`WWW-Authenticate: Bearer error="insufficient_scope"\`); a missing, expired, too long-lived or wrongly signed token is 401 (\`AUTH_REQUIRED\`, \`AUTH_INVALID\`) with what to do in the message.`;
 }
 
 export function idempotencySection(): string {

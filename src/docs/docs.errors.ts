@@ -23,15 +23,15 @@ export const ERROR_REMEDIES: Record<ErrorCode, { when: string; remedy: string }>
   },
   AUTH_REQUIRED: {
     when: "No `Authorization` header on a `/llm/*` route.",
-    remedy: "Send `Authorization: Bearer <token>`. Locally: `npm run -s token -- --tenant <slug>`.",
+    remedy: "Send `Authorization: Bearer <token>`. Locally, in the repository and with the server's `DATA_DIR`: `TOKEN=$(npm run -s token -- --tenant acme)`.",
   },
   AUTH_INVALID: {
-    when: "The token is malformed, expired, not yet valid, wrongly signed, for another issuer or audience, or uses a refused algorithm.",
-    remedy: "Get a fresh token; `WWW-Authenticate` says why this one failed. Retrying with the same token never helps.",
+    when: "The token is malformed, expired, not yet valid, lives longer than `AUTH_MAX_TOKEN_TTL_S`, is signed by a key this server does not know (minted with another `DATA_DIR`), is for another issuer or audience, or uses a refused algorithm.",
+    remedy: "The message (and `WWW-Authenticate`) says why. Get a new token: locally `npm run -s token -- --tenant acme` with the server's `DATA_DIR`. Retrying with the same token never helps.",
   },
   FORBIDDEN: {
-    when: "The token is valid but its `access` level does not allow this verb.",
-    remedy: "Use a token with a higher `access` (see Auth and access levels). Do not retry with the same token.",
+    when: "The token is valid but its `access` level does not allow this verb, or an operator route was called without the operator credential.",
+    remedy: "The message and `details.required_access` name what the route needs: a token with that `access` (see Auth and access levels), or for `/llm/operator/*` an operator token. Do not retry with the same token.",
   },
   NOT_FOUND: {
     when: "No such route (or not with this method).",

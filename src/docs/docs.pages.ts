@@ -251,7 +251,7 @@ function lead(text: string): string {
   const out: string[] = [];
   for (const raw of sentences) {
     const s = raw.trim();
-    if (!s || /^Needs access/.test(s)) continue;
+    if (!s || /^Needs (access|an operator token)/.test(s)) continue;
     out.push(s);
     if (out.join(" ").length >= 80) break;
   }

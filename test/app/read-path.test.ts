@@ -80,7 +80,7 @@ describe("GET /llm/room/:id on the wire", () => {
     expect(Number(res.headers["content-length"])).toBe(Buffer.byteLength(res.body));
     const body = JSON.parse(res.body) as { success: boolean; data: { id: string; tenant: string; version: number; purpose: string } };
     expect(body).toMatchObject({ success: true, data: { id: roomId, tenant: "acme", version: 1, purpose: "read" } });
-    expect(res.body).toBe(JSON.stringify({ success: true, data: server.rooms.get({ tdb: server.tenants.get("acme"), principal: { tenant: "acme", sub: "alice", access: "full", exp: 0 } }, roomId) }));
+    expect(res.body).toBe(JSON.stringify({ success: true, data: server.rooms.get({ tdb: server.tenants.get("acme"), principal: { tenant: "acme", sub: "alice", access: "full", exp: 0, operator: false } }, roomId) }));
   });
 
   it("makes a request id when the caller sends none, and logs the request with its route and tenant", async () => {

@@ -33,11 +33,11 @@ describe("413 on a keep-alive connection", () => {
       body: JSON.stringify({ purpose: "x".repeat(3 * 1024 * 1024) }),
     });
     expect(big.status).toBe(413);
-    expect((await big.json()).code).toBe("PAYLOAD_TOO_LARGE");
+    expect(((await big.json()) as { code: string }).code).toBe("PAYLOAD_TOO_LARGE");
     for (let i = 0; i < 3; i++) {
       const next = await fetch(`${base}/llm/room`, { headers: auth });
       expect(next.status).toBe(200);
-      expect((await next.json()).success).toBe(true);
+      expect(((await next.json()) as { success: boolean }).success).toBe(true);
     }
   });
 });

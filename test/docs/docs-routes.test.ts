@@ -151,10 +151,11 @@ describe("llms.txt", () => {
 });
 
 describe("access levels", () => {
-  const below: Record<Access, Access | null> = { read: null, edit: "read", full: "edit", root: "full" };
+  const below: Record<Access | "operator", Access | null> = { read: null, edit: "read", full: "edit", root: "full", operator: "root" };
 
   it("each protected operation refuses the level below the documented one and admits the documented one", async () => {
-    const tokens = Object.fromEntries(await Promise.all(ACCESS_LEVELS.map(async (a) => [a, await t.token("docs_access", { access: a })] as const))) as Record<Access, string>;
+    const tokens = Object.fromEntries(await Promise.all(ACCESS_LEVELS.map(async (a) => [a, await t.token("docs_access", { access: a })] as const))) as Record<Access | "operator", string>;
+    tokens.operator = await t.token("docs_access", { access: "read", operator: true });
     const fresh = async () => (await t.json("POST", "/llm/room", { token: tokens.full, body: { purpose: "access check" } })).body.data.id as string;
     const bodies: Record<string, unknown> = {
       rentRoom: {},
@@ -171,10 +172,10 @@ describe("access levels", () => {
       const id = op["operationId"] as string;
       const need = REQUIRED_ACCESS[id]!;
       const url = p.replace("{id}", await fresh());
-      const send = async (level: Access) => {
+      const send = async (level: Access | "operator") => {
         const res = await t.req(method.toUpperCase(), url, { token: tokens[level], ...(method === "get" ? {} : { body: bodies[id] ?? {} }) });
         const json = (res.headers.get("content-type") ?? "").includes("application/json");
-        const body = json ? ((await res.json()) as { code?: string }) : (await res.body?.cancel(), {});
+        const body = json ? ((await res.json()) as { code?: string; message?: string }) : (await res.body?.cancel(), {} as { code?: string; message?: string });
         return { status: res.status, body };
       };
       const lower = below[need];
@@ -182,6 +183,8 @@ describe("access levels", () => {
         const refused = await send(lower);
         expect(refused.status, `${id} with ${lower}`).toBe(403);
         expect(refused.body.code).toBe("FORBIDDEN");
+        // The refusal names the level this route needs, not a generic one.
+        expect(refused.body.message, `${id} refusal names ${need}`).toMatch(need === "operator" ? /operator token/ : new RegExp(`needs a token with access ${need} or higher`));
       }
       const admitted = await send(need);
       expect([401, 403], `${id} with ${need}: ${admitted.status} ${JSON.stringify(admitted.body)}`).not.toContain(admitted.status);

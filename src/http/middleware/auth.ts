@@ -1,42 +1,69 @@
 /**
  * Bearer authentication and tenancy: the verified token names the tenant, and
  * the request receives that tenant's database handle and nothing else.
- * `read` tokens may only GET/HEAD; other levels are checked per route.
+ * `read` tokens may only GET/HEAD; other levels are checked per route by
+ * `requireAccess`, whose refusal names the level the route needs.
  */
 import type { MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
 import { accessAllows, type Access } from "../../auth/principal.js";
-import type { TokenVerifier } from "../../auth/tokens.js";
+import { MINT_HINT, type TokenVerifier } from "../../auth/tokens.js";
 import { AppError } from "../../errors.js";
 import type { TenantDatabases } from "../../storage/tenant-db.js";
 import type { AppEnv } from "../context.js";
 
 const BEARER = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)\s*$/i;
 
+/** The route guards made here; a write by a `read` token on a route without one is refused by `authenticate` itself. */
+const guards = new WeakSet<MiddlewareHandler<AppEnv>>();
+
 export function authenticate(verify: TokenVerifier, tenants: TenantDatabases): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const header = c.req.header("authorization");
-    if (!header) throw new AppError("AUTH_REQUIRED", "send Authorization: Bearer <token>; get one with `npm run token -- --tenant <name>`");
+    if (!header) throw new AppError("AUTH_REQUIRED", `send Authorization: Bearer <token>; get a token with ${MINT_HINT}`);
     const m = BEARER.exec(header);
     if (!m) throw new AppError("AUTH_INVALID", "Authorization must be `Bearer <token>`");
     if (m[1]!.length > 8192) throw new AppError("AUTH_INVALID", "token is too long");
     const principal = await verify(m[1]!);
     c.set("principal", principal);
     const method = c.req.method;
-    if (principal.access === "read" && method !== "GET" && method !== "HEAD") {
-      throw new AppError("FORBIDDEN", "this token has read access; a token with access edit or higher is needed to change anything");
+    // A read token may only read. The route's own guard says which level it needs; this is the net for a
+    // writing route that has none (only read tokens writing pay for the lookup).
+    if (principal.access === "read" && method !== "GET" && method !== "HEAD" && !matchedRoutes(c).some((r) => guards.has(r.handler as MiddlewareHandler<AppEnv>))) {
+      throw new AppError("FORBIDDEN", "this token has access read, which may only GET; a token with access edit or higher is needed to change anything");
     }
     c.set("tenantDb", tenants.get(principal.tenant));
     await next();
   };
 }
 
-/** Route guard for verbs that need more than `edit`. */
+/** Route guard: the verb needs access `need` or higher. */
 export function requireAccess(need: Access): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
+  const guard: MiddlewareHandler<AppEnv> = async (c, next) => {
     const principal = c.get("principal");
     if (!accessAllows(principal.access, need)) {
-      throw new AppError("FORBIDDEN", `this verb needs a token with access ${need} or higher (this one has ${principal.access})`);
+      throw new AppError("FORBIDDEN", `this route needs a token with access ${need} or higher; this one has ${principal.access}`, {
+        details: { required_access: need, token_access: principal.access },
+      });
     }
     await next();
   };
+  guards.add(guard);
+  return guard;
+}
+
+/** Route guard of the operator routes: an operator token, whatever its access level (a tenant's `root` is not one). */
+export function requireOperator(): MiddlewareHandler<AppEnv> {
+  const guard: MiddlewareHandler<AppEnv> = async (c, next) => {
+    if (!c.get("principal").operator) {
+      throw new AppError(
+        "FORBIDDEN",
+        "this route needs an operator token, which tenant tokens (even access root) are not; the operator mints one with `npm run -s token -- --operator` (run in the repository, with DATA_DIR set as the server has it)",
+        { details: { required_access: "operator" } },
+      );
+    }
+    await next();
+  };
+  guards.add(guard);
+  return guard;
 }
