@@ -46,8 +46,8 @@ export const ERROR_REMEDIES: Record<ErrorCode, { when: string; remedy: string }>
     remedy: "Read the room's messages with `GET /llm/room/{id}/history`.",
   },
   METHOD_NOT_ALLOWED: {
-    when: "Reserved; today a method a path does not have is answered 404 `NOT_FOUND`.",
-    remedy: "Check `GET /openapi.json` for the methods of the path.",
+    when: "`DELETE /llm/room/{id}`: rooms are released, not deleted (the `Allow` header lists the methods the path has). Other methods a path does not have are 404 `NOT_FOUND`.",
+    remedy: "Release the room with `POST /llm/room/{id}/release`; its history stays readable.",
   },
   ROOM_RELEASED: {
     when: "The room is released: messages, wake, PATCH and interrupt are refused.",

@@ -21,6 +21,7 @@ import { ROOM_EVENT_TYPES } from "../events/event.types.js";
 import {
   History,
   HistoryQuery,
+  IdempotencyHeaders,
   IfMatchHeaders,
   InterruptBody,
   ListRoomsQuery,
@@ -82,7 +83,7 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
         "Creates a room in status `rented` and emits `room:rented`. Every policy has a default; with no `agents` the room gets one actor on the built-in `local/echo` model. Needs access `full`.",
       security: bearerSecurity,
       middleware: [requireAccess("full")] as const,
-      request: { headers: IfMatchHeaders, body: optionalBody(RentRoomBody) },
+      request: { headers: IdempotencyHeaders, body: optionalBody(RentRoomBody) },
       responses: {
         201: json(envelopeSchema(Room), "The new room.", ok({ ...ROOM_EXAMPLE, status: "rented", last_active_at: null, usage: { input: 0, output: 0, totalTokens: 0, cost: { total: 0 } } })),
         ...errorResponses([400, 403, 409, 413, 415, 422, 503], { 400: ["VALIDATION_FAILED", "UNKNOWN_MODEL", "UNKNOWN_TOOL"], 409: ["IDEMPOTENCY_IN_PROGRESS"], 429: ["RATE_LIMITED", "QUOTA_EXCEEDED"], 503: ["STORAGE_BUSY"] }),
@@ -115,6 +116,14 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
       return jsonResponse(c, ok(room), 200, { etag: `"${room.version}"` });
     },
   );
+
+  // Rooms are released, not deleted: point a DELETE at the verb that exists (not an operation, so not in OpenAPI).
+  app.delete("/llm/room/:id", (c) => {
+    const id = encodeURIComponent(c.req.param("id"));
+    throw new AppError("METHOD_NOT_ALLOWED", `rooms are not deleted; release this one with POST /llm/room/${id}/release (its history stays readable)`, {
+      headers: { Allow: "GET, PATCH" },
+    });
+  });
 
   app.openapi(
     createRoute({
@@ -228,7 +237,7 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
       tags,
       summary: "Release a room",
       description:
-        "Aborts any running turn, cancels the queued message, and ends the room `released` (`room:releasing`, then `room:released`, the stream's last event). Releasing a released room answers 200 again. Needs access `full`.",
+        "Aborts any running turn, cancels the queued message, and ends the room `released` (`room:releasing`, then `room:released`, the stream's last event). Releasing a released room answers 200 again. This is how a room ends: there is no DELETE (`DELETE /llm/room/{id}` answers 405 METHOD_NOT_ALLOWED pointing here), and a released room's history stays readable. Needs access `full`.",
       security: bearerSecurity,
       middleware: [requireAccess("full")] as const,
       request: { params: RoomIdParams, headers: IfMatchHeaders, body: optionalBody(ReasonBody) },

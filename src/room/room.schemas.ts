@@ -112,7 +112,7 @@ export const Room = z
     id: z.uuid(),
     tenant: z.string(),
     status: z.enum(ROOM_STATUSES),
-    purpose: z.string().nullable(),
+    purpose: z.string().openapi({ description: "Always a string: `\"\"` when the room was rented without one (or PATCHed to null)." }),
     metadata: z.record(z.string(), z.unknown()),
     actors: z.array(Actor),
     tool_policy: ToolPolicy,
@@ -147,7 +147,7 @@ export type RentRoomBody = z.infer<typeof RentRoomBody>;
 
 export const PatchRoomBody = z
   .strictObject({
-    purpose: z.string().max(2000).nullable().optional(),
+    purpose: z.string().max(2000).nullable().optional().openapi({ description: "null (or `\"\"`) clears it; the room then reads `purpose: \"\"`." }),
     metadata: freeformObject("metadata").optional().openapi({ description: "Merged into the stored metadata; a key set to null is removed." }),
     agents: z.array(ActorInput).min(1).max(16).optional(),
     actors: z.array(ActorInput).min(1).max(16).optional().openapi({ description: "Alias of `agents`." }),
@@ -183,17 +183,25 @@ export const ListRoomsQuery = z.object({
   cursor: z.string().max(500).optional().openapi({ description: "`meta.next_cursor` of the previous page.", example: "WyIyMDI2LTAxLTA1VDEwOjAwOjAwLjAwMFoiLCIwYjZmM2MxZS00ZDBhLTRhNTctOWE1Ny0wZTNiNWY3YzJkMTEiXQ" }),
 });
 
+const idempotencyKeyHeader = z
+  .string()
+  .max(255)
+  .optional()
+  .openapi({ description: "`Idempotency-Key`: 1–255 visible ASCII characters; a retry with the same key and request replays the first answer (`Idempotent-Replayed: true`).", example: "0e4a8f2c-rent-1" });
+
+/** Headers of a write that creates something (no version to match yet). */
+export const IdempotencyHeaders = z.object({ "idempotency-key": idempotencyKeyHeader });
+
 export const IfMatchHeaders = z.object({
   "if-match": z
     .string()
     .max(40)
     .optional()
-    .openapi({ description: "`If-Match`: the expected `version`; a stale one is 409 VERSION_CONFLICT (header names are case-insensitive).", example: "3" }),
-  "idempotency-key": z
-    .string()
-    .max(255)
-    .optional()
-    .openapi({ description: "`Idempotency-Key`: 1–255 visible ASCII characters; a retry with the same key and request replays the first answer (`Idempotent-Replayed: true`).", example: "0e4a8f2c-rent-1" }),
+    .openapi({
+      description: "`If-Match`: the expected `version` (`3`, `\"3\"` or `W/\"3\"`); a stale one is 409 VERSION_CONFLICT. `*` matches any current version (RFC 9110). Header names are case-insensitive.",
+      example: "3",
+    }),
+  "idempotency-key": idempotencyKeyHeader,
 });
 
 export const PostMessageBody = z
