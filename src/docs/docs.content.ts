@@ -203,6 +203,18 @@ curl -s -X POST $BASE/llm/room/$ROOM/release -H "$H" -H "$J" -d '{"reason":"done
 \`\`\``;
 }
 
+/** The built-in tools and when the built-in model calls one; the room guide's "Tools" section. */
+export const TOOLS_DOC = `A room's \`tool_policy.allowed_tools\` names the built-in tools a turn may call (none by default); \`max_tool_calls\` bounds the calls per turn (default 8). Renting or patching with a name that is not built in is 400 \`UNKNOWN_TOOL\`.
+
+| tool | arguments | returns |
+| --- | --- | --- |
+| \`calculator\` | \`{expression}\`: numbers, \`+ - * / % ^\`, parentheses, \`sqrt abs round floor ceil min max\`, \`pi\`, \`e\` (never \`eval\`) | the number, e.g. \`798\`; a bad expression or division by zero is an error result the model sees |
+| \`clock\` | \`{timezone?}\`: an IANA zone such as \`Europe/Paris\` (default \`UTC\`) | \`{iso, unix_ms, timezone, local}\` |
+
+A model is offered only the allowed tools. If it asks for a built-in tool the policy leaves out, the tool does not run and the model gets the error result \`Tool <name> was not run: this room's tool_policy does not allow it (allowed_tools: ...)\` (also in the \`pi:tool_execution_end\` event); a name that is not built in at all is \`Tool <name> not found\`.
+
+The built-in \`local/echo\` model calls a tool in exactly two cases: its actor's \`options.tool_call\` is set (\`{name, args}\`: it asks for that tool once, allowed or not, then answers with the result), or \`calculator\` is allowed, no \`reply\` is set and the prompt holds arithmetic ("Calculate 42 * 19": it asks \`calculator\`, then answers \`42 * 19 = 798\`). Otherwise it answers \`reply\`, or \`Echo: <prompt>\`.`;
+
 /** How to check the browsable reference renders, for people and CI. */
 export const REFERENCE_CHECK = `\`GET /reference\` is Swagger UI, served from the \`swagger-ui-dist\` package in \`node_modules\` (no CDN, works offline), pointed at \`/openapi.json\`. To check that it renders, with the server running:
 

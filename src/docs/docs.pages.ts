@@ -14,6 +14,7 @@ import {
   LIFECYCLE_TABLE,
   REFERENCE_CHECK,
   ROOM_INTRO,
+  TOOLS_DOC,
   SERVICE_SUMMARY,
   sseSection,
 } from "./docs.content.js";
@@ -197,6 +198,10 @@ ${limitsSection()}
 ## The built-in model
 
 Provider \`local\`, model \`echo\`: no network, no key; the default actor when a room names none. It streams a deterministic answer derived from the prompt, token by token, reports usage, and runs through the same agent loop, events and storage as a real provider. Actor \`options\` for it: \`token_delay_ms\` (pace of the stream), \`reply\` (fixed answer text), \`fail_after_tokens\` (raise a provider error after N tokens), \`tool_call\` (\`{name, args}\`: call that tool once before answering). Real providers (OpenAI-compatible endpoints, Anthropic) are configured by the operator and listed by \`GET /llm/providers\`.
+
+## Tools
+
+${TOOLS_DOC}
 
 ## A complete session with curl
 

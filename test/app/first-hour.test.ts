@@ -3,7 +3,7 @@
  * each case below was reproduced against the server before it was fixed.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "../support/harness.js";
+import { eventually, startTestServer, type TestServer } from "../support/harness.js";
 
 let t: TestServer;
 let token: string;
@@ -80,5 +80,26 @@ describe("rentRoom in the OpenAPI document", () => {
     const names = params.map((p) => p.name.toLowerCase());
     expect(names).toContain("idempotency-key");
     expect(names).not.toContain("if-match");
+  });
+});
+
+describe("a tool the room's policy does not allow", () => {
+  it("is refused naming the room's tool_policy, not as a tool that does not exist", async () => {
+    const room = await rent({ agents: [{ agent_id: "a", options: { tool_call: { name: "calculator", args: { expression: "1+1" } } } }] });
+    expect((await t.json("POST", `/llm/room/${room.id}/messages`, { token, body: { content: "add" } })).status).toBe(202);
+    await eventually(async () => (await t.json("GET", `/llm/room/${room.id}`, { token })).body.data.status === "idle", 10_000, "turn to end");
+    const events = (await t.json("GET", `/llm/room/${room.id}/history`, { token })).body.data.events as Array<{ event_type: string; payload: Record<string, unknown> }>;
+    const end = events.find((e) => e.event_type === "pi:tool_execution_end")!;
+    expect(end.payload).toMatchObject({ tool_name: "calculator", is_error: true });
+    expect(end.payload["result"]).toMatch(/^Tool calculator was not run: this room's tool_policy does not allow it \(allowed_tools: none\)/);
+  });
+
+  it("the room guide names the built-in tools and when local/echo calls one", async () => {
+    const guide = await (await t.req("GET", "/docs/llm/room")).text();
+    const tools = guide.slice(guide.indexOf("## Tools"));
+    expect(tools).toMatch(/\| `calculator` \|/);
+    expect(tools).toMatch(/\| `clock` \|/);
+    expect(tools).toContain("options.tool_call");
+    expect(tools).toContain("tool_policy does not allow it");
   });
 });
