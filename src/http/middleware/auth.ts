@@ -1,6 +1,7 @@
 /**
  * Bearer authentication and tenancy: the verified token names the tenant, and
- * the request receives that tenant's database handle and nothing else.
+ * the request receives that tenant's database handle and nothing else, held
+ * open until the request has finished.
  * `read` tokens may only GET/HEAD; other levels are checked per route by
  * `requireAccess`, whose refusal names the level the route needs.
  */
@@ -32,8 +33,15 @@ export function authenticate(verify: TokenVerifier, tenants: TenantDatabases): M
     if (principal.access === "read" && method !== "GET" && method !== "HEAD" && !matchedRoutes(c).some((r) => guards.has(r.handler as MiddlewareHandler<AppEnv>))) {
       throw new AppError("FORBIDDEN", "this token has access read, which may only GET; a token with access edit or higher is needed to change anything");
     }
-    c.set("tenantDb", tenants.get(principal.tenant));
-    await next();
+    // The request holds its tenant's file until it has finished (body read, writes done), so the idle closer
+    // cannot close it under the request; a streamed response holds it on its own (RoomService.openEventStream).
+    const lease = tenants.lease(principal.tenant);
+    c.set("tenantDb", lease.handle);
+    try {
+      await next();
+    } finally {
+      lease.release();
+    }
   };
 }
 
