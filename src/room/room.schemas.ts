@@ -11,7 +11,7 @@ import { ACTOR_EXAMPLE, ACTOR_INPUT_EXAMPLE, EVENT_EXAMPLE, HISTORY_EXAMPLE, MES
 export const ROOM_STATUSES = ["rented", "active", "idle", "sleeping", "releasing", "released", "failed"] as const;
 export type RoomStatus = (typeof ROOM_STATUSES)[number];
 
-export const MESSAGE_KINDS = ["message", "task", "note", "output", "system"] as const;
+export const MESSAGE_KINDS = ["message", "task", "note", "output", "partial", "system"] as const;
 export const MESSAGE_STATUSES = ["queued", "running", "done", "cancelled", "failed"] as const;
 
 const freeformObject = (what: string) =>
@@ -219,7 +219,10 @@ export const Message = z
     id: z.string(),
     room_id: z.string(),
     seq: z.number().int(),
-    kind: z.enum(MESSAGE_KINDS),
+    kind: z.enum(MESSAGE_KINDS).openapi({
+      description:
+        "`message`, `task`, `note`: sent by a user. `output`: a completed turn's answer. `partial`: the text an interrupted or failed turn had streamed, never an answer (`metadata.turn_status` says how the turn ended). `system`: written by the service.",
+    }),
     author_kind: z.enum(["user", "agent", "system"]),
     author_id: z.string(),
     actor_key: z.string().nullable(),

@@ -103,3 +103,75 @@ describe("a tool the room's policy does not allow", () => {
     expect(tools).toContain("tool_policy does not allow it");
   });
 });
+
+describe("If-Match and PATCH", () => {
+  it("If-Match: * means any current version (RFC 9110) on every verb that takes If-Match", async () => {
+    const room = await rent({});
+    const patched = await t.json("PATCH", `/llm/room/${room.id}`, { token, headers: { "if-match": "*" }, body: { metadata: { owner: "alice" } } });
+    expect(patched.status).toBe(200);
+    expect(patched.body.data.version).toBe(2);
+    const note = await t.json("POST", `/llm/room/${room.id}/messages`, { token, headers: { "if-match": "*" }, body: { kind: "note", content: "n" } });
+    expect(note.status).toBe(201);
+    expect((await t.json("POST", `/llm/room/${room.id}/wake`, { token, headers: { "if-match": "*" }, body: {} })).status).toBe(200);
+    expect((await t.json("POST", `/llm/room/${room.id}/release`, { token, headers: { "if-match": " * " }, body: {} })).status).toBe(200);
+    // A stale number still conflicts; garbage is still 400.
+    const other = await rent({});
+    expect((await t.json("PATCH", `/llm/room/${other.id}`, { token, headers: { "if-match": "7" }, body: { purpose: "x" } })).status).toBe(409);
+    expect((await t.json("PATCH", `/llm/room/${other.id}`, { token, headers: { "if-match": "**" }, body: { purpose: "x" } })).status).toBe(400);
+  });
+
+  it("PATCH {} (or only current values) changes nothing: same version, no room:updated", async () => {
+    const room = await rent({ purpose: "p", metadata: { name: "n" }, tool_policy: { allowed_tools: ["clock"] } });
+    const empty = await t.json("PATCH", `/llm/room/${room.id}`, { token, body: {} });
+    expect(empty.status).toBe(200);
+    expect(empty.body.data.version).toBe(1);
+    expect(empty.res.headers.get("etag")).toBe('"1"');
+    const same = await t.json("PATCH", `/llm/room/${room.id}`, { token, body: { purpose: "p", metadata: { name: "n" }, tool_policy: { allowed_tools: ["clock"] } } });
+    expect(same.body.data.version).toBe(1);
+    const events = (await t.json("GET", `/llm/room/${room.id}/history`, { token })).body.data.events as Array<{ event_type: string }>;
+    expect(events.map((e) => e.event_type)).toEqual(["room:rented"]);
+    // A real change still bumps it, once.
+    expect((await t.json("PATCH", `/llm/room/${room.id}`, { token, body: { purpose: "q" } })).body.data.version).toBe(2);
+  });
+});
+
+describe("mentions", () => {
+  it("an unknown name in mentions is 400, like an unknown actor, and nothing is stored", async () => {
+    const room = await rent({ agents: [{ agent_id: "first" }, { agent_id: "second" }] });
+    const bad = await t.json("POST", `/llm/room/${room.id}/messages`, { token, body: { content: "hi", mentions: ["second", "nobody"] } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.code).toBe("VALIDATION_FAILED");
+    expect(bad.body.details).toEqual([{ path: "mentions.1", message: "unknown actor" }]);
+    expect(bad.body.message).toContain('"nobody"');
+    expect((await t.json("GET", `/llm/room/${room.id}/history`, { token })).body.data.messages).toEqual([]);
+    const badActor = await t.json("POST", `/llm/room/${room.id}/messages`, { token, body: { content: "hi", actor: "nobody" } });
+    expect(badActor.status).toBe(400);
+  });
+});
+
+describe("partial text of an interrupted or failed turn", () => {
+  it("is kept as kind \"partial\" with the turn's status, never as an output, and has no agent:output", async () => {
+    const room = await rent({ agents: [{ agent_id: "slow", options: { token_delay_ms: 300 } }] });
+    await t.json("POST", `/llm/room/${room.id}/messages`, { token, body: { content: "tell me a long story about rooms and keys and doors" } });
+    await eventually(async () => {
+      const events = (await t.json("GET", `/llm/room/${room.id}/history`, { token })).body.data.events as Array<{ event_type: string }>;
+      return events.some((e) => e.event_type === "pi:message_update");
+    }, 10_000, "some text to stream");
+    expect((await t.json("POST", `/llm/room/${room.id}/interrupt`, { token, body: {} })).status).toBe(200);
+    const h = (await t.json("GET", `/llm/room/${room.id}/history`, { token })).body.data;
+    const agent = h.messages.filter((m: any) => m.author_kind === "agent");
+    expect(agent).toHaveLength(1);
+    expect(agent[0]).toMatchObject({ kind: "partial", metadata: { partial: true, turn_status: "interrupted" } });
+    expect(agent[0].content.length).toBeGreaterThan(0);
+    expect(h.messages.some((m: any) => m.kind === "output")).toBe(false);
+    expect(h.events.some((e: any) => e.event_type === "agent:output")).toBe(false);
+    expect(h.events.find((e: any) => e.event_type === "agent:turn_end").payload.status).toBe("interrupted");
+
+    // A failed turn's partial text too.
+    const flaky = await rent({ agents: [{ agent_id: "flaky", options: { fail_after_tokens: 2 } }] });
+    await t.json("POST", `/llm/room/${flaky.id}/messages`, { token, body: { content: "one two three four" } });
+    await eventually(async () => (await t.json("GET", `/llm/room/${flaky.id}`, { token })).body.data.status === "failed", 10_000, "turn to fail");
+    const fh = (await t.json("GET", `/llm/room/${flaky.id}/history`, { token })).body.data;
+    expect(fh.messages.filter((m: any) => m.author_kind === "agent").map((m: any) => [m.kind, m.metadata.turn_status])).toEqual([["partial", "failed"]]);
+  });
+});
