@@ -15,6 +15,7 @@ export type OpenApiDocument = ReturnType<OpenAPIHono["getOpenAPI31Document"]>;
 export const TAGS = [
   { name: "rooms", description: "Rent rooms, send messages, follow events, interrupt, release." },
   { name: "providers", description: "The models the operator enabled." },
+  { name: "clients", description: "What the public Abbotik CLI and TUI call besides /llm/*: the room-backed ingress and the caller's principal." },
   { name: "operator", description: "Operator controls; an operator token (`npm run -s token -- --operator`), never a tenant's." },
   { name: "meta", description: "Health, index and keys; no auth." },
   { name: "docs", description: "These documents; no auth." },
@@ -59,9 +60,17 @@ export const REQUIRED_ACCESS: Record<string, Access | "operator"> = {
   releaseRoom: "full",
   roomHistory: "read",
   roomEvents: "read",
+  createResponse: "edit",
+  introspect: "read",
+  getMessage: "read",
   getGlobalStop: "operator",
   setGlobalStop: "operator",
 };
+
+/** Paths of the bearer-token API: rooms and the rest under /llm/, and what the Abbotik clients call (/v1/, /api/). */
+export function isApiPath(path: string): boolean {
+  return path.startsWith("/llm/") || path.startsWith("/v1/") || path.startsWith("/api/");
+}
 
 export interface Operation {
   method: string;

@@ -20,7 +20,7 @@ import {
 } from "./docs.content.js";
 import { errorTableMarkdown } from "./docs.errors.js";
 import { EVENT_CATALOGUE, exampleEvent } from "./docs.events.js";
-import { operationsOf, type OpenApiDocument, type Operation } from "./docs.openapi.js";
+import { isApiPath, operationsOf, type OpenApiDocument, type Operation } from "./docs.openapi.js";
 
 type Json = Record<string, unknown>;
 
@@ -120,7 +120,7 @@ ${curlSession(base)}
 /** GET /docs/llm/room: the complete guide to rooms. */
 export function renderRoomPage(doc: OpenApiDocument, base: string): string {
   const ops = operationsOf(doc);
-  const roomOps = ops.filter((o) => o.path.startsWith("/llm/"));
+  const roomOps = ops.filter((o) => isApiPath(o.path));
   const room = (resolve(doc, { $ref: "#/components/schemas/Room" }) ?? {})["example"];
   const message = (resolve(doc, { $ref: "#/components/schemas/Message" }) ?? {})["example"];
   return `# Rooms
@@ -222,7 +222,7 @@ export function renderFactoryPage(base: string): string {
 export function renderLlmsTxt(doc: OpenApiDocument, base: string): string {
   const ops = operationsOf(doc);
   const api = ops
-    .filter((o) => o.path.startsWith("/llm/"))
+    .filter((o) => isApiPath(o.path))
     .map((o) => `- [${o.summary}](${guideAnchor(base, o)}): \`${o.method} ${o.path}\`, access \`${o.access ?? "?"}\`. ${lead(o.description)}`);
   return `# ${doc.info.title}
 

@@ -16,7 +16,7 @@ import { parseLastEventId, sseReply } from "../sse/sse.stream.js";
 import { setSuccessStatus } from "../idempotency/idempotency.context.js";
 import { parseIfMatch, type RoomCtx, type RoomService } from "./room.service.js";
 import { userActor } from "../auth/actor.js";
-import { HISTORY_EXAMPLE, MESSAGE_EXAMPLE, ROOM_EXAMPLE } from "../docs/docs.examples.js";
+import { HISTORY_EXAMPLE, MESSAGE_EXAMPLE, MESSAGE_RESULT_EXAMPLE, ROOM_EXAMPLE } from "../docs/docs.examples.js";
 import { RoomEventFrame, SSE_WIRE_EXAMPLE } from "../docs/docs.events.js";
 import { ROOM_EVENT_TYPES } from "../events/event.types.js";
 import {
@@ -27,7 +27,11 @@ import {
   InterruptBody,
   ListRoomsQuery,
   EventsQuery,
+  MAX_MESSAGE_WAIT_S,
   Message,
+  MessageParams,
+  MessageQuery,
+  MessageResult,
   PatchRoomBody,
   PostMessageBody,
   ReasonBody,
@@ -177,6 +181,33 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
       setSuccessStatus(body.kind === "note" ? 201 : 202);
       const { message } = rooms.postMessage(ctxOf(c), c.req.valid("param").id, body, parseIfMatch(c.req.header("if-match")));
       return c.json(ok(message), message.kind === "note" ? 201 : 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/llm/room/{id}/messages/{message_id}",
+      operationId: "getMessage",
+      tags,
+      summary: "Read a message and its answer (long poll)",
+      description: [
+        `The message, whether its work has ended (\`done\`), the turn that ran it, and the agent's answer (\`output\`) or the reason there is none (\`reason\`: queued, running, interrupted with the \`partial\` text, failed with its code, cancelled, a note).`,
+        "",
+        `With \`?wait=<s>\` (at most ${MAX_MESSAGE_WAIT_S}) and the work not ended yet, the answer waits until it has, then comes at once; after \`wait\` seconds it comes with the current state (\`done: false\`). Waiting is free: no polling and no worker, it wakes on the room's own events. A wait counts as an event follower (429 QUOTA_EXCEEDED past MAX_FOLLOWERS_PER_ROOM/_TENANT) and ends when the client leaves. To get an answer without polling: post, then \`GET\` this with \`wait=30\` until \`done\`.`,
+      ].join("\n"),
+      security: bearerSecurity,
+      request: { params: MessageParams, query: MessageQuery },
+      responses: {
+        200: json(envelopeSchema(MessageResult), "The message and what became of it.", ok(MESSAGE_RESULT_EXAMPLE)),
+        ...errorResponses([400, 404, 503], { 404: ["ROOM_NOT_FOUND", "MESSAGE_NOT_FOUND"], 429: ["RATE_LIMITED", "QUOTA_EXCEEDED"], 503: ["STORAGE_BUSY"] }),
+      },
+    }),
+    async (c) => {
+      const { id, message_id } = c.req.valid("param");
+      const result = await rooms.message(ctxOf(c), id, message_id, c.req.valid("query").wait * 1000, c.req.raw.signal);
+      c.header("Cache-Control", "no-store");
+      return c.json(ok(result), 200);
     },
   );
 

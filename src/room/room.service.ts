@@ -17,7 +17,8 @@ import type { TenantDb } from "../storage/tenant-db.js";
 import { DEFAULT_ACTOR, DEFAULT_DONE_POLICY, DEFAULT_TOOL_POLICY, DEFAULT_WAKE_POLICY } from "./room.defaults.js";
 import { messageDto, roomDto, ZERO_USAGE, type MessageRecord } from "./room.dto.js";
 import { addIso, beginRelease, beginTurn, completeRelease, failOrphanTurn, pickActor, settleIdle, storeMessage, type TurnPlan } from "./room.lifecycle.js";
-import type { Actor, DonePolicy, PatchRoomBody, RentRoomBody, Room, RoomStatus, ToolPolicy, WakePolicy } from "./room.schemas.js";
+import type { Actor, DonePolicy, MessageResult, PatchRoomBody, RentRoomBody, Room, RoomStatus, ToolPolicy, WakePolicy } from "./room.schemas.js";
+import { MESSAGE_END_EVENTS, messageResult } from "./room.message-result.js";
 import { countLiveRooms, findMessage, findRoom, findTurn, type MessageRow, listMessages, listRooms, updateMessage, updateRoom, insertRoom, type RoomRow } from "./room.store.js";
 
 
@@ -575,8 +576,33 @@ export class RoomService {
     authorize(ctx.actor, ctx.tdb.tenant, "read");
     const { tdb } = ctx;
     this.#roomOr404(tdb, id);
-    const roomKey = `${tdb.tenant}/${id}`;
-    const tenantKey = `${tdb.tenant}/`;
+    const giveBack = this.#followerSlot(tdb.tenant, id);
+    const release = this.#d.holdTenant(tdb.tenant);
+    let closed = false;
+    return {
+      source: {
+        replay: (after, limit) => readEventsAfter(tdb, id, after, limit),
+        subscribe: (listener) => this.#d.events.bus.subscribe(tdb.tenant, id, listener),
+        isTerminal: (e) => e.event_type === TERMINAL_EVENT,
+        isClosed: () => findRoom(tdb, id)?.status === "released",
+      },
+      close: () => {
+        if (closed) return;
+        closed = true;
+        giveBack();
+        release();
+      },
+    };
+  }
+
+  /**
+   * Takes one follower slot of the room and of its tenant (event streams and
+   * long polls share the quotas), or throws 429 QUOTA_EXCEEDED. The returned
+   * function gives both back; call it exactly once.
+   */
+  #followerSlot(tenant: string, id: string): () => void {
+    const roomKey = `${tenant}/${id}`;
+    const tenantKey = `${tenant}/`;
     if ((this.#followers.get(roomKey) ?? 0) >= this.#d.limits.maxFollowersPerRoom) {
       throw new AppError("QUOTA_EXCEEDED", `this room already has ${this.#d.limits.maxFollowersPerRoom} event followers; close one and retry`, { retryAfterS: 5 });
     }
@@ -590,23 +616,76 @@ export class RoomService {
     };
     bump(roomKey, 1);
     bump(tenantKey, 1);
-    const release = this.#d.holdTenant(tdb.tenant);
-    let closed = false;
-    return {
-      source: {
-        replay: (after, limit) => readEventsAfter(tdb, id, after, limit),
-        subscribe: (listener) => this.#d.events.bus.subscribe(tdb.tenant, id, listener),
-        isTerminal: (e) => e.event_type === TERMINAL_EVENT,
-        isClosed: () => findRoom(tdb, id)?.status === "released",
-      },
-      close: () => {
-        if (closed) return;
-        closed = true;
-        bump(roomKey, -1);
-        bump(tenantKey, -1);
-        release();
-      },
+    return () => {
+      bump(roomKey, -1);
+      bump(tenantKey, -1);
     };
+  }
+
+  /**
+   * GET /messages/:message_id: the message and what became of it. With
+   * `waitMs` > 0 and its work not yet ended, waits on the room's event bus
+   * (no polling, no worker) until it has ended, the time is up, or `signal`
+   * aborts (the client left). While waiting it takes a follower slot and
+   * holds the tenant's file; both are given back however the wait ends.
+   */
+  async message(ctx: RoomCtx, id: string, messageId: string, waitMs: number, signal: AbortSignal): Promise<MessageResult> {
+    authorize(ctx.actor, ctx.tdb.tenant, "read");
+    const { tdb } = ctx;
+    this.#roomOr404(tdb, id);
+    const read = (): MessageResult => {
+      const row = UUID_RE.test(messageId) ? findMessage(tdb, id, messageId) : undefined;
+      if (!row) throw new AppError("MESSAGE_NOT_FOUND", "no such message in this room; the room's messages are in GET /llm/room/{id}/history");
+      return messageResult(tdb, id, row);
+    };
+    const first = read();
+    if (first.done || waitMs <= 0 || signal.aborted) return first;
+    const giveBack = this.#followerSlot(tdb.tenant, id);
+    const release = this.#d.holdTenant(tdb.tenant);
+    return new Promise<MessageResult>((resolve, reject) => {
+      let settled = false;
+      let checkQueued = false;
+      const settle = (answer: () => MessageResult) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        unsubscribe();
+        signal.removeEventListener("abort", onAbort);
+        try {
+          resolve(answer());
+        } catch (err) {
+          reject(err);
+        } finally {
+          giveBack();
+          release();
+        }
+      };
+      const check = () => {
+        checkQueued = false;
+        if (settled) return;
+        let now: MessageResult;
+        try {
+          now = read();
+        } catch (err) {
+          settle(() => {
+            throw err;
+          });
+          return;
+        }
+        if (now.done) settle(() => now);
+      };
+      // Published after commit, synchronously: only note it here and read once the publisher is done.
+      const unsubscribe = this.#d.events.bus.subscribe(tdb.tenant, id, (event) => {
+        if (checkQueued || !MESSAGE_END_EVENTS.has(event.event_type)) return;
+        checkQueued = true;
+        queueMicrotask(check);
+      });
+      const onAbort = () => settle(() => first);
+      const timer = setTimeout(() => settle(read), waitMs);
+      signal.addEventListener("abort", onAbort, { once: true });
+      // It may have ended between the first read and the subscription.
+      check();
+    });
   }
 
   /** Live event followers, for tests and metrics. */
