@@ -160,7 +160,8 @@ Fixed by the API's schemas (a request outside them is 400 \`VALIDATION_FAILED\`)
 | \`wake_policy\` | \`idle_timeout_s\` 1 s to 30 days (default 300), \`release_after_s\` 1 s to 365 days (default 86400) |
 | queued messages | one per room behind the running turn; another is 409 \`ROOM_QUEUE_FULL\` |
 | \`GET /llm/room\` | \`limit\` 1 to 200 (default 50), paged with \`cursor\` |
-| \`GET /history\` | \`limit\` 1 to 1000 (default 500) messages and as many events |`;
+| \`GET /history\` | \`limit\` 1 to 1000 (default 500) messages and as many events |
+| \`GET /llm/room/{id}/messages/{message_id}\` | \`wait\` 0 to 60 seconds (default 0); a wait counts as an event follower |`;
 }
 
 /** A complete session from the shell; `base` is where the server answers. */
@@ -169,7 +170,7 @@ export function curlSession(base: string): string {
 
 \`\`\`sh
 BASE=${base}
-TOKEN=$(npm run -s token -- --tenant acme --sub alice)   # run inside the repo; prints only the JWT
+TOKEN=$(npm run -s token -- --tenant acme --sub alice)   # in the repo, with the server's DATA_DIR (default ./data); prints only the JWT
 H="Authorization: Bearer $TOKEN"
 J='Content-Type: application/json'
 
@@ -183,11 +184,16 @@ echo "room $ROOM"
 curl -N "$BASE/llm/room/$ROOM/events?follow=true" -H "$H"
 
 # 3. Send a message (202): the turn starts at once and streams into the follower.
-curl -s -X POST $BASE/llm/room/$ROOM/messages -H "$H" -H "$J" -d '{"content":"Calculate 42 * 19"}'
+MSG=$(curl -s -X POST $BASE/llm/room/$ROOM/messages -H "$H" -H "$J" -d '{"content":"Calculate 42 * 19"}' \\
+  | node -pe 'JSON.parse(require("fs").readFileSync(0)).data.id')
 
-# 4. Read the answer: the agent's output message in the history.
+# 4. Wait for the answer: this returns as soon as the turn has ended (at most 30 s here, no polling).
+curl -s "$BASE/llm/room/$ROOM/messages/$MSG?wait=30" -H "$H" \\
+  | node -pe 'const d = JSON.parse(require("fs").readFileSync(0)).data; d.output ? d.output.content : d.reason'
+
+# 4b. The whole conversation (an interrupted turn's text shows as kind "partial", never "output").
 curl -s "$BASE/llm/room/$ROOM/history" -H "$H" \\
-  | node -pe 'JSON.parse(require("fs").readFileSync(0)).data.messages.map(m => m.author_kind + ": " + m.content).join("\\n")'
+  | node -pe 'JSON.parse(require("fs").readFileSync(0)).data.messages.map(m => m.author_kind + " [" + m.kind + "]: " + m.content).join("\\n")'
 
 # 5. A slow turn, interrupted: the model call is aborted and the turn ends "interrupted".
 curl -s -X PATCH $BASE/llm/room/$ROOM -H "$H" -H "$J" \\

@@ -42,8 +42,8 @@ export const ERROR_REMEDIES: Record<ErrorCode, { when: string; remedy: string }>
     remedy: "List yours with `GET /llm/room` (add `?status=released` to see released ones).",
   },
   MESSAGE_NOT_FOUND: {
-    when: "Reserved for message-level routes; no current route returns it.",
-    remedy: "Read the room's messages with `GET /llm/room/{id}/history`.",
+    when: "`GET /llm/room/{id}/messages/{message_id}` names a message that is not in that room.",
+    remedy: "Use the `id` that posting the message returned (or `request_message_id` of `POST /v1/responses`); the room's messages are in `GET /llm/room/{id}/history`.",
   },
   METHOD_NOT_ALLOWED: {
     when: "`DELETE /llm/room/{id}`: rooms are released, not deleted (the `Allow` header lists the methods the path has). Other methods a path does not have are 404 `NOT_FOUND`.",
@@ -90,7 +90,7 @@ export const ERROR_REMEDIES: Record<ErrorCode, { when: string; remedy: string }>
     remedy: "Wait `Retry-After` seconds, then slow down.",
   },
   QUOTA_EXCEEDED: {
-    when: "A tenant or server quota is used up: rooms per tenant, running turns, event followers, or the daily token budget.",
+    when: "A tenant or server quota is used up: rooms per tenant, running turns, event followers (open event streams and waiting long polls), or the daily token budget.",
     remedy: "The message names the quota. Release rooms or close streams you do not need, or wait `Retry-After` seconds.",
   },
   INTERNAL: {

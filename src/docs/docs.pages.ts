@@ -157,7 +157,11 @@ ${room ? `\`\`\`json\n${JSON.stringify(room, null, 2)}\n\`\`\`` : ""}
 
 ${message ? `\`\`\`json\n${JSON.stringify(message, null, 2)}\n\`\`\`` : ""}
 
-\`seq\` is per room, strictly increasing and gap-free. A turn's answer is a message with \`author_kind: "agent"\`, \`kind: "output"\`, a \`seq\` greater than its trigger's, and \`content\` holding the full text.
+\`seq\` is per room, strictly increasing and gap-free. \`kind\` is \`message\`, \`task\` or \`note\` for what callers send, \`output\` for an answer, \`partial\` for the text of a turn that did not complete, and \`system\` for what the service writes.
+
+A turn's answer is a message with \`author_kind: "agent"\`, \`kind: "output"\`, a \`seq\` greater than its trigger's, the trigger's \`turn_id\`, and \`content\` holding the full text; only a \`completed\` turn has one. When a turn is interrupted, fails or is cancelled after it streamed some text, that text is kept as \`kind: "partial"\` with \`metadata: {"partial": true, "turn_status": "interrupted" | "failed" | "cancelled"}\`, so a client that takes the newest \`output\` after its message never shows a cut reply as an answer.
+
+To wait for the answer to a message without polling, \`GET /llm/room/{id}/messages/{message_id}?wait=30\` (at most 60): it returns as soon as the message's turn has ended, with \`done\`, the \`output\` (or \`partial\`) and a \`reason\` when there is no output, or after \`wait\` seconds with \`done: false\`; ask again until \`done\`.
 
 ## Lifecycle
 
@@ -228,7 +232,7 @@ export function renderLlmsTxt(doc: OpenApiDocument, base: string): string {
 
 > ${SERVICE_SUMMARY}
 
-Authenticate every \`/llm/*\` call with \`Authorization: Bearer <JWT>\` (locally: \`npm run -s token -- --tenant acme\`). Access levels: \`read\` may only GET; \`edit\` may also patch, send messages, wake and interrupt; \`full\` may also rent and release; \`root\` may also use \`/llm/operator/stop\`. Retry POST/PATCH safely with \`Idempotency-Key\`. Follow a room with \`GET /llm/room/{id}/events?follow=true\` (SSE) and resume with \`Last-Event-ID\`.
+Authenticate every \`/llm/*\`, \`/v1/*\` and \`/api/*\` call with \`Authorization: Bearer <JWT>\` (locally, with the server's DATA_DIR: \`npm run -s token -- --tenant acme\`). Access levels: \`read\` (also a token without \`access\`) may only GET; \`edit\` may also patch, send messages, wake and interrupt; \`full\` may also rent and release; \`root\` is the same as \`full\`. \`/llm/operator/stop\` needs the operator's token (\`npm run -s token -- --operator\`), never a tenant's. Retry POST/PATCH safely with \`Idempotency-Key\`. Send a message, then wait for its answer with \`GET /llm/room/{id}/messages/{message_id}?wait=30\` (no polling); or follow a room with \`GET /llm/room/{id}/events?follow=true\` (SSE) and resume with \`Last-Event-ID\`. An interrupted or failed turn's text is \`kind: "partial"\`, never \`kind: "output"\`.
 
 ## Docs
 
