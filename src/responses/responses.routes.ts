@@ -6,7 +6,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { userActor } from "../auth/actor.js";
 import { envelopeSchema, ok } from "../http/envelope.js";
-import { requireAccess } from "../http/middleware/auth.js";
 import { bearerSecurity, errorResponses } from "../http/openapi-helpers.js";
 import { createRouter } from "../http/router.js";
 import { setSuccessStatus } from "../idempotency/idempotency.context.js";
@@ -29,7 +28,6 @@ export function responsesRoutes(responses: ResponsesService) {
         "Answers 202 with `{room_id, room_created, request_message_id, status, result_url}` once the message is durable; `status` is `running` when its turn started, `queued` when it waits behind the running one. Get the answer with `GET result_url` (a long poll), or follow `GET /llm/room/{room_id}/events?follow=true`. Errors, `Idempotency-Key` and access levels are exactly those of `POST /llm/room` and `POST /llm/room/{id}/messages`.",
       ].join("\n"),
       security: bearerSecurity,
-      middleware: [requireAccess("edit")] as const,
       request: { headers: IdempotencyHeaders, body: { required: true, content: { "application/json": { schema: ResponsesBody } } } },
       responses: {
         202: {

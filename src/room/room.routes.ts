@@ -140,7 +140,6 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
       description:
         "Any of `purpose`, `metadata` (merged; null removes a key), `agents` (replaces the roster), `tool_policy`, `wake_policy`, `done_policy` (merged field by field). `version` goes up by one and `room:updated` lists the changed fields. Send `If-Match: <version>` to refuse a stale write with 409 VERSION_CONFLICT. Needs access `edit`.",
       security: bearerSecurity,
-      middleware: [requireAccess("edit")] as const,
       request: { params: RoomIdParams, headers: IfMatchHeaders, body: { required: true, content: { "application/json": { schema: PatchRoomBody } } } },
       responses: {
         200: json(envelopeSchema(Room), "The changed room.", ok({ ...ROOM_EXAMPLE, metadata: { name: "renamed" }, version: 2 })),
@@ -164,7 +163,6 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
       description:
         "Stores the message durably before answering. With wake policy `on_message` a `message`/`task` starts a turn at once (202, status `running`) or, while a turn runs, waits as the one queued message (202, status `queued`); a second queued message is 409 ROOM_QUEUE_FULL with Retry-After and nothing is stored. A `note` is stored without a turn (201). Needs access `edit`.",
       security: bearerSecurity,
-      middleware: [requireAccess("edit")] as const,
       request: { params: RoomIdParams, headers: IfMatchHeaders, body: { required: true, content: { "application/json": { schema: PostMessageBody } } } },
       responses: {
         201: json(envelopeSchema(Message), "A note, stored.", ok({ ...MESSAGE_EXAMPLE, kind: "note", content: "remember: answers in metric", status: "done", turn_id: null })),
@@ -221,7 +219,6 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
       description:
         "For wake policy `manual`, or after a failure. A waiting message starts its turn (`active`); a `failed` room retries its failed message; otherwise the room goes `idle`. Waking an `active` room changes nothing. Needs access `edit`.",
       security: bearerSecurity,
-      middleware: [requireAccess("edit")] as const,
       request: { params: RoomIdParams, headers: IfMatchHeaders, body: optionalBody(ReasonBody) },
       responses: {
         200: json(envelopeSchema(Room), "The room after waking.", ok(ROOM_EXAMPLE)),
@@ -248,7 +245,6 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
       description:
         "Aborts the running turn at the model call (the upstream HTTP request is closed) and answers once the turn has ended `interrupted`. The queued message then runs unless `drop_queued` is true. 409 NO_ACTIVE_TURN when no turn runs. Needs access `edit`.",
       security: bearerSecurity,
-      middleware: [requireAccess("edit")] as const,
       request: { params: RoomIdParams, headers: IfMatchHeaders, body: optionalBody(InterruptBody) },
       responses: {
         200: json(envelopeSchema(Room), "The room after the turn ended.", ok(ROOM_EXAMPLE)),

@@ -2,8 +2,8 @@
  * Bearer authentication and tenancy: the verified token names the tenant, and
  * the request receives that tenant's database handle and nothing else, held
  * open until the request has finished.
- * `read` tokens may only GET/HEAD; other levels are checked per route by
- * `requireAccess`, whose refusal names the level the route needs.
+ * `read` tokens may only GET/HEAD (writes need `edit`); a route that needs
+ * more says so with `requireAccess`/`requireOperator`, whose refusal names it.
  */
 import type { MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
@@ -28,10 +28,13 @@ export function authenticate(verify: TokenVerifier, tenants: TenantDatabases): M
     const principal = await verify(m[1]!);
     c.set("principal", principal);
     const method = c.req.method;
-    // A read token may only read. The route's own guard says which level it needs; this is the net for a
-    // writing route that has none (only read tokens writing pay for the lookup).
+    // A read token may only read. Writes need edit unless the route's own guard (requireAccess, requireOperator)
+    // names more; that guard then answers, so the refusal names what the route needs (only read tokens writing
+    // pay for the lookup).
     if (principal.access === "read" && method !== "GET" && method !== "HEAD" && !matchedRoutes(c).some((r) => guards.has(r.handler as MiddlewareHandler<AppEnv>))) {
-      throw new AppError("FORBIDDEN", "this token has access read, which may only GET; a token with access edit or higher is needed to change anything");
+      throw new AppError("FORBIDDEN", "this route needs a token with access edit or higher; this one has read, which may only GET", {
+        details: { required_access: "edit", token_access: "read" },
+      });
     }
     // The request holds its tenant's file until it has finished (body read, writes done), so the idle closer
     // cannot close it under the request; a streamed response holds it on its own (RoomService.openEventStream).
@@ -45,7 +48,7 @@ export function authenticate(verify: TokenVerifier, tenants: TenantDatabases): M
   };
 }
 
-/** Route guard: the verb needs access `need` or higher. */
+/** Route guard: the verb needs access `need` or higher (only worth adding above `edit`, which every write needs). */
 export function requireAccess(need: Access): MiddlewareHandler<AppEnv> {
   const guard: MiddlewareHandler<AppEnv> = async (c, next) => {
     const principal = c.get("principal");
