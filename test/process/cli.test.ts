@@ -40,7 +40,7 @@ describe("npm run token", () => {
       server.child.kill("SIGTERM");
       expect(await server.exited).toBe(0);
     }
-  });
+  }, 120_000); // two token runs and two spawned servers: slow on a loaded two-core machine
 
   it("--operator mints the operator claim; a new key is announced on stderr, never on stdout", async () => {
     const dataDir = tmp();
@@ -70,7 +70,7 @@ describe("npm run token", () => {
       expect(out.stdout).toBe("");
       expect(out.stderr).toMatch(/usage/);
     }
-  });
+  }, 120_000); // four runs of the script
 });
 
 describe("configuration", () => {
