@@ -38,12 +38,12 @@ export function authenticate(verify: TokenVerifier, tenants: TenantDatabases): M
     }
     // The request holds its tenant's file until it has finished (body read, writes done), so the idle closer
     // cannot close it under the request; a streamed response holds it on its own (RoomService.openEventStream).
-    const lease = tenants.lease(principal.tenant);
-    c.set("tenantDb", lease.handle);
+    const tdb = tenants.acquire(principal.tenant);
+    c.set("tenantDb", tdb);
     try {
       await next();
     } finally {
-      lease.release();
+      tenants.release(tdb);
     }
   };
 }
