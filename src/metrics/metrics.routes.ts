@@ -39,7 +39,7 @@ export function operationsRoutes(d: OperationsDeps) {
   app.openAPIRegistry.registerComponent("securitySchemes", "metricsAuth", {
     type: "http",
     scheme: "bearer",
-    description: "The METRICS_TOKEN the server was started with, or an operator token. A tenant's token is refused (403).",
+    description: "The METRICS_TOKEN the server was started with, or an operator token (`npm run -s token -- --operator`). A tenant's token is refused (403).",
   });
   app.openapi(
     createRoute({
@@ -49,7 +49,7 @@ export function operationsRoutes(d: OperationsDeps) {
       tags: ["operations"],
       summary: "Prometheus metrics",
       description:
-        "The Prometheus text exposition format: HTTP requests, turns, model tokens and cost, durable events and commit latency, group commits, event-stream followers, idempotent replays, refusals, open tenant files, rooms by status and process metrics. No label carries a tenant or room id. Needs `Authorization: Bearer <METRICS_TOKEN>` (or an operator token); closed when METRICS_TOKEN is unset.",
+        "The Prometheus text exposition format: HTTP requests, turns, model tokens and cost, durable events and commit latency, group commits, event-stream followers, idempotent replays, refusals, open tenant files, rooms by status and process metrics. No label carries a tenant or room id. Needs `Authorization: Bearer <METRICS_TOKEN>` or an operator token (`npm run -s token -- --operator`); a tenant's token is 403 whatever its access level. Without METRICS_TOKEN only an operator token scrapes.",
       security: [{ metricsAuth: [] }],
       responses: {
         200: { description: "The metrics.", content: { "text/plain": { schema: z.string().openapi({ example: SCRAPE_EXAMPLE }) } } },

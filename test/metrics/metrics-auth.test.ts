@@ -1,8 +1,7 @@
 /**
  * Who may scrape: METRICS_TOKEN or the operator credential, never a tenant's
- * token (root included), and nobody at all when METRICS_TOKEN is unset and no
- * operator token is shown. Every refusal is the error envelope with a hint
- * that says what to do.
+ * token (root included); without METRICS_TOKEN only the operator credential.
+ * Every refusal is the error envelope with a hint that says what to do.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { Principal } from "../../src/auth/principal.js";
@@ -23,16 +22,19 @@ afterEach(async () => {
 const get = (authorization?: string) => t!.json("GET", "/metrics", { headers: authorization ? { authorization } : {} });
 
 describe("GET /metrics with METRICS_TOKEN set", () => {
-  it("answers the metrics token and refuses everything else", async () => {
+  it("answers the metrics token and an operator token, and refuses everything else", async () => {
     t = await startTestServer({ env: { METRICS_TOKEN } });
     const ok = await t!.req("GET", "/metrics", { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
     expect(ok.status).toBe(200);
     expect(await ok.text()).toContain("# TYPE roomservice_turns_started_total counter");
+    const operator = await t!.req("GET", "/metrics", { token: await t!.token("ops", { sub: "operator", access: "root", operator: true }) });
+    expect(operator.status).toBe(200);
 
     const none = await get();
     expect(none.status).toBe(401);
     expect(none.body).toMatchObject({ success: false, code: "AUTH_REQUIRED" });
     expect(none.body.message).toContain("Authorization: Bearer <METRICS_TOKEN>");
+    expect(none.body.message).toContain("npm run -s token -- --operator");
     expect(none.res.headers.get("www-authenticate")).toMatch(/^Bearer /);
 
     const wrong = await get(`Bearer ${METRICS_TOKEN.slice(1)}x`);
@@ -53,26 +55,33 @@ describe("GET /metrics with METRICS_TOKEN set", () => {
       expect(res.body.message).toContain("tenant's token cannot read /metrics");
       expect(JSON.stringify(res.body)).not.toContain("roomservice_");
     }
-    // A forged claim on a token this server did not sign is not an operator either: the signature fails first.
+    // An operator claim that is a string, not true, is no operator; a token whose signature was tampered with is 401.
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const stringClaim = await t!.signRaw({ sub: "x", tenant: "acme", iss: "roomservice", aud: "roomservice", exp, access: "root", operator: "true" });
+    expect((await get(`Bearer ${stringClaim}`)).status).toBe(403);
     const forged = await get(`Bearer ${(await t!.token("acme")).slice(0, -4)}AAAA`);
     expect(forged.status).toBe(401);
   });
 });
 
 describe("GET /metrics without METRICS_TOKEN", () => {
-  it("is closed to everyone without an operator token, and says how to open it", async () => {
+  it("is open to nobody but an operator token, even on a public host, and says how to get in", async () => {
     t = await startTestServer({ env: { HOST: "0.0.0.0" } });
     const none = await get();
     expect(none.status).toBe(401);
     expect(none.body.message).toContain("openssl rand -hex 32");
     expect(none.body.message).toContain("METRICS_TOKEN");
+    expect(none.body.message).toContain("npm run -s token -- --operator");
     expect((await get(`Bearer ${METRICS_TOKEN}`)).status).toBe(401);
     expect((await get(`Bearer ${await t!.token("acme", { access: "root" })}`)).status).toBe(403);
+    const operator = await t!.req("GET", "/metrics", { token: await t!.token("ops", { sub: "operator", access: "root", operator: true }) });
+    expect(operator.status).toBe(200);
+    expect(await operator.text()).toContain("roomservice_events_written_total 0");
   });
 });
 
 describe("authorizeScrape", () => {
-  const principal = (extra: Record<string, unknown>): Principal => ({ tenant: "ops", sub: "op", access: "root", exp: 2_000_000_000, ...extra }) as Principal;
+  const principal = (extra: Partial<Principal>): Principal => ({ tenant: "ops", sub: "op", access: "root", exp: 2_000_000_000, operator: false, ...extra });
   const jwt = "aaa.bbb.ccc";
 
   it("lets the operator credential scrape and refuses a tenant's root token", async () => {
