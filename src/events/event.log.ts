@@ -42,6 +42,8 @@ export interface EventLogOptions {
   beforeCommit?: (t: TenantDb, result: unknown) => void;
   /** A compaction failed and was rolled back alone: the events stay live rows (still complete), the transaction goes on. */
   onCompactionFailed?: (t: TenantDb, kind: string, streamId: string, err: unknown) => void;
+  /** Codec states kept between transactions (default 4,096; see STATES_MAX). */
+  maxCodecStates?: number;
 }
 
 /**
@@ -109,6 +111,7 @@ export class EventLog {
   readonly #states = new Map<string, unknown>();
   readonly #beforeCommit: EventLogOptions["beforeCommit"];
   readonly #onCompactionFailed: EventLogOptions["onCompactionFailed"];
+  readonly #maxStates: number;
   /** Keyed by tenant/kind/stream, in order of last write (a Map iterates oldest first). */
   readonly #live = new Map<string, LiveRows>();
   #liveRowCount = 0;
@@ -118,6 +121,7 @@ export class EventLog {
     this.#now = opts.now ?? Date.now;
     this.#beforeCommit = opts.beforeCommit;
     this.#onCompactionFailed = opts.onCompactionFailed;
+    this.#maxStates = opts.maxCodecStates ?? STATES_MAX;
     for (const kind of opts.kinds ?? []) this.register(kind);
   }
 
@@ -296,7 +300,7 @@ export class EventLog {
     if (s.state !== NO_STATE && s.stateSeq > ended) {
       this.#states.delete(key);
       this.#states.set(key, s.state);
-      if (this.#states.size > STATES_MAX) this.#states.delete(this.#states.keys().next().value as string);
+      if (this.#states.size > this.#maxStates) this.#states.delete(this.#states.keys().next().value as string);
     } else if (ended > 0) {
       this.#states.delete(key);
     }
