@@ -33,10 +33,12 @@ export class EventBus {
     this.#onListenerError = onListenerError;
   }
 
+  /** A topic's key: the tenant first, so one tenant's topics share a prefix. */
   static key(tenant: string, kind: string, streamId: string): string {
     return `${tenant}/${kind}/${streamId}`;
   }
 
+  /** Listens to one stream's committed events until the returned function is called (idempotent). */
   subscribe<R extends StreamRecord>(tenant: string, kind: string, streamId: string, listener: EventListener<R>): () => void {
     const key = EventBus.key(tenant, kind, streamId);
     const l = listener as unknown as EventListener;
