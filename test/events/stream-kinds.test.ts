@@ -145,7 +145,7 @@ describe("a test-only stream kind, registered beside rooms", () => {
     expect(frames).toEqual(readEventsAfter(t, noteKind, "n", 0, 10).map(formatSseFrame));
     expect(closes).toEqual(["terminal"]);
     expect(log.isClosed(t, "test-note", "n")).toBe(true);
-    expect(log.bus.subscriberCount(t.tenant, "test-note", "n")).toBe(0);
+    expect(log.bus.subscriberCount({ tenant: t.tenant, kind: "test-note", streamId: "n" })).toBe(0);
 
     // A follower arriving after the close gets nothing more and is ended at once.
     const late = sseResponse(log.source<NoteRecord>(t, "test-note", "n"), { follow: true, after: 5, signal: new AbortController().signal, onClose: (r) => closes.push(r) });
