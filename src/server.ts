@@ -21,6 +21,7 @@ import { claimInTransaction } from "./idempotency/idempotency.context.js";
 import { idempotencyLifecycle } from "./idempotency/idempotency.service.js";
 import { createRoomFeature } from "./room/room.feature.js";
 import type { RoomService } from "./room/room.service.js";
+import { roomStream } from "./room/room.stream.js";
 import { Admission } from "./runtime/admission.js";
 import { Lifecycle } from "./runtime/lifecycle.js";
 import type { LifecycleTimers } from "./runtime/lifecycle-timers.js";
@@ -101,11 +102,16 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       env: opts.secretsEnv ?? {},
     });
     const recorder = new Recorder();
-    const events = new EventLog(new EventBus(formatSseFrame), {
+    const bus = new EventBus(formatSseFrame, (err, at) =>
+      log.error({ err, tenant: at.tenant, kind: at.kind, stream_id: at.streamId, seq: at.seq, event_type: at.eventType }, "an event follower's listener threw; it was dropped"),
+    );
+    const events = new EventLog(bus, {
       now,
+      kinds: [roomStream],
       onCommit: (n, seconds) => recorder.eventsCommitted(n, seconds),
       beforeCommit: claimInTransaction,
-      onCompactionFailed: (t, roomId, err) => log.warn({ err, tenant: t.tenant, room_id: roomId }, "event compaction failed; the room's events stay uncompacted until its next turn ends"),
+      onCompactionFailed: (t, kind, streamId, err) =>
+        log.warn({ err, tenant: t.tenant, kind, stream_id: streamId }, "event compaction failed; the stream's events stay uncompacted until its next compaction event"),
     });
     // Features register in dependency order: recovery runs in this order when a
     // tenant file first opens (before any request reads it), sweeps on every

@@ -5,20 +5,21 @@
  */
 import { sql } from "drizzle-orm";
 import { ROOM_STATUSES } from "../room/room.schemas.js";
-import { prepared } from "../storage/prepared.js";
+import { statement } from "../storage/repository.js";
 import { rooms } from "../storage/schema.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 
 /** Every status the gauge reports, 0 when no room has it. */
 export const ROOM_STATUSES_COUNTED: readonly string[] = ROOM_STATUSES;
 
+const countsByStatus = statement("metrics.roomCountsByStatus", ({ db }) =>
+  db
+    .select({ status: rooms.status, n: sql<number>`count(*)` })
+    .from(rooms)
+    .groupBy(rooms.status)
+    .prepare(),
+);
+
 export function roomCountsByStatus(t: TenantDb): { status: string; n: number }[] {
-  const q = prepared(t, "metrics.roomCountsByStatus", (db) =>
-    db
-      .select({ status: rooms.status, n: sql<number>`count(*)` })
-      .from(rooms)
-      .groupBy(rooms.status)
-      .prepare(),
-  );
-  return q.all();
+  return countsByStatus.on(t).all();
 }

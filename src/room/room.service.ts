@@ -10,8 +10,7 @@ import { randomUUID } from "node:crypto";
 import { AppError } from "../errors.js";
 import { actorId, authorize, type Actor as Caller } from "../auth/actor.js";
 import type { EventLog, EventTx } from "../events/event.log.js";
-import { lastEventSeq, readEventsAfter, readEventsBefore } from "../events/event.store.js";
-import { TERMINAL_EVENT, type RoomEvent } from "../events/event.types.js";
+import { ROOM_STREAM, TERMINAL_EVENT, type RoomEvent } from "../events/event.types.js";
 import type { SseSource } from "../sse/sse.types.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 import { DEFAULT_ACTOR, DEFAULT_DONE_POLICY, DEFAULT_TOOL_POLICY, DEFAULT_WAKE_POLICY } from "./room.defaults.js";
@@ -19,6 +18,7 @@ import { messageDto, roomDto, ZERO_USAGE, type MessageRecord } from "./room.dto.
 import { addIso, beginRelease, beginTurn, completeRelease, failOrphanTurn, pickActor, settleIdle, storeMessage, type TurnPlan } from "./room.lifecycle.js";
 import type { Actor, DonePolicy, MessageResult, PatchRoomBody, RentRoomBody, Room, RoomStatus, ToolPolicy, WakePolicy } from "./room.schemas.js";
 import { MESSAGE_END_EVENTS, messageResult } from "./room.message-result.js";
+import { lastRoomEventSeq as lastEventSeq, readRoomEventsAfter as readEventsAfter, readRoomEventsBefore as readEventsBefore } from "./room.stream.js";
 import { countLiveRooms, findMessage, findRoom, findTurn, type MessageRow, listMessages, listRooms, updateMessage, updateRoom, insertRoom, type RoomRow } from "./room.store.js";
 
 
@@ -582,7 +582,7 @@ export class RoomService {
     return {
       source: {
         replay: (after, limit) => readEventsAfter(tdb, id, after, limit),
-        subscribe: (listener) => this.#d.events.bus.subscribe(tdb.tenant, id, listener),
+        subscribe: (listener) => this.#d.events.bus.subscribe(tdb.tenant, ROOM_STREAM, id, listener),
         isTerminal: (e) => e.event_type === TERMINAL_EVENT,
         isClosed: () => findRoom(tdb, id)?.status === "released",
       },
@@ -675,7 +675,7 @@ export class RoomService {
         if (now.done) settle(() => now);
       };
       // Published after commit, synchronously: only note it here and read once the publisher is done.
-      const unsubscribe = this.#d.events.bus.subscribe(tdb.tenant, id, (event) => {
+      const unsubscribe = this.#d.events.bus.subscribe(tdb.tenant, ROOM_STREAM, id, (event) => {
         if (checkQueued || !MESSAGE_END_EVENTS.has(event.event_type)) return;
         checkQueued = true;
         queueMicrotask(check);

@@ -23,7 +23,7 @@ describe("starting a turn while the room's worker is finishing", () => {
     const ctx = { tdb: t.server.tenants.get("acme"), actor: systemActor("test") };
     let followUp: string | null = null;
     let workerStillThere = false;
-    const unsubscribe = t.server.events.bus.subscribe("acme", id, (event) => {
+    const unsubscribe = t.server.events.bus.subscribe("acme", "room", id, (event) => {
       if (event.event_type !== "room:idle" || followUp !== null) return;
       workerStillThere = t.server.workers.isRunning("acme", id);
       followUp = t.server.rooms.postMessage(ctx, id, { content: "follow-up" }).message.id;
