@@ -54,6 +54,8 @@ export interface ServerOptions {
   now?: () => number;
   /** Where provider key variables (`api_key_env`) are read. main.ts passes the process environment; default: none. */
   secretsEnv?: Readonly<Record<string, string | undefined>>;
+  /** The built browser console; default dist/console of the package (what `npm run build` writes). */
+  consoleDir?: string;
 }
 
 export function packageVersion(): string {
@@ -140,6 +142,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       admission,
       rateLimit: { rps: limits.rateLimitRps, burst: limits.rateLimitBurst },
       sse: { heartbeatMs: config.events.heartbeatMs },
+      consoleDir: opts.consoleDir ?? path.join(packageRoot(), "dist", "console"),
     });
 
     let closed = false;
