@@ -286,6 +286,7 @@ describe.runIf(hasChromium)("the console in headless Chromium", () => {
     const before = sseRequests.length;
     const turn = await sendAndAwaitStream(page, `Survive the drop ${words(30, "y")}`);
     await awaitSnaps(page, turn, 4);
+    await shot(page, "room-streaming-history-laptop");
     const shownBefore = Number(await page.locator('[data-testid="event-count"]').getAttribute("data-last"));
     expect(sseSockets.size).toBeGreaterThan(0);
     for (const s of sseSockets) s.destroy();
@@ -379,9 +380,9 @@ describe.runIf(hasChromium)("the console in headless Chromium", () => {
 
   it("renders a room with thousands of events by what is visible, pages back to seq 1, and walks the log by keyboard", { timeout: 120_000 }, async () => {
     const rid = (await api<{ data: { id: string } }>("POST", "/llm/room", { metadata: { name: "busy" } })).body.data.id;
-    for (let i = 0; i < 2000; i++) {
-      const r = await api("POST", `/llm/room/${rid}/messages`, { kind: "note", content: `note ${i}` });
-      expect(r.status).toBe(201);
+    for (let i = 0; i < 2000; i += 50) {
+      const batch = await Promise.all(Array.from({ length: 50 }, (_, j) => api("POST", `/llm/room/${rid}/messages`, { kind: "note", content: `note ${i + j}` })));
+      expect(batch.map((r) => r.status)).toEqual(Array(50).fill(201));
     }
     await page.goto(`${base}/console#/rooms/${rid}`);
     const count = page.locator('[data-testid="event-count"]');
@@ -414,6 +415,32 @@ describe.runIf(hasChromium)("the console in headless Chromium", () => {
     await page.locator('[data-testid="event-detail"]').getByText('"seq": 2001,').waitFor({ timeout: WAIT });
     expect(await page.locator("#ev-2001").isVisible()).toBe(true);
     await shot(page, "room-many-events-laptop");
+  });
+
+  it("lists rooms newest first, a page at a time, and filters them by status", { timeout: 90_000 }, async () => {
+    for (let i = 0; i < 21; i++) expect((await api("POST", "/llm/room", { metadata: { name: `page room ${i}` }, purpose: `paging ${i}` })).status).toBe(201);
+    const listed = (await api<{ data: unknown[] }>("GET", "/llm/room?limit=200")).body.data.length;
+    expect(listed).toBeGreaterThan(20);
+    await page.goto(`${base}/console#/rooms`);
+    const rows = page.locator('[data-testid="rooms-table"] tbody tr');
+    await page.getByText("page room 20", { exact: true }).waitFor({ timeout: WAIT });
+    expect(await rows.count()).toBe(20);
+    expect(await rows.first().locator("a").textContent()).toBe("page room 20");
+    await shot(page, "rooms-laptop");
+    await page.getByRole("button", { name: "Next →" }).click();
+    await page.getByText("Page 2").waitFor({ timeout: WAIT });
+    await page.locator('[data-testid="rooms-table"] tbody tr a', { hasText: "page room 20" }).waitFor({ state: "detached", timeout: WAIT });
+    expect(await rows.count()).toBe(listed - 20);
+    expect(await page.getByRole("button", { name: "Next →" }).isDisabled()).toBe(true);
+    await page.getByRole("button", { name: "← Previous" }).click();
+    await page.getByText("page room 20", { exact: true }).waitFor({ timeout: WAIT });
+    // Only released rooms: the one released above, and nothing else.
+    for (const s of ["rented", "active", "idle", "sleeping", "releasing", "failed"]) await page.getByRole("checkbox", { name: s, exact: true }).uncheck();
+    await page.getByRole("checkbox", { name: "released", exact: true }).check();
+    await page.locator(`tr[data-room-id="${roomId}"]`).waitFor({ timeout: WAIT });
+    await page.getByText("page room 20", { exact: true }).waitFor({ state: "detached", timeout: WAIT });
+    expect(await rows.count()).toBe(1);
+    expect(await rows.first().locator('[data-status]').getAttribute("data-status")).toBe("released");
   });
 
   it("says plainly that the factory is not available while GET /llm/factory/runs is 404", { timeout: 60_000 }, async (ctx) => {
