@@ -211,6 +211,10 @@ describe.runIf(hasChromium)("the console in headless Chromium", () => {
     expect(await evaluate<number>(page, "localStorage.length")).toBe(0);
     expect(page.url()).not.toContain(full.slice(0, 20));
     await page.getByText("No rooms match.").waitFor({ timeout: WAIT });
+    // A reload keeps the tab signed in (session storage), and the server is asked again who the token is.
+    await page.reload();
+    await page.locator('[data-testid="identity"]').waitFor({ timeout: WAIT });
+    expect(await page.locator('[data-testid="tenant"]').textContent()).toBe("acme");
   });
 
   it("rents a room from the form with the actor options it was given", { timeout: 90_000 }, async () => {
@@ -328,6 +332,22 @@ describe.runIf(hasChromium)("the console in headless Chromium", () => {
     expect(await page.locator('[data-testid="release"]').isDisabled()).toBe(true);
     const room = await api<{ data: { status: string } }>("GET", `/llm/room/${roomId}`);
     expect(room.body.data.status).toBe("released");
+  });
+
+  it("in a room with several actors, sends to the actor chosen in the composer", { timeout: 90_000 }, async () => {
+    const rid = (await api<{ data: { id: string } }>("POST", "/llm/room", { metadata: { name: "duo" }, agents: [{ agent_id: "assistant" }, { agent_id: "critic" }] })).body.data.id;
+    await page.goto(`${base}/console#/rooms/${rid}`);
+    await page.locator('[data-testid="feed"][data-feed="live"]').waitFor({ timeout: WAIT });
+    await page.getByLabel("Answer by").selectOption("critic");
+    await page.getByRole("checkbox", { name: "@assistant" }).check();
+    await page.locator("#composer-text").fill("critic, your view?");
+    await page.locator('[data-testid="send"]').click();
+    const answer = page.locator('[data-testid="message-agent"]');
+    await answer.waitFor({ timeout: WAIT });
+    expect(await answer.locator("header b").textContent()).toBe("critic");
+    const h = await api<{ data: { messages: { kind: string; actor_key: string | null; metadata: Record<string, unknown> }[]; events: { event_type: string; agent_key: string | null }[] } }>("GET", `/llm/room/${rid}/history`);
+    expect(h.body.data.messages[0]).toMatchObject({ kind: "message", actor_key: "critic", metadata: { mentions: ["assistant"] } });
+    expect(h.body.data.events.find((e) => e.event_type === "agent:turn_start")?.agent_key).toBe("critic");
   });
 
   it("lays the room out for a phone: one pane at a time, reachable by tabs", { timeout: 90_000 }, async () => {

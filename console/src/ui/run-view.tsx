@@ -16,6 +16,8 @@ import { href } from "./route.js";
 import { FactoryUnavailable, factoryMissing } from "./runs-list.js";
 
 const FINAL = new Set(["completed", "failed", "cancelled"]);
+/** The gates the factory evaluates itself (a recorded verdict wins over an evaluated one). */
+const BUILT_IN_GATES = ["all_issues_passed", "verification_passed", "token_budget", "human_review"];
 
 interface RunEvent {
   seq: number;
@@ -402,7 +404,7 @@ function RunControls({ identity, run, status, onAct }: { identity: Identity; run
       setBusy(false);
     }
   };
-  const gates = Object.keys(status?.latest_gate_verdicts ?? {});
+  const gates = [...new Set([...BUILT_IN_GATES, ...Object.keys(status?.latest_gate_verdicts ?? {})])];
   const any = can(identity, "runStart") || can(identity, "runAdvance") || can(identity, "runCancel") || can(identity, "runGate");
   if (!any) return <p class="muted readonly-note">Read-only token: watching only.</p>;
   return (

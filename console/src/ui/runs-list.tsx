@@ -25,13 +25,20 @@ export function FactoryUnavailable() {
   );
 }
 
-const EXAMPLE = `# Research
-- Collect three facts about SQLite
-  Acceptance: mentions "WAL"
+const EXAMPLE = `# Launch notes
 
-# Write-up
-- Summarise the facts in one paragraph
-  depends on: Collect three facts about SQLite
+## Draft
+
+- Write the changelog summary
+  Acceptance: mentions "version 2"
+- Write the upgrade guide (depends on: Write the changelog summary)
+
+## Review
+
+Depends on: Draft
+
+- Proofread both documents
+  Acceptance: no "TODO"
 `;
 
 export function RunsList({ api, identity }: { api: Api; identity: Identity }) {
@@ -196,7 +203,15 @@ function CreateRun({ api }: { api: Api }) {
           <option value="text">text</option>
         </select>
       </Field>
-      <Field id="run-content" label="Prompt" hint="Headings become stages, list items issues; `Acceptance:` lines criteria; `depends on:` links issues.">
+      <Field id="run-content" label="Prompt" hint={
+          <>
+            With the built-in model: <code>##</code> headings become stages, list items issues, <code>Acceptance:</code> lines criteria, <code>(depends on: …)</code> and <code>Depends on:</code> link them. See{" "}
+            <a href="/docs/llm/factory" target="_blank" rel="noreferrer">
+              /docs/llm/factory
+            </a>
+            .
+          </>
+        }>
         <textarea id="run-content" class="mono" rows={10} required value={content} placeholder={EXAMPLE} onInput={(e) => setContent(e.currentTarget.value)} />
       </Field>
       <label class="check">
