@@ -350,6 +350,20 @@ describe.runIf(hasChromium)("the console in headless Chromium", () => {
     expect(h.body.data.events.find((e) => e.event_type === "agent:turn_start")?.agent_key).toBe("critic");
   });
 
+  it("wakes a manual room: the queued message's turn runs", { timeout: 90_000 }, async () => {
+    const rid = (await api<{ data: { id: string } }>("POST", "/llm/room", { metadata: { name: "manual" }, wake_policy: { mode: "manual" } })).body.data.id;
+    await page.goto(`${base}/console#/rooms/${rid}`);
+    await page.locator('[data-testid="feed"][data-feed="live"]').waitFor({ timeout: WAIT });
+    await page.locator("#composer-text").fill("wait for the wake");
+    await page.locator('[data-testid="send"]').click();
+    await page.locator('[data-testid="message-user"] .tag', { hasText: "queued" }).waitFor({ timeout: WAIT });
+    expect(await page.locator('[data-testid="message-agent"]').count()).toBe(0);
+    await page.locator('[data-testid="wake"]').click();
+    await page.locator('[data-testid="message-agent"]').waitFor({ timeout: WAIT });
+    expect(await page.locator('[data-testid="message-agent"] .text').textContent()).toContain("wait for the wake");
+    await page.locator('[data-testid="turn-status"][data-turn-status="completed"]').waitFor({ timeout: WAIT });
+  });
+
   it("lays the room out for a phone: one pane at a time, reachable by tabs", { timeout: 90_000 }, async () => {
     const phone = await newPage(PHONE);
     await signIn(phone, full);
