@@ -43,6 +43,8 @@ export const LIFECYCLE_TABLE = `| from | verb or cause | to |
 | any but \`released\` | release, or \`release_after_s\` without activity | \`releasing\` then \`released\`; in-flight turn aborted, queued message \`cancelled\` |
 | \`released\` | message, wake, PATCH, interrupt | 409 \`ROOM_RELEASED\` |
 | server restart | a turn was in flight | that turn ends \`failed\` with code \`SERVER_RESTARTED\`; room \`failed\`; nothing acknowledged is lost |
+| \`active\` | storage fails while the turn ends, past the retries | once storage answers (the next lifecycle sweep, or an interrupt or wake), the turn ends \`failed\` with code \`TURN_NOT_RECORDED\`; room \`failed\`; until then interrupt and wake answer an error, not 200 |
+| \`released\` | anything, a restart included | stays \`released\`: \`room:released\` is the last event of its log |
 
 With wake policy \`manual\`, messages are stored \`queued\` and wait for a wake. A turn is bounded by \`done_policy\` (\`max_turn_s\`, \`max_output_tokens\`, \`max_steps\`) and \`tool_policy\` (\`allowed_tools\`, \`max_tool_calls\`).`;
 

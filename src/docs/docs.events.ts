@@ -183,7 +183,7 @@ export const EVENT_CATALOGUE: Record<RoomEventType, EventDoc> = {
   },
   error: {
     when: "A turn failed (provider error, timeout, tool crash, server restart); the room is `failed` and `last_error` is set.",
-    payload: z.looseObject({ code: z.string().openapi({ description: "PROVIDER_ERROR, TURN_TIMEOUT, TOOL_ERROR, SERVER_RESTARTED, ..." }), message: z.string(), turn_id: z.string().nullable() }),
+    payload: z.looseObject({ code: z.string().openapi({ description: "PROVIDER_ERROR, TURN_TIMEOUT, TOOL_ERROR, SERVER_RESTARTED, TURN_NOT_RECORDED, ..." }), message: z.string(), turn_id: z.string().nullable() }),
     example: { code: "PROVIDER_ERROR", message: "the model provider failed: 502 from upstream", turn_id: TURN },
     agentKey: "assistant",
     turnScoped: true,
