@@ -47,11 +47,11 @@ export const EVENT_CATALOGUE: Record<RoomEventType, EventDoc> = {
     example: { changes: ["metadata"], version: 2 },
   },
   "message:created": {
-    when: "A message was stored: a caller's message, task or note, or an agent's output.",
+    when: "A message was stored: a caller's message, task or note, an agent's output, or the partial text of an interrupted or failed turn.",
     payload: z.looseObject({
       message_id: z.string(),
       seq: z.number().int().openapi({ description: "The message's own per-room seq (not the event's)." }),
-      kind: z.string().openapi({ description: "message | task | note | output | system" }),
+      kind: z.string().openapi({ description: "message | task | note | output | partial | system" }),
       author_kind: z.string().openapi({ description: "user | agent | system" }),
     }),
     example: { message_id: TRIGGER, seq: 1, kind: "message", author_kind: "user" },
@@ -138,7 +138,7 @@ export const EVENT_CATALOGUE: Record<RoomEventType, EventDoc> = {
     turnScoped: true,
   },
   "agent:output": {
-    when: "The turn's answer was stored as a message (`author_kind: agent`, `kind: output`).",
+    when: "A completed turn's answer was stored as a message (`author_kind: agent`, `kind: output`). An interrupted or failed turn has none: its text, if any, is a `kind: partial` message (its `message:created` only).",
     payload: z.looseObject({ message_id: z.string(), text: z.string().openapi({ description: "The full answer text." }) }),
     example: { message_id: OUTPUT, text: "42 * 19 = 798" },
     agentKey: "assistant",

@@ -201,3 +201,14 @@ export function roomIdsInStatus(t: TenantDb, statuses: readonly string[], afterI
     .all()
     .map((r) => r.id);
 }
+
+/** The agent message (`output` or `partial`) a turn wrote, found after its trigger's seq (it is stored at the turn's end). */
+export function findTurnReply(t: TenantDb, roomId: string, afterSeq: number, turnId: string): MessageRow | undefined {
+  return t.db
+    .select()
+    .from(roomMessages)
+    .where(and(eq(roomMessages.roomId, roomId), gt(roomMessages.seq, afterSeq), eq(roomMessages.turnId, turnId), eq(roomMessages.authorKind, "agent")))
+    .orderBy(asc(roomMessages.seq))
+    .limit(1)
+    .get();
+}

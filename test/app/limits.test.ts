@@ -146,7 +146,10 @@ describe("limits", () => {
     const room = (await t.json("GET", `/llm/room/${id}`, { token })).body.data;
     expect(room.last_error.code).toBe("QUOTA_EXCEEDED");
     const h = (await t.json("GET", `/llm/room/${id}/history`, { token })).body.data;
-    const out = h.messages.find((m: any) => m.kind === "output");
+    // The cut reply is kept, but as partial text, not as an answer.
+    expect(h.messages.some((m: any) => m.kind === "output")).toBe(false);
+    const out = h.messages.find((m: any) => m.kind === "partial");
+    expect(out.metadata.turn_status).toBe("failed");
     expect(out.content.length).toBeLessThan(reply.length);
     expect(h.events.find((e: any) => e.event_type === "error").payload.code).toBe("QUOTA_EXCEEDED");
     const id2 = (await t.json("POST", "/llm/room", { token, body: {} })).body.data.id;
@@ -157,12 +160,13 @@ describe("limits", () => {
 });
 
 describe("operator global stop", () => {
-  it("root only; while on, no new turn starts (503), reads and interrupts work; survives restart", async () => {
+  it("operator only; while on, no new turn starts (503), reads and interrupts work; survives restart", async () => {
     t = await startTestServer({ env: {} });
     const dataDir = t.dataDir;
-    const root = await t.token("ops", { access: "root" });
+    const root = await t.token("ops", { access: "root", operator: true });
     const token = await t.token("acme");
     expect((await t.json("POST", "/llm/operator/stop", { token, body: { active: true } })).status).toBe(403);
+    expect((await t.json("POST", "/llm/operator/stop", { token: await t.token("acme", { access: "root" }), body: { active: true } })).status).toBe(403);
     const running = (await t.json("POST", "/llm/room", { token, body: SLOW })).body.data.id;
     await t.json("POST", `/llm/room/${running}/messages`, { token, body: { content: "go" } });
 
@@ -182,7 +186,7 @@ describe("operator global stop", () => {
 
     await t.server.shutdown(1000);
     t = await startTestServer({ dataDir });
-    const root2 = await t.token("ops", { access: "root" });
+    const root2 = await t.token("ops", { access: "root", operator: true });
     const token2 = await t.token("acme");
     expect((await t.json("GET", "/llm/operator/stop", { token: root2 })).body.data.active).toBe(true);
     expect((await t.json("POST", `/llm/room/${id}/messages`, { token: token2, body: { content: "hi" } })).status).toBe(503);

@@ -69,8 +69,10 @@ function turnEvents(turn: string, trigger: string, triggerSeq: number, tokens: s
   }
   list.push(ev("pi:message_end", { message: { role: "assistant", text } }, t));
   if (text) {
-    list.push(ev("message:created", { message_id: outId, seq: outSeq, kind: "output", author_kind: "agent" }, t));
-    list.push(ev("agent:output", { message_id: outId, text }, t));
+    // A turn that did not complete keeps its text as a `partial` message, announced without `agent:output`.
+    const complete = status === "completed";
+    list.push(ev("message:created", { message_id: outId, seq: outSeq, kind: complete ? "output" : "partial", author_kind: "agent" }, t));
+    if (complete) list.push(ev("agent:output", { message_id: outId, text }, t));
   }
   list.push(ev("agent:turn_end", { turn_id: turn, message_id: trigger, status, usage: {} }, t));
   return list;
@@ -128,14 +130,29 @@ describe("RoomState", () => {
     expect(answer).toMatchObject({ content: "one two three", streamed: "mismatch" });
   });
 
-  it("keeps an interrupted turn's partial answer, marked with how the turn ended", () => {
+  it("keeps an interrupted turn's streamed text until its partial answer is read, then shows that, marked with how the turn ended", () => {
     seq = 0;
     const s = new RoomState();
     s.load([], [ev("room:rented", {})], false);
     s.apply(turnEvents("t1", "m1", 1, ["Echo: ", "A "], "interrupted"));
+    // The partial answer's text is not in any event: it is fetched, and meanwhile the streamed text stays, marked.
+    expect(s.missing.has("out-t1")).toBe(true);
+    expect(s.items.filter((i) => i.kind === "stream").map((i) => i.kind === "stream" && [i.text, i.state])).toEqual([["Echo: A ", "interrupted"]]);
+    s.upsertMessages([msg("out-t1", 2, "Echo: A ", { kind: "partial", author_kind: "agent", author_id: "assistant", actor_key: "assistant", turn_id: "t1", status: "done", metadata: { partial: true, turn_status: "interrupted" } })]);
+    expect(s.missing.has("out-t1")).toBe(false);
+    expect(s.items.filter((i) => i.kind === "stream")).toEqual([]);
     const answer = s.items.find((i) => i.kind === "message" && i.authorKind === "agent");
-    expect(answer).toMatchObject({ content: "Echo: A ", turnStatus: "interrupted" });
+    expect(answer).toMatchObject({ msgKind: "partial", content: "Echo: A ", turnStatus: "interrupted", streamed: "match" });
     expect(s.items.find((i) => i.kind === "message" && i.id === "m1")).toMatchObject({ status: "cancelled" });
+  });
+
+  it("loads a finished interrupted turn from history without showing its text twice", () => {
+    seq = 0;
+    const s = new RoomState();
+    const events = [ev("room:rented", {}), ...turnEvents("t1", "m1", 1, ["Echo: ", "A "], "interrupted")];
+    s.load([msg("m1", 1, "hi", { status: "cancelled" }), msg("out-t1", 2, "Echo: A ", { kind: "partial", author_kind: "agent", author_id: "assistant", turn_id: "t1", status: "done" })], events, false);
+    expect(s.items.map((i) => i.kind)).toEqual(["message", "message"]);
+    expect(s.items[1]).toMatchObject({ content: "Echo: A ", streamed: "match", turnStatus: "interrupted" });
   });
 
   it("orders the transcript by event seq though messages count their own seqs, and asks for texts it lacks", () => {
@@ -209,9 +226,10 @@ describe("factory board layout", () => {
 describe("what a pasted token is taken to allow", () => {
   const jwt = (claims: Record<string, unknown>) => `e30.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.c2ln`;
 
-  it("reads tenant, subject, access and expiry from the claims; no access claim means full, as on the server", () => {
+  it("reads tenant, subject, access and expiry from the claims; no access claim means read, as on the server", () => {
     const r = identityFromToken(jwt({ tenant: "acme", sub: "alice", exp: 2_000_000_000 }), 1_000_000_000);
-    expect(r).toEqual({ ok: true, identity: { tenant: "acme", sub: "alice", access: "full", expiresAt: 2_000_000_000, source: "claims" } });
+    expect(r).toEqual({ ok: true, identity: { tenant: "acme", sub: "alice", access: "read", expiresAt: 2_000_000_000, source: "claims" } });
+    expect(identityFromToken(jwt({ tenant: "acme", access: "edit" }), 0)).toMatchObject({ ok: true, identity: { access: "edit", expiresAt: null } });
     expect(normalizeToken("  Bearer abc.def.ghi \n")).toBe("abc.def.ghi");
   });
 

@@ -143,9 +143,10 @@ describe.runIf(hasChromium)("the console in headless Chromium", () => {
 
   const awaitSnaps = (p: Page, turn: string, n: number) => waitUntil(p, `window.__snaps.filter((s) => s.turn === ${JSON.stringify(turn)}).length >= ${n}`, `${n} streamed texts of turn ${turn}`);
 
-  async function outputOf(turn: string): Promise<{ content: string; metadata: Record<string, unknown> }> {
-    const h = await api<{ data: { messages: { kind: string; turn_id: string | null; content: string; metadata: Record<string, unknown> }[] } }>("GET", `/llm/room/${roomId}/history`);
-    const out = h.body.data.messages.filter((m) => m.kind === "output" && m.turn_id === turn);
+  /** The turn's stored answer: `output`, or `partial` when the turn did not complete. */
+  async function outputOf(turn: string): Promise<{ kind: string; content: string; metadata: Record<string, unknown> }> {
+    const h = await api<{ data: { messages: { kind: string; author_kind: string; turn_id: string | null; content: string; metadata: Record<string, unknown> }[] } }>("GET", `/llm/room/${roomId}/history`);
+    const out = h.body.data.messages.filter((m) => m.author_kind === "agent" && m.turn_id === turn);
     expect(out).toHaveLength(1);
     return out[0]!;
   }
@@ -278,11 +279,15 @@ describe.runIf(hasChromium)("the console in headless Chromium", () => {
     await page.locator('[data-testid="turn-status"][data-turn-status="interrupted"]').waitFor({ timeout: WAIT });
     await page.locator('[data-testid="room-view"][data-room-status="idle"]').waitFor({ timeout: WAIT });
     const stored = await outputOf(turn);
+    expect(stored.kind).toBe("partial");
     expect(stored.metadata).toMatchObject({ partial: true, turn_status: "interrupted" });
     expect(stored.content).not.toContain("x119");
+    // The streamed text gives way to the stored partial answer, marked as such, and the two agree.
     const answer = page.locator(`[data-testid="message-agent"][data-turn-id="${turn}"]`);
     expect(await answer.locator(".tag.warn").first().textContent()).toContain("interrupted");
     expect(await answer.locator(".text").textContent()).toBe(stored.content);
+    expect(await answer.getAttribute("data-stream-check")).toBe("match");
+    expect(await page.locator(`[data-testid="stream"][data-turn-id="${turn}"]`).count()).toBe(0);
     expect(await page.locator('[data-testid="interrupt"]').isDisabled()).toBe(true);
   });
 

@@ -16,6 +16,7 @@ function registryOf(...tools: AgentTool<any>[]): ToolRegistry {
   return {
     names: () => tools.map((t) => t.name),
     select: (allowed) => tools.filter((t) => allowed.includes(t.name)),
+    refusals: () => [],
   };
 }
 

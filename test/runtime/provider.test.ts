@@ -166,7 +166,20 @@ describe("tools through a provider", () => {
     expect(reqs[0]!.body.tools.map((t: { function: { name: string } }) => t.function.name)).toEqual(["calculator"]);
     const end = ofType(events, "pi:tool_execution_end")[0]!;
     expect(end).toMatchObject({ tool_name: "clock", is_error: true });
-    expect(end["result"]).toContain("not found");
+    // The model (and the log) is told why: the room's policy, and how to allow it; not "Tool clock not found".
+    const why = 'Tool clock was not run: this room\'s tool_policy does not allow it (allowed_tools: calculator). To allow it, PATCH the room with {"tool_policy":{"allowed_tools":["calculator","clock"]}}.';
+    expect(end["result"]).toBe(why);
+    const toolMessage = reqs[1]!.body.messages.find((m: { role: string }) => m.role === "tool");
+    expect(toolMessage.content).toBe(why);
+    // Refused, so it did not count as a tool call.
+    expect(reqs[1]!.body.tools.map((t: { function: { name: string } }) => t.function.name)).toEqual(["calculator"]);
+  });
+
+  it("a tool that does not exist at all is still reported as not found", async () => {
+    fake.enqueue({ kind: "tool_call", name: "teleport", args: {} }, { kind: "text", chunks: ["ok"] });
+    const { events } = await runTurn(runtime, { actor, limits: { allowedTools: [] } });
+    expect(ofType(events, "pi:tool_execution_end")[0]!["result"]).toBe("Tool teleport not found");
+    expect(mine()[0]!.body.tools ?? []).toEqual([]);
   });
 
   it("sends no tools when none are allowed", async () => {

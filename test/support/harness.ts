@@ -15,7 +15,7 @@ import { createServer, type Server, type ServerOptions, type ServiceLimits } fro
 export interface TestServer {
   server: Server;
   dataDir: string;
-  token(tenant: string, opts?: { sub?: string; access?: Access; ttlS?: number }): Promise<string>;
+  token(tenant: string, opts?: { sub?: string; access?: Access; ttlS?: number; operator?: boolean }): Promise<string>;
   /** Signs arbitrary claims with the server's real key (for forging tests). */
   signRaw(claims: Record<string, unknown>, header?: Record<string, unknown>): Promise<string>;
   req(method: string, url: string, opts?: { token?: string; body?: unknown; headers?: Record<string, string>; rawBody?: string }): Promise<Response>;
@@ -33,7 +33,8 @@ export async function startTestServer(
   const t: TestServer = {
     server,
     dataDir,
-    token: (tenant, o = {}) => signToken(server.signingKey, settings, { tenant, sub: o.sub ?? "tester", access: o.access ?? "full", ttlS: o.ttlS ?? 3600 }),
+    token: (tenant, o = {}) =>
+      signToken(server.signingKey, settings, { tenant, sub: o.sub ?? "tester", access: o.access ?? "full", ttlS: o.ttlS ?? 3600, ...(o.operator ? { operator: true } : {}) }),
     signRaw: (claims, header = {}) =>
       new SignJWT(claims).setProtectedHeader({ alg: "EdDSA", kid: server.signingKey.kid, ...header }).sign(server.signingKey.privateKey),
     async req(method, url, o = {}) {

@@ -213,7 +213,7 @@ export class RoomState {
         item.sub = m.seq;
       }
       this.missing.delete(m.id);
-      if (m.kind === "output" || m.author_kind === "agent") this.#dropStreams(m.turn_id);
+      if (m.author_kind === "agent") this.#settleTurn(m.turn_id);
     }
     this.version++;
   }
@@ -287,14 +287,11 @@ export class RoomState {
           this.#insert(m);
         }
         m.content = str(p["text"]) ?? "";
-        // The answer is the turn's last assistant message: compare it with what streamed in for that message.
-        const streamedText = this.#lastStream(ev.turn_id)?.text;
-        if (streamedText !== undefined) m.streamed = streamedText === m.content ? "match" : "mismatch";
         m.actorKey = ev.agent_key;
         m.turnId = ev.turn_id;
         m.status = "done";
         this.missing.delete(id);
-        this.#dropStreams(ev.turn_id);
+        this.#settleTurn(ev.turn_id);
         break;
       }
       case "agent:turn_end": {
@@ -305,9 +302,10 @@ export class RoomState {
         const m = messageId ? this.#messages.get(messageId) : undefined;
         if (m) m.status = status === "completed" ? "done" : status === "failed" ? "failed" : "cancelled";
         if (turnId) for (const item of this.items) if (item.kind === "message" && item.authorKind === "agent" && item.turnId === turnId) item.turnStatus = status;
-        // Streams not replaced by an output message keep their text, marked with how the turn ended.
+        // Streams not (yet) replaced by the turn's stored answer keep their text, marked with how the turn ended.
         for (const item of this.items) if (item.kind === "stream" && item.turnId === turnId) item.state = status as StreamState;
         if (turnId) this.#open.delete(turnId);
+        this.#settleTurn(turnId);
         break;
       }
       case "error":
@@ -342,9 +340,11 @@ export class RoomState {
       return;
     }
     const item = this.#newMessage(id, ev.seq, seq, str(p["kind"]) ?? "message", str(p["author_kind"]) ?? "user", ev.agent_key ?? "");
+    item.turnId = ev.turn_id;
+    if (item.authorKind === "agent") item.actorKey = ev.agent_key;
     this.#messages.set(id, item);
     this.#insert(item);
-    // An agent's output brings its text in `agent:output`; anything else is fetched.
+    // An agent's output brings its text in `agent:output`; anything else (a user's message, a turn's partial answer) is fetched.
     if (item.msgKind !== "output") this.missing.add(id);
   }
 
@@ -366,6 +366,21 @@ export class RoomState {
       if (item.kind === "stream" && item.turnId === turnId) return item;
     }
     return undefined;
+  }
+
+  /**
+   * Once the turn's stored answer (`output`, or `partial` for a turn that did
+   * not complete) has its text, it replaces what streamed in, after the two
+   * are compared: the answer is the turn's last assistant message.
+   */
+  #settleTurn(turnId: string | null): void {
+    if (!turnId) return;
+    let answer: MessageItem | undefined;
+    for (const item of this.items) if (item.kind === "message" && item.authorKind === "agent" && item.turnId === turnId && item.content !== null) answer = item;
+    if (!answer) return;
+    const streamed = this.#lastStream(turnId);
+    if (streamed && answer.streamed === null) answer.streamed = streamed.text === answer.content ? "match" : "mismatch";
+    this.#dropStreams(turnId);
   }
 
   /** An agent message for the turn is known: its streamed copies go. */

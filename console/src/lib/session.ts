@@ -47,12 +47,13 @@ export function normalizeToken(raw: string): string {
 
 /**
  * The identity a JWT claims, or an error saying why the text is not a
- * usable token. Defaults follow the server: no `access` claim means `full`.
+ * usable token. Defaults follow the server: no `access` claim means `read`
+ * (GET /api/user/introspect then says what the server really grants).
  */
 export function identityFromToken(token: string, nowS: number): { ok: true; identity: Identity } | { ok: false; message: string } {
   const parts = token.split(".");
   if (parts.length !== 3 || parts.some((p) => !/^[A-Za-z0-9_-]*$/.test(p)) || parts[1] === "") {
-    return { ok: false, message: "that is not a JWT (three base64url parts separated by dots); get one with `npm run -s token -- --tenant acme`" };
+    return { ok: false, message: "that is not a JWT (three base64url parts separated by dots); get one with `DATA_DIR=./data npm run -s token -- --tenant acme`" };
   }
   let claims: Record<string, unknown>;
   try {
@@ -64,7 +65,7 @@ export function identityFromToken(token: string, nowS: number): { ok: true; iden
   }
   const tenant = claims["tenant"];
   const sub = claims["sub"];
-  const access = claims["access"] ?? "full";
+  const access = claims["access"] ?? "read";
   const exp = claims["exp"];
   if (typeof tenant !== "string" || tenant === "") return { ok: false, message: "the token has no `tenant` claim" };
   if (typeof access !== "string" || !(ACCESS_LEVELS as readonly string[]).includes(access)) return { ok: false, message: `the token has an unknown access level "${String(access)}"` };

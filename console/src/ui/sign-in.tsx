@@ -47,7 +47,7 @@ export function SignIn({ onSignIn, notice }: { onSignIn: (token: string) => Prom
           required
         />
         <div class="hint">
-          Make one with <code>npm run -s token -- --tenant acme --sub alice</code> (add <code>--access read</code> for a read-only look).
+          Make one with <code>DATA_DIR=./data npm run -s token -- --tenant acme --sub alice</code> (the server's <code>DATA_DIR</code>; add <code>--access read</code> for a read-only look).
         </div>
         <ErrorBox error={error} />
         <button type="submit" class="primary" disabled={busy || token.trim() === ""}>
