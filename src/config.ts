@@ -68,6 +68,18 @@ const envSchema = z.object({
   /** Tokens (input + output) a tenant may use per UTC day; 0 means no budget. */
   TENANT_DAILY_TOKEN_BUDGET: intFromEnv(0, Number.MAX_SAFE_INTEGER).default(0),
 
+  /** Factory runs: issues a run may hold, artifact payload size, unfinished runs per tenant, source size. */
+  FACTORY_MAX_ISSUES_PER_RUN: intFromEnv(1, 100_000).default(200),
+  FACTORY_MAX_ARTIFACT_BYTES: intFromEnv(1024, 16 * 1024 * 1024).default(256 * 1024),
+  FACTORY_MAX_ACTIVE_RUNS_PER_TENANT: intFromEnv(1, 100_000).default(16),
+  FACTORY_MAX_SOURCE_CHARS: intFromEnv(1, 10_000_000).default(200_000),
+  /** Issues of one run running in rooms at once. */
+  FACTORY_MAX_IN_FLIGHT: intFromEnv(1, 64).default(2),
+  /** Attempts an issue gets when its room turn ended because the server restarted. */
+  FACTORY_MAX_ATTEMPTS: intFromEnv(1, 20).default(3),
+  /** Attempts a model planner (or judge) gets to produce output that validates. */
+  FACTORY_MODEL_ATTEMPTS: intFromEnv(1, 10).default(3),
+
   PRETTY_LOGS: boolFromEnv.default(false),
 });
 
@@ -90,6 +102,15 @@ export interface Config {
   readonly providers: { readonly file: string | null; readonly echoTokenDelayMs: number; readonly maxRetries: number; readonly retryMaxDelayMs: number };
   readonly events: { readonly coalesceMs: number; readonly heartbeatMs: number };
   readonly lifecycle: { readonly shutdownGraceMs: number; readonly sweepMs: number };
+  readonly factory: {
+    readonly maxIssuesPerRun: number;
+    readonly maxArtifactBytes: number;
+    readonly maxActiveRunsPerTenant: number;
+    readonly maxSourceChars: number;
+    readonly maxInFlight: number;
+    readonly maxAttempts: number;
+    readonly modelAttempts: number;
+  };
   readonly limits: {
     readonly rateLimitRps: number;
     readonly rateLimitBurst: number;
@@ -152,6 +173,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     events: { coalesceMs: e.EVENT_COALESCE_MS, heartbeatMs: e.SSE_HEARTBEAT_MS },
     lifecycle: { shutdownGraceMs: e.SHUTDOWN_GRACE_MS, sweepMs: e.LIFECYCLE_SWEEP_MS },
+    factory: {
+      maxIssuesPerRun: e.FACTORY_MAX_ISSUES_PER_RUN,
+      maxArtifactBytes: e.FACTORY_MAX_ARTIFACT_BYTES,
+      maxActiveRunsPerTenant: e.FACTORY_MAX_ACTIVE_RUNS_PER_TENANT,
+      maxSourceChars: e.FACTORY_MAX_SOURCE_CHARS,
+      maxInFlight: e.FACTORY_MAX_IN_FLIGHT,
+      maxAttempts: e.FACTORY_MAX_ATTEMPTS,
+      modelAttempts: e.FACTORY_MODEL_ATTEMPTS,
+    },
     limits: {
       rateLimitRps: e.RATE_LIMIT_RPS,
       rateLimitBurst: e.RATE_LIMIT_BURST,
