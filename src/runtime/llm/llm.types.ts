@@ -136,7 +136,7 @@ export interface StructuredModel {
   completeStructured(request: StructuredRequest): Promise<StructuredResult>;
 }
 
-export interface LlmRuntime {
+export interface LlmRuntime extends StructuredModel {
   /** Runs one bounded turn. Never rejects: every failure comes back as `status: "failed"`. */
   runTurn(request: TurnRequest): Promise<TurnResult>;
   hasModel(provider: string, model: string): boolean;
