@@ -20,6 +20,8 @@ import { createRouter } from "./http/router.js";
 import { metaRoutes } from "./meta/meta.routes.js";
 import { providerRoutes } from "./providers/providers.routes.js";
 import { roomRoutes } from "./room/room.routes.js";
+import { factoryRoutes } from "./factory/factory.routes.js";
+import type { FactoryService } from "./factory/factory.service.js";
 import type { RoomService } from "./room/room.service.js";
 import type { LlmRuntime } from "./runtime/llm/llm.types.js";
 import type { TenantDatabases } from "./storage/tenant-db.js";
@@ -32,6 +34,7 @@ export interface AppDeps {
   publicJwk: JWK;
   tenants: TenantDatabases;
   rooms: RoomService;
+  factory: FactoryService;
   runtime: LlmRuntime;
   startedAt: number;
   now: () => number;
@@ -64,6 +67,7 @@ export function buildApp(d: AppDeps) {
   app.route("/", metaRoutes({ version: d.version, publicJwk: d.publicJwk, startedAt: d.startedAt, now: d.now, isShuttingDown: d.isShuttingDown }));
   app.route("/", providerRoutes(d.runtime));
   app.route("/", roomRoutes(d.rooms, d.sse));
+  app.route("/", factoryRoutes(d.factory, d.sse));
   app.route("/", operatorRoutes(d.admission));
   app.route("/", docsRoutes({ openapi: () => app.getOpenAPI31Document(openApiConfig(d.version)) }));
 

@@ -15,6 +15,10 @@ import { EventBus } from "./events/event.bus.js";
 import { EventLog } from "./events/event.log.js";
 import { claimInTransaction, outsideRequest } from "./idempotency/idempotency.context.js";
 import { RoomService } from "./room/room.service.js";
+import { RunLog } from "./factory/factory.log.js";
+import { RoomServicePort } from "./factory/factory.rooms.js";
+import { FactoryService } from "./factory/factory.service.js";
+import { Supervisor } from "./factory/factory.supervisor.js";
 import { Admission } from "./runtime/admission.js";
 import { LifecycleTimers } from "./runtime/lifecycle-timers.js";
 import { createLlmRuntime } from "./runtime/llm/llm.runtime.js";
@@ -42,6 +46,8 @@ export interface Server {
   runtime: LlmRuntime;
   timers: LifecycleTimers;
   rooms: RoomService;
+  factory: FactoryService;
+  supervisor: Supervisor;
   /** The boot-time pass that opens (and so recovers) every tenant on disk; `done` resolves when it has. */
   recovery: RecoveryPass;
   /** Stops new turns, drains running ones for up to graceMs, then closes storage. */
@@ -101,6 +107,22 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     });
     admission = new Admission(serviceDb, limits, (tenant) => workers.activeCount(tenant), now);
     const rooms = new RoomService({ holdTenant: (tenant) => tenants.hold(tenant), events, catalog: runtime, runner: workers, admission, limits });
+    const runLog = new RunLog(events);
+    const supervisor = new Supervisor({
+      tenants,
+      log: runLog,
+      rooms: new RoomServicePort(rooms, events.bus),
+      model: runtime,
+      logger: log,
+      limits: { maxAttempts: config.factory.maxAttempts, modelAttempts: config.factory.modelAttempts, maxIssuesPerRun: config.factory.maxIssuesPerRun },
+    });
+    const factory = new FactoryService({
+      log: runLog,
+      supervisor,
+      catalog: runtime,
+      holdTenant: (tenant) => tenants.hold(tenant),
+      limits: { ...config.factory, maxFollowersPerRun: limits.maxFollowersPerRoom },
+    });
     const timers = new LifecycleTimers(tenants, events, (t, r) => workers.isRunning(t, r), log, now);
 
     // Recovery runs once per tenant per process, the moment its file is first
@@ -117,6 +139,9 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
           recovered.add(t.tenant);
           for (const plan of report.resumed) workers.start(plan);
           if (report.failedTurns + report.released + report.resumed.length > 0) log.warn({ tenant: t.tenant, ...report, resumed: report.resumed.length }, "recovered after restart");
+          // After the rooms: a run's supervisor reads how its rooms' turns ended (SERVER_RESTARTED included).
+          const runs = supervisor.recover(t);
+          if (runs > 0) log.warn({ tenant: t.tenant, runs }, "factory runs resumed after restart");
         }
         timers.sweep(t);
       }),
@@ -133,6 +158,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       publicJwk: signingKey.publicJwk,
       tenants,
       rooms,
+      factory,
       runtime,
       startedAt,
       now,
@@ -155,6 +181,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       runtime,
       timers,
       rooms,
+      factory,
+      supervisor,
       recovery,
       async shutdown(graceMs: number) {
         if (closed) return;
@@ -162,6 +190,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         recovery.stop();
         admission!.beginShutdown();
         timers.stop();
+        await supervisor.drain();
         await workers.drain(graceMs);
         tenants.closeAll();
         serviceDb.close();

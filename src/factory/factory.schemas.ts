@@ -356,6 +356,8 @@ export const AdvanceResult = z
   })
   .openapi("FactoryAdvanceResult", { example: { run_id: RUN, status: "running", action: "dispatched issue Write a haiku about tea to room 0b6f3c1e-4d0a-4a57-9a57-0e3b5f7c2d11", kind: "dispatched", done: false } });
 
+export type AdvanceRecord = z.infer<typeof AdvanceResult>;
+
 export const VerifyResult = z
   .object({
     run_id: z.string(),

@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import { AppError } from "../errors.js";
 import type { Principal } from "../auth/principal.js";
-import type { EventLog } from "../events/event.log.js";
+import type { EventLog, EventTx } from "../events/event.log.js";
 import { lastEventSeq, readEventsAfter, readEventsBefore } from "../events/event.store.js";
 import { TERMINAL_EVENT, type RoomEvent } from "../events/event.types.js";
 import type { SseSource } from "../sse/sse.types.js";
@@ -171,6 +171,14 @@ export class RoomService {
 
   /** POST /llm/room: a new room in `rented`, with room:rented as its first event. */
   rent(ctx: RoomCtx, body: RentRoomBody): Room {
+    return this.#d.events.transaction(ctx.tdb, (tx) => this.rentInTx(ctx.tdb, tx, body, ctx.principal.sub));
+  }
+
+  /**
+   * Rents a room inside the caller's open transaction (the factory rents a
+   * room and posts its task in the same transaction as its own records).
+   */
+  rentInTx(tdb: TenantDb, tx: EventTx, body: RentRoomBody, createdBy: string): Room {
     if (body.agents && body.actors) {
       throw new AppError("VALIDATION_FAILED", "send either agents or actors (they are aliases), not both", { details: [{ path: "actors", message: "alias of agents" }] });
     }
@@ -179,40 +187,37 @@ export class RoomService {
     const wakePolicy = { ...DEFAULT_WAKE_POLICY, ...stripUndefined(body.wake_policy ?? {}) } as WakePolicy;
     const donePolicy = { ...DEFAULT_DONE_POLICY, ...stripUndefined(body.done_policy ?? {}) } as DonePolicy;
     const metadata = dropNulls(body.metadata ?? {});
-    const { tdb } = ctx;
-    return this.#d.events.transaction(tdb, (tx) => {
-      if (countLiveRooms(tdb) >= this.#d.limits.maxRoomsPerTenant) {
-        throw new AppError("QUOTA_EXCEEDED", `this tenant already has ${this.#d.limits.maxRoomsPerTenant} rooms that are not released; release one first`, {
-          retryAfterS: 60,
-        });
-      }
-      const id = randomUUID();
-      const row = insertRoom(tdb, {
-        id,
-        status: "rented",
-        purpose: body.purpose ?? null,
-        name: typeof metadata["name"] === "string" ? (metadata["name"] as string) : null,
-        metadata,
-        actors,
-        toolPolicy,
-        wakePolicy,
-        donePolicy,
-        version: 1,
-        rentedAt: tx.nowIso,
-        updatedAt: tx.nowIso,
-        lastActiveAt: null,
-        releasedAt: null,
-        lastError: null,
-        queuedMessageId: null,
-        activeTurn: null,
-        usage: ZERO_USAGE,
-        summaryText: null,
-        createdBy: ctx.principal.sub,
-        releaseAt: addIso(tx.nowIso, wakePolicy.release_after_s),
+    if (countLiveRooms(tdb) >= this.#d.limits.maxRoomsPerTenant) {
+      throw new AppError("QUOTA_EXCEEDED", `this tenant already has ${this.#d.limits.maxRoomsPerTenant} rooms that are not released; release one first`, {
+        retryAfterS: 60,
       });
-      tx.emit(id, { event_type: "room:rented", payload: { actors } });
-      return roomDto(tdb.tenant, row);
+    }
+    const id = randomUUID();
+    const row = insertRoom(tdb, {
+      id,
+      status: "rented",
+      purpose: body.purpose ?? null,
+      name: typeof metadata["name"] === "string" ? (metadata["name"] as string) : null,
+      metadata,
+      actors,
+      toolPolicy,
+      wakePolicy,
+      donePolicy,
+      version: 1,
+      rentedAt: tx.nowIso,
+      updatedAt: tx.nowIso,
+      lastActiveAt: null,
+      releasedAt: null,
+      lastError: null,
+      queuedMessageId: null,
+      activeTurn: null,
+      usage: ZERO_USAGE,
+      summaryText: null,
+      createdBy,
+      releaseAt: addIso(tx.nowIso, wakePolicy.release_after_s),
     });
+    tx.emit(id, { event_type: "room:rented", payload: { actors } });
+    return roomDto(tdb.tenant, row);
   }
 
   get(ctx: RoomCtx, id: string): Room {
@@ -436,6 +441,43 @@ export class RoomService {
       if (!room || room.status === "released") return;
       completeRelease(tdb, tx, id, reason);
     });
+  }
+
+  /**
+   * Stores a task message in a resting room inside the caller's open
+   * transaction and begins its turn there; the caller hands the returned
+   * plan to `startTurn` after commit. A crash before that leaves the turn
+   * `running` in the file, and recovery ends it `failed` SERVER_RESTARTED.
+   */
+  postTaskInTx(tdb: TenantDb, tx: EventTx, id: string, input: { content: string; metadata: Record<string, unknown>; actor?: string | undefined }, authorId: string): { message: MessageRecord; plan: TurnPlan } {
+    if (input.content.length > this.#d.limits.maxMessageChars) {
+      throw new AppError("VALIDATION_FAILED", `content is longer than ${this.#d.limits.maxMessageChars} characters; split it`, {
+        details: [{ path: "content", message: "too long" }],
+      });
+    }
+    const room = this.#roomOr404(tdb, id);
+    if (room.status === "active" || room.status === "released" || room.status === "releasing" || room.status === "failed" || room.queuedMessageId) {
+      throw new AppError("ROOM_QUEUE_FULL", `room ${id} is ${room.status}; a task can only start in a resting room`);
+    }
+    const actor = pickActor(room.actors as Actor[], input.actor ?? null, []);
+    this.#d.admission.checkNewTurn(tdb);
+    const stored = storeMessage(tdb, tx, id, {
+      kind: "task",
+      authorKind: "user",
+      authorId,
+      actorKey: actor?.agent_id ?? null,
+      content: input.content,
+      metadata: input.metadata,
+      status: "queued",
+      turnId: null,
+    });
+    const plan = beginTurn(tdb, tx, room, stored);
+    return { message: messageDto(findMessage(tdb, id, stored.id)!), plan };
+  }
+
+  /** Hands a turn begun by `postTaskInTx` to a worker; call after the transaction committed. */
+  startTurn(plan: TurnPlan): void {
+    this.#d.runner.start(plan);
   }
 
   /** GET /history: the newest messages and events, ascending by seq. */

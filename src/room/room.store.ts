@@ -189,3 +189,14 @@ export function roomsDue(t: TenantDb, nowIso: string, afterId: string, limit: nu
 export function roomsInStatus(t: TenantDb, statuses: readonly string[]): RoomRow[] {
   return t.db.select().from(rooms).where(inArray(rooms.status, [...statuses])).all();
 }
+
+/** The agent output message a turn stored, if any (the factory reads an issue's result from it). */
+export function outputOfTurn(t: TenantDb, roomId: string, turnId: string): MessageRow | undefined {
+  return t.db
+    .select()
+    .from(roomMessages)
+    .where(and(eq(roomMessages.roomId, roomId), eq(roomMessages.turnId, turnId), eq(roomMessages.kind, "output")))
+    .orderBy(desc(roomMessages.seq))
+    .limit(1)
+    .get();
+}

@@ -185,6 +185,8 @@ export const factoryRuns = sqliteTable(
     started: integer("started", { mode: "boolean" }).notNull().default(false),
     version: integer("version").notNull(),
     lastOrd: integer("last_ord").notNull().default(0),
+    /** Last event seq handed out for this run (the per-run counter of factory_run_events). */
+    lastEventSeq: integer("last_event_seq").notNull().default(0),
     createdBy: text("created_by").notNull(),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
@@ -307,4 +309,19 @@ export const factoryGateVerdicts = sqliteTable(
     createdAt: text("created_at").notNull(),
   },
   (t) => [uniqueIndex("factory_gate_verdicts_run_ord_uq").on(t.runId, t.ord)],
+);
+
+/** The run's durable event log: `seq` is gap-free per run, assigned in the transaction that stores the event. */
+export const factoryRunEvents = sqliteTable(
+  "factory_run_events",
+  {
+    runId: text("run_id")
+      .notNull()
+      .references(() => factoryRuns.id, { onDelete: "cascade" }),
+    seq: integer("seq").notNull(),
+    eventType: text("event_type").notNull(),
+    payload: text("payload", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.seq] })],
 );
