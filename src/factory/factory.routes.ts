@@ -144,6 +144,7 @@ export function factoryRoutes(factory: FactoryService, sse: { heartbeatMs: numbe
       operationId: "getFactoryRun",
       tags,
       summary: "Read a factory run",
+      description: "The run record: `status`, `current_stage`, `active_room_ids` (rooms it holds now), summed `usage`, `plan_summary`, `diagnostics` and the settings it was created with.",
       security: bearerSecurity,
       request: { params: RunIdParams },
       responses: { 200: json(envelopeSchema(Run), "The run.", ok(RUN_WITH_ACTORS)), ...readErrors() },
@@ -550,7 +551,7 @@ export function factoryRoutes(factory: FactoryService, sse: { heartbeatMs: numbe
       request: {
         params: RunIdParams,
         query: z.object({
-          follow: z.enum(["true", "false", "1", "0"]).optional().openapi({ description: "Keep the stream open and tail live events (default false)." }),
+          follow: z.enum(["true", "false", "1", "0"]).optional().openapi({ description: "Keep the stream open and tail live events (default false).", example: "true" }),
           after: z.string().max(20).optional().openapi({ description: "Replay events with seq greater than this.", example: "3" }),
         }),
         headers: z.object({ "last-event-id": z.string().max(40).optional().openapi({ description: "`Last-Event-ID`: resume after this seq.", example: "3" }) }),

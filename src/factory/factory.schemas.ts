@@ -366,11 +366,29 @@ export const VerifyResult = z
     artifact: Artifact,
     needs_review: z.array(z.string()),
   })
-  .openapi("FactoryVerifyResult");
+  .openapi("FactoryVerifyResult", {
+    example: {
+      run_id: RUN,
+      status: "passed",
+      success: true,
+      needs_review: [],
+      artifact: { ...ARTIFACT_EXAMPLE, artifact_type: "verification_report", producer_issue_id: null, producer_stage_id: null, payload: { status: "passed", success: true, needs_review: [] } },
+    },
+  });
 
 export const GateCheckResult = z
   .object({ run_id: z.string(), status: z.enum(RUN_STATUSES), overall: z.enum(GATE_VERDICTS), gates: z.array(GateRecord) })
-  .openapi("FactoryGateCheckResult");
+  .openapi("FactoryGateCheckResult", {
+    example: {
+      run_id: RUN,
+      status: "completed",
+      overall: "pass",
+      gates: [
+        { id: "4d5e6f7a-8b9c-4d0e-8f1a-2b3c4d5e6f7a", run_id: RUN, gate_name: "all_issues_passed", verdict: "pass", reasons: ["2 of 2 issues passed"], source: "evaluated", created_at: AT },
+        { id: "5e6f7a8b-9c0d-4e1f-9a2b-3c4d5e6f7a8b", run_id: RUN, gate_name: "verification_passed", verdict: "pass", reasons: ["verification passed"], source: "evaluated", created_at: AT },
+      ],
+    },
+  });
 
 export const RunEventRecord = z
   .object({
@@ -525,7 +543,7 @@ const runStatusList = z
   });
 
 const limit = z.coerce.number().int().min(1).max(200).default(50).openapi({ type: "integer", description: "Page size, 1..200 (default 50).", example: 50 });
-const cursor = z.string().max(500).optional().openapi({ description: "`meta.next_cursor` of the previous page." });
+const cursor = z.string().max(500).optional().openapi({ description: "`meta.next_cursor` of the previous page.", example: "Mw" });
 
 export const ListRunsQuery = z.object({
   status: runStatusList.optional().openapi({ type: "string", description: "Comma-separated statuses (default: all).", example: "running,gated" }),
