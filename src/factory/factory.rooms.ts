@@ -1,10 +1,11 @@
 /**
  * What the factory needs from rooms, behind one small port so the room
  * service's signature (and, next, its actor parameter) touches this file
- * only. The supervisor acts as the system: rooms it rents carry the run's
- * id and the issue's id in their metadata and `factory:<run id>` as their
- * creator and task author.
+ * only. The supervisor acts as the system actor: rooms it rents carry the
+ * run's id and the issue's id in their metadata, and `system:factory run
+ * <run id>` as their creator and task author.
  */
+import { systemActor } from "../auth/actor.js";
 import type { EventBus } from "../events/event.bus.js";
 import type { EventTx } from "../events/event.log.js";
 import type { TurnPlan } from "../room/room.lifecycle.js";
@@ -51,9 +52,9 @@ export class RoomServicePort implements RoomPort {
   ) {}
 
   dispatchInTx(tdb: TenantDb, tx: EventTx, req: DispatchRequest) {
-    const author = `factory:${req.runId}`;
+    const ctx = { tdb, actor: systemActor(`factory run ${req.runId}`) };
     const room = this.rooms.rentInTx(
-      tdb,
+      ctx,
       tx,
       {
         purpose: req.purpose.slice(0, 2000),
@@ -72,9 +73,8 @@ export class RoomServicePort implements RoomPort {
         // The factory releases the room itself when the issue ends; the room must not fall asleep or go away first.
         wake_policy: { mode: "on_message", idle_timeout_s: 30 * 86_400, release_after_s: 365 * 86_400 },
       },
-      author,
     );
-    const { message, plan } = this.rooms.postTaskInTx(tdb, tx, room.id, { content: req.content, metadata: { source: "factory", run_id: req.runId, issue_id: req.issueId }, actor: req.agent }, author);
+    const { message, plan } = this.rooms.postTaskInTx(ctx, tx, room.id, { content: req.content, metadata: { source: "factory", run_id: req.runId, issue_id: req.issueId }, actor: req.agent });
     return { roomId: room.id, messageId: message.id, plan };
   }
 
@@ -116,7 +116,7 @@ export class RoomServicePort implements RoomPort {
   }
 
   async release(tdb: TenantDb, roomId: string, reason: string): Promise<void> {
-    await this.rooms.releaseRoom(tdb, roomId, reason);
+    await this.rooms.release({ tdb, actor: systemActor(reason) }, roomId, reason);
   }
 
   isReleased(tdb: TenantDb, roomId: string): boolean {

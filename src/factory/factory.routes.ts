@@ -7,6 +7,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { userActor } from "../auth/actor.js";
 import { AppError, type ErrorCode } from "../errors.js";
 import type { AppEnv } from "../http/context.js";
 import { envelopeSchema, listEnvelopeSchema, ok, okList } from "../http/envelope.js";
@@ -85,7 +86,7 @@ const writeErrors = (extra: Partial<Record<number, ErrorCode[]>> = {}, statuses:
 const readErrors = (codes: ErrorCode[] = ["RUN_NOT_FOUND"]) => errorResponses([400, 404, 503], { 404: codes, 503: ["STORAGE_BUSY"] });
 
 function ctxOf(c: Context<AppEnv>): FactoryCtx {
-  return { tdb: c.get("tenantDb"), principal: c.get("principal") };
+  return { tdb: c.get("tenantDb"), actor: userActor(c.get("principal")) };
 }
 
 export function factoryRoutes(factory: FactoryService, sse: { heartbeatMs: number }) {

@@ -6,7 +6,7 @@
  * throw AppError.
  */
 import { randomUUID } from "node:crypto";
-import type { Principal } from "../auth/principal.js";
+import { actorId, authorize, type Actor as Caller } from "../auth/actor.js";
 import { AppError } from "../errors.js";
 import { DEFAULT_ACTOR } from "../room/room.defaults.js";
 import type { ModelCatalog } from "../room/room.service.js";
@@ -96,9 +96,10 @@ export interface FactoryServiceDeps {
   limits: FactoryLimits;
 }
 
+/** A verb's context: the tenant's file and who acts (a token's user, or the system). */
 export interface FactoryCtx {
   tdb: TenantDb;
-  principal: Principal;
+  actor: Caller;
 }
 
 export interface Page<T> {
@@ -216,6 +217,7 @@ export class FactoryService {
 
   /** POST /: a new run in `pending`, with `run:created` as its first event. */
   create(ctx: FactoryCtx, body: CreateRunBody): Run {
+    authorize(ctx.actor, ctx.tdb.tenant, "full");
     const { tdb } = ctx;
     const limits = this.#d.limits;
     if (body.source.content.length > limits.maxSourceChars) {
@@ -257,7 +259,7 @@ export class FactoryService {
         cancelReason: null,
         started: false,
         version: 1,
-        createdBy: ctx.principal.sub,
+        createdBy: actorId(ctx.actor),
         createdAt: tx.nowIso,
         updatedAt: tx.nowIso,
       });
@@ -267,10 +269,12 @@ export class FactoryService {
   }
 
   get(ctx: FactoryCtx, id: string): Run {
+    authorize(ctx.actor, ctx.tdb.tenant, "read");
     return runDto(this.#runOr404(ctx.tdb, id));
   }
 
   list(ctx: FactoryCtx, q: { status?: RunStatus[] | undefined; limit: number; cursor?: string | undefined }): Page<Run> {
+    authorize(ctx.actor, ctx.tdb.tenant, "read");
     const rows = listRuns(ctx.tdb, { statuses: q.status && q.status.length > 0 ? q.status : null, limit: q.limit + 1, before: q.cursor ? decodeRunCursor(q.cursor) : null });
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
@@ -279,6 +283,7 @@ export class FactoryService {
 
   /** POST /start: marks the run started (pending → planning) and wakes its supervisor, which works in the background. */
   start(ctx: FactoryCtx, id: string): { run_id: string; status: RunStatus; completed: boolean; failed: boolean; actions: string[] } {
+    authorize(ctx.actor, ctx.tdb.tenant, "full");
     const { tdb } = ctx;
     const actions: string[] = [];
     const run = this.#d.log.transaction(tdb, (tx) => {
@@ -286,7 +291,7 @@ export class FactoryService {
       let next = run;
       if (!run.started) {
         next = touchRun(tdb, tx, run, { started: true });
-        tx.emit(id, { event_type: "run:started", payload: { by: ctx.principal.sub } });
+        tx.emit(id, { event_type: "run:started", payload: { by: actorId(ctx.actor) } });
       }
       if (next.status === "pending") next = setRunStatus(tdb, tx, next, "planning");
       return next;
@@ -303,6 +308,7 @@ export class FactoryService {
 
   /** POST /cancel: durable `cancelled` first, then the loop stops and every room of the run is interrupted and released. Idempotent. */
   async cancel(ctx: FactoryCtx, id: string, reason: string | undefined): Promise<{ run_id: string; id: string; status: "cancelled"; reason: string }> {
+    authorize(ctx.actor, ctx.tdb.tenant, "full");
     const { tdb } = ctx;
     const existing = this.#runOr404(tdb, id);
     if (existing.status === "cancelled") {
@@ -326,6 +332,7 @@ export class FactoryService {
 
   /** POST /advance: exactly one step of the state machine, in the request. */
   async advance(ctx: FactoryCtx, id: string): Promise<AdvanceRecord> {
+    authorize(ctx.actor, ctx.tdb.tenant, "edit");
     const run = this.#runOr404(ctx.tdb, id);
     if (run.status === "cancelled") throw new AppError("RUN_FINISHED", `the run is cancelled; it takes no more work (create a new run with POST ${BASE})`);
     const { retryAfterMs: _retry, ...result } = await this.#d.supervisor.step(ctx.tdb, id);
@@ -390,6 +397,7 @@ export class FactoryService {
   }
 
   status(ctx: FactoryCtx, id: string) {
+    authorize(ctx.actor, ctx.tdb.tenant, "read");
     const run = this.#runOr404(ctx.tdb, id);
     const a = this.#adviceInput(ctx.tdb, run);
     const advice = buildStatusAdvice(a.input);
@@ -416,6 +424,7 @@ export class FactoryService {
   }
 
   review(ctx: FactoryCtx, id: string) {
+    authorize(ctx.actor, ctx.tdb.tenant, "read");
     const run = this.#runOr404(ctx.tdb, id);
     const a = this.#adviceInput(ctx.tdb, run);
     const bundle = buildReview({
@@ -430,11 +439,13 @@ export class FactoryService {
   // ---- stages -----------------------------------------------------------------------------------
 
   listStages(ctx: FactoryCtx, id: string, q: { limit: number; cursor?: string | undefined }): Page<Stage> {
+    authorize(ctx.actor, ctx.tdb.tenant, "read");
     this.#runOr404(ctx.tdb, id);
     return pageByOrd(stagesOf(ctx.tdb, id, decodeOrd(q.cursor), q.limit + 1), q.limit, stageDto);
   }
 
   createStage(ctx: FactoryCtx, id: string, body: CreateStageBody): Stage {
+    authorize(ctx.actor, ctx.tdb.tenant, "edit");
     const { tdb } = ctx;
     return this.#d.log.transaction(tdb, (tx) => {
       this.#openRun(tdb, id);
@@ -466,6 +477,7 @@ export class FactoryService {
   }
 
   patchStage(ctx: FactoryCtx, id: string, stageId: string, body: PatchStageBody, ifMatch: number | undefined): Stage {
+    authorize(ctx.actor, ctx.tdb.tenant, "edit");
     const { tdb } = ctx;
     const stage = this.#d.log.transaction(tdb, (tx) => {
       this.#openRun(tdb, id);
@@ -494,7 +506,7 @@ export class FactoryService {
       }
       const version = stage.version + 1;
       const updated = updateStage(tdb, stageId, { ...set, version, updatedAt: tx.nowIso });
-      if (set.status) tx.emit(id, { event_type: "stage:status", payload: { stage_id: stageId, stage_name: stage.stageName, status: set.status, from: stage.status, reason: `set by ${ctx.principal.sub}` } });
+      if (set.status) tx.emit(id, { event_type: "stage:status", payload: { stage_id: stageId, stage_name: stage.stageName, status: set.status, from: stage.status, reason: `set by ${actorId(ctx.actor)}` } });
       tx.emit(id, { event_type: "stage:updated", payload: { stage_id: stageId, changes, version } });
       return stageDto(updated);
     });
@@ -505,11 +517,13 @@ export class FactoryService {
   // ---- issues -----------------------------------------------------------------------------------
 
   listIssues(ctx: FactoryCtx, id: string, q: { limit: number; cursor?: string | undefined }): Page<Issue> {
+    authorize(ctx.actor, ctx.tdb.tenant, "read");
     this.#runOr404(ctx.tdb, id);
     return pageByOrd(issuesOf(ctx.tdb, id, decodeOrd(q.cursor), q.limit + 1), q.limit, issueDto);
   }
 
   createIssue(ctx: FactoryCtx, id: string, body: CreateIssueBody): Issue {
+    authorize(ctx.actor, ctx.tdb.tenant, "edit");
     const { tdb } = ctx;
     const issue = this.#d.log.transaction(tdb, (tx) => {
       this.#openRun(tdb, id);
@@ -556,6 +570,7 @@ export class FactoryService {
   }
 
   patchIssue(ctx: FactoryCtx, id: string, issueId: string, body: PatchIssueBody, ifMatch: number | undefined): Issue {
+    authorize(ctx.actor, ctx.tdb.tenant, "edit");
     const { tdb } = ctx;
     const issue = this.#d.log.transaction(tdb, (tx) => {
       this.#openRun(tdb, id);
@@ -581,7 +596,7 @@ export class FactoryService {
       let updated = updateIssue(tdb, issueId, { ...set, version: issue.version + 1, updatedAt: tx.nowIso });
       if (body.status !== undefined && body.status !== issue.status) {
         changes.push("status");
-        updated = setIssueStatus(tdb, tx, updated, body.status, `set by ${ctx.principal.sub}`);
+        updated = setIssueStatus(tdb, tx, updated, body.status, `set by ${actorId(ctx.actor)}`);
       }
       tx.emit(id, { event_type: "issue:updated", payload: { issue_id: issueId, changes, version: updated.version } });
       settle(tdb, tx, id);
@@ -596,6 +611,7 @@ export class FactoryService {
 
   /** POST /issues/{issue_id}/dispatch: runs one issue in a room now (its dependencies must have passed). */
   dispatch(ctx: FactoryCtx, id: string, issueId: string, body: DispatchBody): Issue {
+    authorize(ctx.actor, ctx.tdb.tenant, "edit");
     const { tdb } = ctx;
     const run = this.#openRun(tdb, id);
     if (run.status !== "running" && run.status !== "gated") {
@@ -628,11 +644,13 @@ export class FactoryService {
   // ---- artifacts and checkpoints ----------------------------------------------------------------
 
   listArtifacts(ctx: FactoryCtx, id: string, q: { limit: number; cursor?: string | undefined }): Page<Artifact> {
+    authorize(ctx.actor, ctx.tdb.tenant, "read");
     this.#runOr404(ctx.tdb, id);
     return pageByOrd(artifactsOf(ctx.tdb, id, decodeOrd(q.cursor), q.limit + 1), q.limit, artifactDto);
   }
 
   createArtifact(ctx: FactoryCtx, id: string, body: CreateArtifactBody): Artifact {
+    authorize(ctx.actor, ctx.tdb.tenant, "edit");
     const { tdb } = ctx;
     const size = JSON.stringify(body.payload ?? null).length;
     if (size > this.#d.limits.maxArtifactBytes) {
@@ -652,11 +670,13 @@ export class FactoryService {
   }
 
   listCheckpoints(ctx: FactoryCtx, id: string, q: { limit: number; cursor?: string | undefined }): Page<Checkpoint> {
+    authorize(ctx.actor, ctx.tdb.tenant, "read");
     this.#runOr404(ctx.tdb, id);
     return pageByOrd(checkpointsOf(ctx.tdb, id, decodeOrd(q.cursor), q.limit + 1), q.limit, checkpointDto);
   }
 
   createCheckpoint(ctx: FactoryCtx, id: string, body: CreateCheckpointBody): Checkpoint {
+    authorize(ctx.actor, ctx.tdb.tenant, "edit");
     const { tdb } = ctx;
     return this.#d.log.transaction(tdb, (tx) => {
       this.#openRun(tdb, id);
@@ -688,6 +708,7 @@ export class FactoryService {
 
   /** POST /verify: a `verification_report` artifact from the issues' stored verdicts, now. */
   verify(ctx: FactoryCtx, id: string) {
+    authorize(ctx.actor, ctx.tdb.tenant, "edit");
     const { tdb } = ctx;
     return this.#d.log.transaction(tdb, (tx) => {
       const run = this.#openRun(tdb, id);
@@ -705,6 +726,7 @@ export class FactoryService {
    * or gated (verifying first if no current verification exists).
    */
   gateCheck(ctx: FactoryCtx, id: string): { run_id: string; status: RunStatus; overall: GateRecord["verdict"]; gates: GateRecord[] } {
+    authorize(ctx.actor, ctx.tdb.tenant, "edit");
     const { tdb } = ctx;
     return this.#d.log.transaction(tdb, (tx) => {
       const run = this.#openRun(tdb, id);
@@ -714,7 +736,7 @@ export class FactoryService {
       const issues = issuesOf(tdb, id);
       const allEnded = issues.every((i) => i.status === "passed" || i.status === "failed" || i.status === "blocked");
       if (allEnded && !verificationIsCurrent(tdb, id)) writeVerification(tdb, tx, id);
-      const { overall, rows } = checkGates(tdb, tx, id, ctx.principal.sub);
+      const { overall, rows } = checkGates(tdb, tx, id, actorId(ctx.actor));
       const after = allEnded ? concludeRun(tdb, tx, id, overall) : mustRun(tdb, id);
       return { run_id: id, status: after.status as RunStatus, overall, gates: rows.map(gateDto) };
     });
@@ -722,14 +744,15 @@ export class FactoryService {
 
   /** POST /gates: stores a verdict from a person or another system; a gated run then completes, fails, or stays gated. */
   recordGate(ctx: FactoryCtx, id: string, body: RecordGateBody): { run_id: string; status: RunStatus; overall: GateRecord["verdict"]; gates: GateRecord[] } {
+    authorize(ctx.actor, ctx.tdb.tenant, "edit");
     const { tdb } = ctx;
     return this.#d.log.transaction(tdb, (tx) => {
       const run = this.#openRun(tdb, id);
-      const recorded = recordGate(tdb, tx, id, { gate_name: body.gate_name, verdict: body.verdict, reasons: body.reasons ?? [], source: "recorded", by: ctx.principal.sub });
+      const recorded = recordGate(tdb, tx, id, { gate_name: body.gate_name, verdict: body.verdict, reasons: body.reasons ?? [], source: "recorded", by: actorId(ctx.actor) });
       if (run.status !== "gated") {
         return { run_id: id, status: run.status as RunStatus, overall: body.verdict, gates: [gateDto(recorded)] };
       }
-      const { overall, rows } = checkGates(tdb, tx, id, ctx.principal.sub);
+      const { overall, rows } = checkGates(tdb, tx, id, actorId(ctx.actor));
       const after = concludeRun(tdb, tx, id, overall);
       return { run_id: id, status: after.status as RunStatus, overall, gates: [gateDto(recorded), ...rows.map(gateDto)] };
     });
@@ -739,6 +762,7 @@ export class FactoryService {
 
   /** GET /events: the run's durable log and live feed for the SSE helper; `close` must be called once when the stream ends. */
   openEventStream(ctx: FactoryCtx, id: string): { source: SseSource<RunEvent>; close: () => void } {
+    authorize(ctx.actor, ctx.tdb.tenant, "read");
     const { tdb } = ctx;
     this.#runOr404(tdb, id);
     const key = `${tdb.tenant}/${id}`;

@@ -15,6 +15,7 @@ import { AppError } from "../errors.js";
 import { parseLastEventId, sseReply } from "../sse/sse.stream.js";
 import { setSuccessStatus } from "../idempotency/idempotency.context.js";
 import { parseIfMatch, type RoomCtx, type RoomService } from "./room.service.js";
+import { userActor } from "../auth/actor.js";
 import { HISTORY_EXAMPLE, MESSAGE_EXAMPLE, ROOM_EXAMPLE } from "../docs/docs.examples.js";
 import { RoomEventFrame, SSE_WIRE_EXAMPLE } from "../docs/docs.events.js";
 import { ROOM_EVENT_TYPES } from "../events/event.types.js";
@@ -42,7 +43,7 @@ const json = <T extends z.ZodType>(schema: T, description: string, example?: unk
 const optionalBody = <T extends z.ZodType>(schema: T) => ({ required: false, content: { "application/json": { schema } } });
 
 function ctxOf(c: Context<AppEnv>): RoomCtx {
-  return { tdb: c.get("tenantDb"), principal: c.get("principal") };
+  return { tdb: c.get("tenantDb"), actor: userActor(c.get("principal")) };
 }
 
 function withVersion(c: Context<AppEnv>, room: { version: number }) {

@@ -1,12 +1,14 @@
 /**
- * The room verbs. Each verb validates the lifecycle rule it needs, then does
- * its writes in one EventLog transaction (durable, then published), and only
- * after commit touches workers. Services never import hono: they take a
- * tenant-bound handle and the caller's principal, and throw AppError.
+ * The room verbs. Each verb checks the access its actor needs (its first
+ * line), validates the lifecycle rule it needs, then does its writes in one
+ * EventLog transaction (durable, then published), and only after commit
+ * touches workers. Services never import hono: they take a tenant-bound
+ * handle and the actor (a token's user, or the system itself), and throw
+ * AppError.
  */
 import { randomUUID } from "node:crypto";
 import { AppError } from "../errors.js";
-import type { Principal } from "../auth/principal.js";
+import { actorId, authorize, type Actor as Caller } from "../auth/actor.js";
 import type { EventLog, EventTx } from "../events/event.log.js";
 import { lastEventSeq, readEventsAfter, readEventsBefore } from "../events/event.store.js";
 import { TERMINAL_EVENT, type RoomEvent } from "../events/event.types.js";
@@ -14,7 +16,7 @@ import type { SseSource } from "../sse/sse.types.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 import { DEFAULT_ACTOR, DEFAULT_DONE_POLICY, DEFAULT_TOOL_POLICY, DEFAULT_WAKE_POLICY } from "./room.defaults.js";
 import { messageDto, roomDto, ZERO_USAGE, type MessageRecord } from "./room.dto.js";
-import { addIso, beginRelease, beginTurn, completeRelease, pickActor, settleIdle, storeMessage, type TurnPlan } from "./room.lifecycle.js";
+import { addIso, beginRelease, beginTurn, completeRelease, failOrphanTurn, pickActor, settleIdle, storeMessage, type TurnPlan } from "./room.lifecycle.js";
 import type { Actor, DonePolicy, PatchRoomBody, RentRoomBody, Room, RoomStatus, ToolPolicy, WakePolicy } from "./room.schemas.js";
 import { countLiveRooms, findMessage, findRoom, findTurn, type MessageRow, listMessages, listRooms, updateMessage, updateRoom, insertRoom, type RoomRow } from "./room.store.js";
 
@@ -67,9 +69,10 @@ export interface RoomServiceDeps {
   limits: RoomLimits;
 }
 
+/** What every room verb is called with: the tenant's file and who acts. */
 export interface RoomCtx {
   tdb: TenantDb;
-  principal: Principal;
+  actor: Caller;
 }
 
 export interface PostMessageInput {
@@ -171,14 +174,17 @@ export class RoomService {
 
   /** POST /llm/room: a new room in `rented`, with room:rented as its first event. */
   rent(ctx: RoomCtx, body: RentRoomBody): Room {
-    return this.#d.events.transaction(ctx.tdb, (tx) => this.rentInTx(ctx.tdb, tx, body, ctx.principal.sub));
+    authorize(ctx.actor, ctx.tdb.tenant, "full");
+    return this.#d.events.transaction(ctx.tdb, (tx) => this.rentInTx(ctx, tx, body));
   }
 
   /**
    * Rents a room inside the caller's open transaction (the factory rents a
    * room and posts its task in the same transaction as its own records).
    */
-  rentInTx(tdb: TenantDb, tx: EventTx, body: RentRoomBody, createdBy: string): Room {
+  rentInTx(ctx: RoomCtx, tx: EventTx, body: RentRoomBody): Room {
+    authorize(ctx.actor, ctx.tdb.tenant, "full");
+    const { tdb } = ctx;
     if (body.agents && body.actors) {
       throw new AppError("VALIDATION_FAILED", "send either agents or actors (they are aliases), not both", { details: [{ path: "actors", message: "alias of agents" }] });
     }
@@ -213,7 +219,7 @@ export class RoomService {
       activeTurn: null,
       usage: ZERO_USAGE,
       summaryText: null,
-      createdBy,
+      createdBy: actorId(ctx.actor),
       releaseAt: addIso(tx.nowIso, wakePolicy.release_after_s),
     });
     tx.emit(id, { event_type: "room:rented", payload: { actors } });
@@ -221,10 +227,12 @@ export class RoomService {
   }
 
   get(ctx: RoomCtx, id: string): Room {
+    authorize(ctx.actor, ctx.tdb.tenant, "read");
     return roomDto(ctx.tdb.tenant, this.#roomOr404(ctx.tdb, id));
   }
 
   list(ctx: RoomCtx, q: { status?: RoomStatus[] | undefined; name?: string | undefined; limit: number; cursor?: string | undefined }): ListResult {
+    authorize(ctx.actor, ctx.tdb.tenant, "read");
     const rows = listRooms(ctx.tdb, {
       statuses: q.status && q.status.length > 0 ? q.status : null,
       name: q.name ?? null,
@@ -238,6 +246,7 @@ export class RoomService {
 
   /** PATCH: merges metadata, replaces the roster, merges policies; version+1 and room:updated. */
   patch(ctx: RoomCtx, id: string, body: PatchRoomBody, ifMatch: number | undefined): Room {
+    authorize(ctx.actor, ctx.tdb.tenant, "edit");
     if (body.agents && body.actors) {
       throw new AppError("VALIDATION_FAILED", "send either agents or actors (they are aliases), not both", { details: [{ path: "actors", message: "alias of agents" }] });
     }
@@ -300,7 +309,9 @@ export class RoomService {
    * (when the room can start one) the turn's start are one transaction.
    */
   postMessage(ctx: RoomCtx, id: string, input: PostMessageInput, ifMatch?: number): { message: MessageRecord; startedTurn: boolean } {
-    const { tdb, principal } = ctx;
+    authorize(ctx.actor, ctx.tdb.tenant, "edit");
+    const { tdb } = ctx;
+    const author = actorId(ctx.actor);
     const kind = input.kind ?? "message";
     if (input.content.length > this.#d.limits.maxMessageChars) {
       throw new AppError("VALIDATION_FAILED", `content is longer than ${this.#d.limits.maxMessageChars} characters; split it`, {
@@ -323,7 +334,7 @@ export class RoomService {
         const note = storeMessage(tdb, tx, id, {
           kind,
           authorKind: "user",
-          authorId: principal.sub,
+          authorId: author,
           actorKey: input.actor ?? null,
           content: input.content,
           metadata,
@@ -347,7 +358,7 @@ export class RoomService {
       const stored = storeMessage(tdb, tx, id, {
         kind,
         authorKind: "user",
-        authorId: principal.sub,
+        authorId: author,
         actorKey: actor?.agent_id ?? null,
         content: input.content,
         metadata,
@@ -367,13 +378,18 @@ export class RoomService {
 
   /** POST /wake: runs what waits (or retries a failed turn); otherwise the room goes idle. */
   wake(ctx: RoomCtx, id: string, reason: string | undefined, ifMatch?: number): Room {
+    authorize(ctx.actor, ctx.tdb.tenant, "edit");
     const { tdb } = ctx;
     let plan: TurnPlan | null = null;
     const room = this.#d.events.transaction(tdb, (tx): Room => {
-      const room = this.#roomOr404(tdb, id);
+      let room = this.#roomOr404(tdb, id);
       assertNotReleased(room);
       checkVersion(room, ifMatch);
-      if (room.status === "active") return roomDto(tdb.tenant, room);
+      if (room.status === "active") {
+        if (this.#d.runner.isRunning(tdb.tenant, id)) return roomDto(tdb.tenant, room);
+        // No worker runs the room's turn (its end was lost): it ends failed here, and the wake retries it.
+        if (failOrphanTurn(tdb, tx, id)) room = findRoom(tdb, id)!;
+      }
       const why = reason ?? "manual";
       tx.emit(id, { event_type: "room:woken", payload: { reason: why } });
       let retry: MessageRow | undefined;
@@ -400,8 +416,9 @@ export class RoomService {
 
   /** POST /interrupt: aborts the running turn at the model call and waits until it has ended durably. */
   async interrupt(ctx: RoomCtx, id: string, input: { reason?: string | undefined; drop_queued?: boolean | undefined }, ifMatch?: number): Promise<Room> {
+    authorize(ctx.actor, ctx.tdb.tenant, "edit");
     const { tdb } = ctx;
-    this.#d.events.transaction(tdb, (tx) => {
+    const turnId = this.#d.events.transaction(tdb, (tx): string | null => {
       const room = this.#roomOr404(tdb, id);
       assertNotReleased(room);
       checkVersion(room, ifMatch);
@@ -410,31 +427,59 @@ export class RoomService {
       }
       if (input.drop_queued && room.queuedMessageId) {
         updateMessage(tdb, room.queuedMessageId, { status: "cancelled" });
-        return roomDto(tdb.tenant, updateRoom(tdb, id, { queuedMessageId: null, updatedAt: tx.nowIso })!);
+        updateRoom(tdb, id, { queuedMessageId: null, updatedAt: tx.nowIso });
       }
-      return roomDto(tdb.tenant, room);
+      if (this.#d.runner.isRunning(tdb.tenant, id)) return (room.activeTurn as { id: string }).id;
+      // No worker runs the turn (its end was lost): it ends failed now instead of an abort that would reach nothing.
+      failOrphanTurn(tdb, tx, id);
+      return null;
     });
-    await this.#d.runner.abort(tdb.tenant, id, "interrupt");
-    return this.get(ctx, id);
+    if (turnId !== null) {
+      await this.#d.runner.abort(tdb.tenant, id, "interrupt");
+      this.#endIfLost(tdb, id, turnId);
+    }
+    return roomDto(tdb.tenant, this.#roomOr404(tdb, id));
+  }
+
+  /**
+   * After an abort: if the turn's worker gave up on recording its end (storage
+   * failing), end the turn failed here, or throw the storage error, so a verb
+   * never answers as if the turn had ended while it still shows running.
+   */
+  #endIfLost(tdb: TenantDb, id: string, turnId: string): void {
+    const room = findRoom(tdb, id);
+    if (!room || room.status !== "active" || (room.activeTurn as { id?: string } | null)?.id !== turnId || this.#d.runner.isRunning(tdb.tenant, id)) return;
+    this.#d.events.transaction(tdb, (tx) => failOrphanTurn(tdb, tx, id));
   }
 
   /** POST /release: idempotent; aborts the running turn, cancels the queued message, ends with room:released. */
   async release(ctx: RoomCtx, id: string, reason: string | undefined, ifMatch?: number): Promise<Room> {
+    authorize(ctx.actor, ctx.tdb.tenant, "full");
     const { tdb } = ctx;
     const room = this.#roomOr404(tdb, id);
     if (room.status === "released") return roomDto(tdb.tenant, room);
     checkVersion(room, ifMatch);
-    await this.releaseRoom(tdb, id, reason ?? "released by caller");
-    return this.get(ctx, id);
+    await this.#release(tdb, id, reason ?? "released by caller");
+    return roomDto(tdb.tenant, this.#roomOr404(tdb, id));
   }
 
-  /** The release path shared by the verb and the auto-release timer. */
-  async releaseRoom(tdb: TenantDb, id: string, reason: string): Promise<void> {
-    this.#d.events.transaction(tdb, (tx) => {
+  /**
+   * One transaction when no worker runs in the room (begin, end a turn whose
+   * worker is gone, complete). With a worker, `releasing` is committed first,
+   * the worker is aborted and waited for, and a second transaction completes;
+   * if that one fails, the release deadline set by beginRelease lets the
+   * lifecycle sweep complete it.
+   */
+  async #release(tdb: TenantDb, id: string, reason: string): Promise<void> {
+    const running = this.#d.events.transaction(tdb, (tx) => {
       const room = findRoom(tdb, id);
-      if (!room || room.status === "released" || room.status === "releasing") return room ? roomDto(tdb.tenant, room) : null;
-      return roomDto(tdb.tenant, beginRelease(tdb, tx, room, reason));
+      if (!room || room.status === "released") return false;
+      if (room.status !== "releasing") beginRelease(tdb, tx, room, reason);
+      if (this.#d.runner.isRunning(tdb.tenant, id)) return true;
+      completeRelease(tdb, tx, id, reason);
+      return false;
     });
+    if (!running) return;
     await this.#d.runner.abort(tdb.tenant, id, "release");
     this.#d.events.transaction(tdb, (tx) => {
       const room = findRoom(tdb, id);
@@ -449,7 +494,9 @@ export class RoomService {
    * plan to `startTurn` after commit. A crash before that leaves the turn
    * `running` in the file, and recovery ends it `failed` SERVER_RESTARTED.
    */
-  postTaskInTx(tdb: TenantDb, tx: EventTx, id: string, input: { content: string; metadata: Record<string, unknown>; actor?: string | undefined }, authorId: string): { message: MessageRecord; plan: TurnPlan } {
+  postTaskInTx(ctx: RoomCtx, tx: EventTx, id: string, input: { content: string; metadata: Record<string, unknown>; actor?: string | undefined }): { message: MessageRecord; plan: TurnPlan } {
+    authorize(ctx.actor, ctx.tdb.tenant, "edit");
+    const { tdb } = ctx;
     if (input.content.length > this.#d.limits.maxMessageChars) {
       throw new AppError("VALIDATION_FAILED", `content is longer than ${this.#d.limits.maxMessageChars} characters; split it`, {
         details: [{ path: "content", message: "too long" }],
@@ -463,8 +510,8 @@ export class RoomService {
     this.#d.admission.checkNewTurn(tdb);
     const stored = storeMessage(tdb, tx, id, {
       kind: "task",
-      authorKind: "user",
-      authorId,
+      authorKind: ctx.actor.kind === "system" ? "system" : "user",
+      authorId: actorId(ctx.actor),
       actorKey: actor?.agent_id ?? null,
       content: input.content,
       metadata: input.metadata,
@@ -482,6 +529,7 @@ export class RoomService {
 
   /** GET /history: the newest messages and events, ascending by seq. */
   history(ctx: RoomCtx, id: string, q: { limit: number; before_seq?: number | undefined }) {
+    authorize(ctx.actor, ctx.tdb.tenant, "read");
     const { tdb } = ctx;
     const room = this.#roomOr404(tdb, id);
     const before = q.before_seq ?? Number.MAX_SAFE_INTEGER;
@@ -503,6 +551,7 @@ export class RoomService {
    * returned close must be called exactly once when the stream ends.
    */
   openEventStream(ctx: RoomCtx, id: string): RoomEventStream {
+    authorize(ctx.actor, ctx.tdb.tenant, "read");
     const { tdb } = ctx;
     this.#roomOr404(tdb, id);
     const roomKey = `${tdb.tenant}/${id}`;

@@ -200,3 +200,15 @@ export function outputOfTurn(t: TenantDb, roomId: string, turnId: string): Messa
     .limit(1)
     .get();
 }
+
+/** Ids of rooms in one of `statuses`, after `afterId` in id order, at most `limit`: a batched pass over many rooms. */
+export function roomIdsInStatus(t: TenantDb, statuses: readonly string[], afterId: string, limit: number): string[] {
+  return t.db
+    .select({ id: rooms.id })
+    .from(rooms)
+    .where(and(inArray(rooms.status, [...statuses]), gt(rooms.id, afterId)))
+    .orderBy(asc(rooms.id))
+    .limit(limit)
+    .all()
+    .map((r) => r.id);
+}

@@ -26,6 +26,12 @@ interface Entry {
   handle: TenantDb;
   lastUsed: number;
   holds: number;
+  /**
+   * The open hook on this handle: `running` (reentrant uses from inside the
+   * hook get the handle), `failed` (it threw while something held the file:
+   * it runs again on next use) or `done`.
+   */
+  hook: "running" | "failed" | "done";
 }
 
 export interface TenantDatabasesOptions {
@@ -90,7 +96,21 @@ export class TenantDatabases {
 
   /** Keeps the tenant's file open until the returned release is called (workers, SSE followers). Release is idempotent. */
   hold(tenant: string): () => void {
+    return this.#hold(this.#entry(tenant));
+  }
+
+  /**
+   * The tenant's handle, held open until `release` (idempotent) is called:
+   * what a request uses, so the idle closer cannot close the file while the
+   * request still reads its body or writes.
+   */
+  lease(tenant: string): { handle: TenantDb; release: () => void } {
     const entry = this.#entry(tenant);
+    entry.lastUsed = this.#now();
+    return { handle: entry.handle, release: this.#hold(entry) };
+  }
+
+  #hold(entry: Entry): () => void {
     entry.holds++;
     let released = false;
     return () => {
@@ -144,7 +164,10 @@ export class TenantDatabases {
 
   #entry(tenant: string): Entry {
     let entry = this.#open.get(tenant);
-    if (entry) return entry;
+    if (entry) {
+      if (entry.hook === "failed") this.#runOnOpen(tenant, entry);
+      return entry;
+    }
     if (this.#closed) throw new Error("tenant databases are closed");
     if (!TENANT_PATTERN.test(tenant)) throw new Error(`invalid tenant slug`);
     const file = path.join(this.#dir, `${tenant}.db`);
@@ -156,16 +179,28 @@ export class TenantDatabases {
       sqlite.close();
       throw err;
     }
-    entry = { handle: { tenant, sqlite, db: drizzle({ client: sqlite, schema }) }, lastUsed: this.#now(), holds: 0 };
+    entry = { handle: { tenant, sqlite, db: drizzle({ client: sqlite, schema }) }, lastUsed: this.#now(), holds: 0, hook: "running" };
     this.#open.set(tenant, entry);
+    this.#runOnOpen(tenant, entry);
+    return entry;
+  }
+
+  /**
+   * Runs the open hook (recovery). If it fails, the file is closed so the
+   * next use opens it and retries, unless something the hook started before
+   * failing (a resumed worker) holds it: closing would pull the file from
+   * under that work, so it stays open and the hook runs again on next use.
+   */
+  #runOnOpen(tenant: string, entry: Entry): void {
+    entry.hook = "running";
     try {
       this.#onOpen?.(entry.handle);
+      entry.hook = "done";
     } catch (err) {
-      // Recovery or a deadline sweep failed (e.g. SQLITE_BUSY): close, so the next use opens and retries it.
-      this.#close(tenant, entry);
+      entry.hook = "failed";
+      if (entry.holds === 0) this.#close(tenant, entry);
       throw err;
     }
-    return entry;
   }
 
   #close(tenant: string, entry: Entry): void {

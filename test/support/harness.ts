@@ -10,7 +10,7 @@ import { SignJWT } from "jose";
 import type { Access } from "../../src/auth/principal.js";
 import { signToken } from "../../src/auth/tokens.js";
 import { loadConfig } from "../../src/config.js";
-import { createServer, type Server, type ServiceLimits } from "../../src/server.js";
+import { createServer, type Server, type ServerOptions, type ServiceLimits } from "../../src/server.js";
 
 export interface TestServer {
   server: Server;
@@ -24,11 +24,11 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  opts: { env?: Record<string, string>; limits?: Partial<ServiceLimits>; dataDir?: string; keepDataDir?: boolean } = {},
+  opts: { env?: Record<string, string>; limits?: Partial<ServiceLimits>; dataDir?: string; keepDataDir?: boolean; server?: Omit<ServerOptions, "log" | "limits"> } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), "roomservice-test-"));
   const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: "silent", ECHO_TOKEN_DELAY_MS: "0", ...opts.env });
-  const server = await createServer(config, { log: pino({ level: "silent" }), ...(opts.limits ? { limits: opts.limits } : {}) });
+  const server = await createServer(config, { ...opts.server, log: pino({ level: "silent" }), ...(opts.limits ? { limits: opts.limits } : {}) });
   const settings = { issuer: config.auth.issuer, audience: config.auth.audience };
   const t: TestServer = {
     server,

@@ -1,6 +1,7 @@
 /**
  * Bearer authentication and tenancy: the verified token names the tenant, and
- * the request receives that tenant's database handle and nothing else.
+ * the request receives that tenant's database handle and nothing else, held
+ * open until the request has finished.
  * `read` tokens may only GET/HEAD; other levels are checked per route.
  */
 import type { MiddlewareHandler } from "hono";
@@ -25,8 +26,15 @@ export function authenticate(verify: TokenVerifier, tenants: TenantDatabases): M
     if (principal.access === "read" && method !== "GET" && method !== "HEAD") {
       throw new AppError("FORBIDDEN", "this token has read access; a token with access edit or higher is needed to change anything");
     }
-    c.set("tenantDb", tenants.get(principal.tenant));
-    await next();
+    // The request holds its tenant's file until it has finished (body read, writes done), so the idle closer
+    // cannot close it under the request; a streamed response holds it on its own (RoomService.openEventStream).
+    const lease = tenants.lease(principal.tenant);
+    c.set("tenantDb", lease.handle);
+    try {
+      await next();
+    } finally {
+      lease.release();
+    }
   };
 }
 
