@@ -416,7 +416,8 @@ export class FactoryService {
       latest_verification_artifact_id: a.verification?.id ?? null,
       latest_gate_verdicts: Object.fromEntries([...a.latest].map(([name, g]) => [name, g.verdict])),
       blockers: advice.blockers,
-      diagnostics: advice.diagnostics,
+      // What the supervisor recorded on the run (e.g. a planner's validation error) comes first.
+      diagnostics: [...new Set([...run.diagnostics, ...advice.diagnostics])],
       next_actions: advice.next_actions,
       active_room_ids: run.activeRoomIds,
       usage: runDto(run).usage,
@@ -433,7 +434,7 @@ export class FactoryService {
       artifacts: artifactsOf(ctx.tdb, id).map((x) => ({ id: x.id, artifact_type: x.artifactType, version: x.version, producer_stage_id: x.producerStageId, producer_issue_id: x.producerIssueId, payload: x.payload, created_at: x.createdAt })),
       checkpoints: checkpointsOf(ctx.tdb, id).map((c) => ({ id: c.id, status: c.status, branch_name: c.branchName, head_sha: c.headSha, included_issue_ids: c.includedIssueIds, merged_issue_ids: c.mergedIssueIds, conflict_issue_ids: c.conflictIssueIds, notes: c.notes })),
     });
-    return { id: `review-${id}`, run_id: id, status: run.status as RunStatus, ...bundle };
+    return { id: `review-${id}`, run_id: id, status: run.status as RunStatus, ...bundle, diagnostics: [...new Set([...run.diagnostics, ...bundle.diagnostics])] };
   }
 
   // ---- stages -----------------------------------------------------------------------------------
