@@ -51,6 +51,9 @@ import {
   STAGE_EXAMPLE,
   StageParams,
   StartResult,
+  STATUS_EXAMPLE,
+  REVIEW_EXAMPLE,
+  GATE_CHECK_EXAMPLE,
   VerifyResult,
 } from "./factory.schemas.js";
 import { parseIfMatch } from "../room/room.service.js";
@@ -204,7 +207,7 @@ export function factoryRoutes(factory: FactoryService, sse: { heartbeatMs: numbe
       description: "Counts of stages and issues per status, the latest checkpoint, verification and gate verdicts, and `blockers`, `diagnostics` and `next_actions` in plain words. `factory watch` stops on a final status, `gated`, any blocker or a `blocked` count.",
       security: bearerSecurity,
       request: { params: RunIdParams },
-      responses: { 200: json(envelopeSchema(RunStatusReport), "The run's status."), ...readErrors() },
+      responses: { 200: json(envelopeSchema(RunStatusReport), "The run's status.", ok(STATUS_EXAMPLE)), ...readErrors() },
     }),
     (c) => c.json(ok(factory.status(ctxOf(c), c.req.valid("param").id)), 200),
   );
@@ -219,7 +222,7 @@ export function factoryRoutes(factory: FactoryService, sse: { heartbeatMs: numbe
       description: "One-line summaries of the plan, artifacts, checkpoints, issues, stages, gates and evidence (per-criterion verdicts), with blockers, diagnostics, next actions and open risks.",
       security: bearerSecurity,
       request: { params: RunIdParams },
-      responses: { 200: json(envelopeSchema(Review), "The review."), ...readErrors() },
+      responses: { 200: json(envelopeSchema(Review), "The review.", ok(REVIEW_EXAMPLE)), ...readErrors() },
     }),
     (c) => c.json(ok(factory.review(ctxOf(c), c.req.valid("param").id)), 200),
   );
@@ -442,7 +445,7 @@ export function factoryRoutes(factory: FactoryService, sse: { heartbeatMs: numbe
       operationId: "createFactoryCheckpoint",
       tags,
       summary: "Record a checkpoint",
-      description: "Needs access `edit`.",
+      description: "Stores a checkpoint the caller made (for example a git branch that merged some issues); git fields default to empty strings. Needs access `edit`.",
       security: bearerSecurity,
       request: { params: RunIdParams, headers: WriteHeaders, body: body(CreateCheckpointBody) },
       responses: {
@@ -510,7 +513,7 @@ export function factoryRoutes(factory: FactoryService, sse: { heartbeatMs: numbe
         "Evaluates `all_issues_passed`, `verification_passed`, `token_budget` and (when the run asks for it, or its `workflow_kind` is `software.delivery`) `human_review`, and stores the verdicts (`gate:verdict`). When every issue has ended the run moves on: `completed` on pass, `failed` on fail, `gated` when a gate needs a person. Needs access `edit`.",
       security: bearerSecurity,
       request: { params: RunIdParams, headers: WriteHeaders, body: body(EmptyBody, false) },
-      responses: { 200: json(envelopeSchema(GateCheckResult), "The verdicts and the run's status."), ...writeErrors({ 409: ["RUN_FINISHED", "RUN_STATE_CONFLICT", "IDEMPOTENCY_IN_PROGRESS"] }) },
+      responses: { 200: json(envelopeSchema(GateCheckResult), "The verdicts and the run's status.", ok(GATE_CHECK_EXAMPLE)), ...writeErrors({ 409: ["RUN_FINISHED", "RUN_STATE_CONFLICT", "IDEMPOTENCY_IN_PROGRESS"] }) },
     }),
     (c) => c.json(ok(factory.gateCheck(ctxOf(c), c.req.valid("param").id)), 200),
   );
@@ -526,7 +529,7 @@ export function factoryRoutes(factory: FactoryService, sse: { heartbeatMs: numbe
         'A verdict from a person or another system; it wins over the evaluated verdict of that gate. On a `gated` run the gates are evaluated again at once: `{"gate_name":"human_review","verdict":"pass"}` completes it when nothing else is open, `fail` fails it. Needs access `edit`.',
       security: bearerSecurity,
       request: { params: RunIdParams, headers: WriteHeaders, body: body(RecordGateBody) },
-      responses: { 201: json(envelopeSchema(GateCheckResult), "The recorded verdict (first) and the run's status."), ...writeErrors() },
+      responses: { 201: json(envelopeSchema(GateCheckResult), "The recorded verdict (first) and the run's status.", ok({ ...GATE_CHECK_EXAMPLE, gates: [{ ...GATE_CHECK_EXAMPLE.gates[0]!, gate_name: "human_review", source: "recorded", reasons: ["read it, ship it"] }] })), ...writeErrors() },
     }),
     (c) => {
       setSuccessStatus(201);

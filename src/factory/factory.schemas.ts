@@ -261,6 +261,25 @@ export type GateRecord = z.infer<typeof GateRecord>;
 
 const counts = z.object({ pending: z.number().int(), ready: z.number().int(), running: z.number().int(), passed: z.number().int(), failed: z.number().int(), blocked: z.number().int() });
 
+export const STATUS_EXAMPLE = {
+      run_id: RUN,
+      status: "gated",
+      current_stage: null,
+      stage_counts: { pending: 0, ready: 0, running: 0, passed: 2, failed: 0, blocked: 0 },
+      issue_counts: { pending: 0, ready: 0, running: 0, passed: 2, failed: 0, blocked: 0 },
+      latest_checkpoint_status: "passed",
+      latest_checkpoint_id: CHECKPOINT_EXAMPLE.id,
+      latest_verification: "passed",
+      latest_verification_success: true,
+      latest_verification_artifact_id: ARTIFACT_EXAMPLE.id,
+      latest_gate_verdicts: { all_issues_passed: "pass", verification_passed: "pass", token_budget: "pass", human_review: "needs_review" },
+      blockers: ["gate human_review needs a person's verdict"],
+      diagnostics: [],
+      next_actions: [`POST /llm/factory/runs/${RUN}/gates {"gate_name":"human_review","verdict":"pass"} to approve`],
+      active_room_ids: [],
+      usage: RUN_EXAMPLE.usage,
+    };
+
 export const RunStatusReport = z
   .object({
     run_id: z.string(),
@@ -280,28 +299,26 @@ export const RunStatusReport = z
     active_room_ids: z.array(z.string()),
     usage: Usage,
   })
-  .openapi("FactoryRunStatus", {
-    example: {
-      run_id: RUN,
-      status: "gated",
-      current_stage: null,
-      stage_counts: { pending: 0, ready: 0, running: 0, passed: 2, failed: 0, blocked: 0 },
-      issue_counts: { pending: 0, ready: 0, running: 0, passed: 2, failed: 0, blocked: 0 },
-      latest_checkpoint_status: "passed",
-      latest_checkpoint_id: CHECKPOINT_EXAMPLE.id,
-      latest_verification: "passed",
-      latest_verification_success: true,
-      latest_verification_artifact_id: ARTIFACT_EXAMPLE.id,
-      latest_gate_verdicts: { all_issues_passed: "pass", verification_passed: "pass", token_budget: "pass", human_review: "needs_review" },
-      blockers: ["gate human_review needs a person's verdict"],
-      diagnostics: [],
-      next_actions: [`POST /llm/factory/runs/${RUN}/gates {"gate_name":"human_review","verdict":"pass"} to approve`],
-      active_room_ids: [],
-      usage: RUN_EXAMPLE.usage,
-    },
-  });
+  .openapi("FactoryRunStatus", { example: STATUS_EXAMPLE });
 
 const oneLines = z.array(z.string());
+export const REVIEW_EXAMPLE = {
+      id: `review-${RUN}`,
+      run_id: RUN,
+      status: "completed",
+      plan_summary: "2 stages, 2 issues: Draft (1), Review (1)",
+      artifact_summary: ["plan v1", "issue_output v1 (Write a haiku about tea)", "issue_output v2 (Summarise the haiku)", "verification_report v1: passed"],
+      checkpoint_summary: ["Draft: passed (1 issue)", "Review: passed (1 issue)"],
+      issue_summary: ["Write a haiku about tea: passed", "Summarise the haiku: passed"],
+      stage_summary: ["Draft: passed", "Review: passed"],
+      gate_summary: ["all_issues_passed: pass", "verification_passed: pass", "token_budget: pass"],
+      evidence_summary: ['Write a haiku about tea: mentions "tea" → pass (the output contains "tea")'],
+      blockers: [],
+      diagnostics: [],
+      next_actions: [],
+      open_risks: [],
+    };
+
 export const Review = z
   .object({
     id: z.string(),
@@ -319,24 +336,7 @@ export const Review = z
     next_actions: oneLines,
     open_risks: oneLines,
   })
-  .openapi("FactoryReview", {
-    example: {
-      id: `review-${RUN}`,
-      run_id: RUN,
-      status: "completed",
-      plan_summary: "2 stages, 2 issues: Draft (1), Review (1)",
-      artifact_summary: ["plan v1", "issue_output v1 (Write a haiku about tea)", "issue_output v2 (Summarise the haiku)", "verification_report v1: passed"],
-      checkpoint_summary: ["Draft: passed (1 issue)", "Review: passed (1 issue)"],
-      issue_summary: ["Write a haiku about tea: passed", "Summarise the haiku: passed"],
-      stage_summary: ["Draft: passed", "Review: passed"],
-      gate_summary: ["all_issues_passed: pass", "verification_passed: pass", "token_budget: pass"],
-      evidence_summary: ['Write a haiku about tea: mentions "tea" → pass (the output contains "tea")'],
-      blockers: [],
-      diagnostics: [],
-      next_actions: [],
-      open_risks: [],
-    },
-  });
+  .openapi("FactoryReview", { example: REVIEW_EXAMPLE });
 
 export const StartResult = z
   .object({ run_id: z.string(), status: z.enum(RUN_STATUSES), completed: z.boolean(), failed: z.boolean(), actions: z.array(z.string()) })
@@ -376,10 +376,7 @@ export const VerifyResult = z
     },
   });
 
-export const GateCheckResult = z
-  .object({ run_id: z.string(), status: z.enum(RUN_STATUSES), overall: z.enum(GATE_VERDICTS), gates: z.array(GateRecord) })
-  .openapi("FactoryGateCheckResult", {
-    example: {
+export const GATE_CHECK_EXAMPLE = {
       run_id: RUN,
       status: "completed",
       overall: "pass",
@@ -387,8 +384,11 @@ export const GateCheckResult = z
         { id: "4d5e6f7a-8b9c-4d0e-8f1a-2b3c4d5e6f7a", run_id: RUN, gate_name: "all_issues_passed", verdict: "pass", reasons: ["2 of 2 issues passed"], source: "evaluated", created_at: AT },
         { id: "5e6f7a8b-9c0d-4e1f-9a2b-3c4d5e6f7a8b", run_id: RUN, gate_name: "verification_passed", verdict: "pass", reasons: ["verification passed"], source: "evaluated", created_at: AT },
       ],
-    },
-  });
+    };
+
+export const GateCheckResult = z
+  .object({ run_id: z.string(), status: z.enum(RUN_STATUSES), overall: z.enum(GATE_VERDICTS), gates: z.array(GateRecord) })
+  .openapi("FactoryGateCheckResult", { example: GATE_CHECK_EXAMPLE });
 
 export const RunEventRecord = z
   .object({
