@@ -38,6 +38,8 @@ export interface RoomPort {
   turnOf(tdb: TenantDb, roomId: string, messageId: string): TurnState;
   /** Calls `onEnd` when a turn of the room ends (after its end is durable). Returns unsubscribe. */
   onTurnEnd(tenant: string, roomId: string, onEnd: () => void): () => void;
+  /** Releases the room inside the caller's transaction if no worker runs in it; false (nothing changed) otherwise. */
+  releaseIdleInTx(tdb: TenantDb, tx: EventTx, roomId: string, reason: string): boolean;
   /** Aborts any running turn and releases the room; idempotent, resolves once it is released. */
   release(tdb: TenantDb, roomId: string, reason: string): Promise<void>;
   isReleased(tdb: TenantDb, roomId: string): boolean;
@@ -113,6 +115,10 @@ export class RoomServicePort implements RoomPort {
     return this.bus.subscribe(tenant, roomId, (ev) => {
       if (ev.event_type === "agent:turn_end" || ev.event_type === "room:released") onEnd();
     });
+  }
+
+  releaseIdleInTx(tdb: TenantDb, tx: EventTx, roomId: string, reason: string): boolean {
+    return this.rooms.releaseIdleInTx({ tdb, actor: systemActor(reason) }, tx, roomId, reason);
   }
 
   async release(tdb: TenantDb, roomId: string, reason: string): Promise<void> {

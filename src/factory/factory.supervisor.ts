@@ -473,10 +473,17 @@ export class Supervisor {
         ...(result.status === "retry" ? { dispatchMessageId: null } : {}),
       });
       settle(tdb, tx, run.id);
-      return result;
+      // The room's turn has ended: release it in this same transaction when no worker is left in it (one commit, not three).
+      const why = result.status === "retry" ? "the factory retries the issue in a new room" : `the factory issue ${result.status}`;
+      const released = this.#d.rooms.releaseIdleInTx(tdb, tx.room, roomId, why);
+      if (released) {
+        const now = mustRun(tdb, run.id);
+        touchRun(tdb, tx, now, { activeRoomIds: now.activeRoomIds.filter((r) => r !== roomId) });
+      }
+      return { ...result, released, why };
     });
     if (!outcome) return res("idle", `the result of issue "${issue.title}" no longer applies (the run or issue changed meanwhile)`);
-    await this.#releaseRooms(tdb, run.id, [roomId], outcome.status === "retry" ? "the factory retries the issue in a new room" : `the factory issue ${outcome.status}`);
+    if (!outcome.released) await this.#releaseRooms(tdb, run.id, [roomId], outcome.why);
     return res("collected", `issue "${issue.title}": ${outcome.status === "retry" ? "retry" : outcome.status} (${outcome.reason})`);
   }
 

@@ -489,6 +489,23 @@ export class RoomService {
   }
 
   /**
+   * Releases a room inside the caller's open transaction when no worker runs
+   * in it (the factory releases an issue's room in the transaction that
+   * records the issue's result). Returns false, changing nothing, when a
+   * worker still runs: the caller then uses `release`.
+   */
+  releaseIdleInTx(ctx: RoomCtx, tx: EventTx, id: string, reason: string): boolean {
+    authorize(ctx.actor, ctx.tdb.tenant, "full");
+    const { tdb } = ctx;
+    const room = findRoom(tdb, id);
+    if (!room || room.status === "released") return true;
+    if (this.#d.runner.isRunning(tdb.tenant, id)) return false;
+    if (room.status !== "releasing") beginRelease(tdb, tx, room, reason);
+    completeRelease(tdb, tx, id, reason);
+    return true;
+  }
+
+  /**
    * Stores a task message in a resting room inside the caller's open
    * transaction and begins its turn there; the caller hands the returned
    * plan to `startTurn` after commit. A crash before that leaves the turn
