@@ -21,6 +21,8 @@ import { createFactoryFeature } from "./factory/factory.feature.js";
 import type { FactoryService } from "./factory/factory.service.js";
 import type { Supervisor } from "./factory/factory.supervisor.js";
 import type { RoomService } from "./room/room.service.js";
+import { roomStream } from "./room/room.stream.js";
+import { runStream } from "./factory/factory.stream.js";
 import { Admission } from "./runtime/admission.js";
 import { Lifecycle } from "./runtime/lifecycle.js";
 import type { LifecycleTimers } from "./runtime/lifecycle-timers.js";
@@ -97,10 +99,15 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       logger: log,
       env: opts.secretsEnv ?? {},
     });
-    const events = new EventLog(new EventBus(formatSseFrame), {
+    const bus = new EventBus(formatSseFrame, (err, at) =>
+      log.error({ err, tenant: at.tenant, kind: at.kind, stream_id: at.streamId, seq: at.seq, event_type: at.eventType }, "an event follower's listener threw; it was dropped"),
+    );
+    const events = new EventLog(bus, {
       now,
+      kinds: [roomStream, runStream],
       beforeCommit: claimInTransaction,
-      onCompactionFailed: (t, roomId, err) => log.warn({ err, tenant: t.tenant, room_id: roomId }, "event compaction failed; the room's events stay uncompacted until its next turn ends"),
+      onCompactionFailed: (t, kind, streamId, err) =>
+        log.warn({ err, tenant: t.tenant, kind, stream_id: streamId }, "event compaction failed; the stream's events stay uncompacted until its next compaction event"),
     });
     // Features register in dependency order: recovery runs in this order when a
     // tenant file first opens (before any request reads it), sweeps on every

@@ -8,6 +8,7 @@
 import { systemActor } from "../auth/actor.js";
 import type { EventBus } from "../events/event.bus.js";
 import type { EventTx } from "../events/event.log.js";
+import { ROOM_STREAM, type RoomEvent } from "../events/event.types.js";
 import type { TurnPlan } from "../room/room.lifecycle.js";
 import type { RoomService } from "../room/room.service.js";
 import type { Actor, Usage } from "../room/room.schemas.js";
@@ -112,7 +113,7 @@ export class RoomServicePort implements RoomPort {
   }
 
   onTurnEnd(tenant: string, roomId: string, onEnd: () => void): () => void {
-    return this.bus.subscribe(tenant, roomId, (ev) => {
+    return this.bus.subscribe<RoomEvent>(tenant, ROOM_STREAM, roomId, (ev) => {
       if (ev.event_type === "agent:turn_end" || ev.event_type === "room:released") onEnd();
     });
   }

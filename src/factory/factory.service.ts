@@ -16,7 +16,7 @@ import type { TenantDb } from "../storage/tenant-db.js";
 import { buildReview, buildStatusAdvice } from "./factory.report.js";
 import type { GateVerdictRecordInput } from "./factory.brains.types.js";
 import { artifactDto, checkpointDto, gateDto, issueDto, runDto, settingsOf, stageDto, ZERO_USAGE, type RunSettings } from "./factory.dto.js";
-import { RUN_TERMINAL_EVENT, type RunEvent } from "./factory.events.js";
+import type { RunEvent } from "./factory.events.js";
 import type { RunLog } from "./factory.log.js";
 import {
   checkGates,
@@ -774,12 +774,7 @@ export class FactoryService {
     const release = this.#d.holdTenant(tdb.tenant);
     let closed = false;
     return {
-      source: {
-        replay: (after, limit) => this.#d.log.replay(tdb, id, after, limit),
-        subscribe: (listener) => this.#d.log.subscribe(tdb.tenant, id, listener),
-        isTerminal: (e) => e.event_type === RUN_TERMINAL_EVENT,
-        isClosed: () => isFinal(findRun(tdb, id)?.status ?? "cancelled"),
-      },
+      source: this.#d.log.source(tdb, id),
       close: () => {
         if (closed) return;
         closed = true;

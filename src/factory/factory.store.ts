@@ -6,7 +6,7 @@
  * transactions.
  */
 import { and, asc, desc, eq, gt, inArray, lt, notInArray, or, sql } from "drizzle-orm";
-import { factoryArtifacts, factoryCheckpoints, factoryGateVerdicts, factoryIssues, factoryRunEvents, factoryRuns, factoryStages } from "../storage/schema.js";
+import { factoryArtifacts, factoryCheckpoints, factoryGateVerdicts, factoryIssues, factoryRuns, factoryStages } from "../storage/schema.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 
 export type RunRow = typeof factoryRuns.$inferSelect;
@@ -21,7 +21,6 @@ export type CheckpointRow = typeof factoryCheckpoints.$inferSelect;
 export type NewCheckpointRow = typeof factoryCheckpoints.$inferInsert;
 export type GateRow = typeof factoryGateVerdicts.$inferSelect;
 export type NewGateRow = typeof factoryGateVerdicts.$inferInsert;
-export type RunEventRow = typeof factoryRunEvents.$inferSelect;
 
 // ---- runs ---------------------------------------------------------------------------------------
 
@@ -231,32 +230,4 @@ export function insertGate(t: TenantDb, row: NewGateRow): GateRow {
 
 export function gatesOf(t: TenantDb, runId: string): GateRow[] {
   return t.db.select().from(factoryGateVerdicts).where(eq(factoryGateVerdicts.runId, runId)).orderBy(asc(factoryGateVerdicts.ord)).all();
-}
-
-// ---- run events ---------------------------------------------------------------------------------
-
-/** Hands out the run's next event seq (gap-free: only a committed transaction keeps it). */
-export function nextEventSeq(t: TenantDb, runId: string): number {
-  const row = t.db
-    .update(factoryRuns)
-    .set({ lastEventSeq: sql`${factoryRuns.lastEventSeq} + 1` })
-    .where(eq(factoryRuns.id, runId))
-    .returning({ seq: factoryRuns.lastEventSeq })
-    .get();
-  if (!row) throw new Error(`run ${runId} vanished inside its transaction`);
-  return row.seq;
-}
-
-export function insertRunEvent(t: TenantDb, row: RunEventRow): void {
-  t.db.insert(factoryRunEvents).values(row).run();
-}
-
-export function runEventsAfter(t: TenantDb, runId: string, afterSeq: number, limit: number): RunEventRow[] {
-  return t.db
-    .select()
-    .from(factoryRunEvents)
-    .where(and(eq(factoryRunEvents.runId, runId), gt(factoryRunEvents.seq, afterSeq)))
-    .orderBy(asc(factoryRunEvents.seq))
-    .limit(limit)
-    .all();
 }

@@ -28,7 +28,7 @@ describe("group commit of turn events", () => {
     const errors: unknown[] = [];
     const writers = ids.map((id) => new TurnEventWriter(t.server.events, tdb, plan(id), 0, (e) => errors.push(e), group));
     const transactions = vi.spyOn(t.server.events, "transaction");
-    for (const w of writers) w.push({ event_type: "pi:agent_start", payload: {} });
+    for (const w of writers) w.push({ event_type: "pi:tool_execution_start", payload: {} });
     await nextTick();
     await nextTick();
     expect(errors).toEqual([]);
@@ -38,7 +38,7 @@ describe("group commit of turn events", () => {
       const h = (await t.json("GET", `/llm/room/${id}/history`, { token })).body.data;
       expect(h.events.map((e: any) => [e.seq, e.event_type])).toEqual([
         [1, "room:rented"],
-        [2, "pi:agent_start"],
+        [2, "pi:tool_execution_start"],
       ]);
     }
   });
@@ -53,16 +53,16 @@ describe("group commit of turn events", () => {
     const missing = "00000000-0000-4000-8000-00000000dead";
     const bad = new TurnEventWriter(t.server.events, tdb, plan(missing), 0, (e) => badErrors.push(e), group);
     const ok = new TurnEventWriter(t.server.events, tdb, plan(good), 0, (e) => goodErrors.push(e), group);
-    bad.push({ event_type: "pi:agent_start", payload: {} });
-    ok.push({ event_type: "pi:agent_start", payload: {} });
+    bad.push({ event_type: "pi:tool_execution_start", payload: {} });
+    ok.push({ event_type: "pi:tool_execution_start", payload: {} });
     await nextTick();
     await nextTick();
     expect(goodErrors).toEqual([]);
     expect(badErrors.length).toBeGreaterThan(0);
     expect(String(badErrors[0])).toContain("no such room");
     const h = (await t.json("GET", `/llm/room/${good}/history`, { token })).body.data;
-    expect(h.events.map((e: any) => e.event_type)).toEqual(["room:rented", "pi:agent_start"]);
-    bad.drainInto({ emit: () => ({}) as never, nowIso: "" });
+    expect(h.events.map((e: any) => e.event_type)).toEqual(["room:rented", "pi:tool_execution_start"]);
+    bad.drainInto({ emit: () => ({}) as never, append: () => ({}) as never, nowIso: "" });
   });
 });
 
@@ -82,7 +82,7 @@ describe("turn ends joining the group commit", () => {
   it("commits joined bodies with the tick's flushes in one transaction and resolves after it", async () => {
     const { token, a, b, tdb, group, errors, writer } = await twoRoomsOneWriter();
     const transactions = vi.spyOn(t.server.events, "transaction");
-    writer.push({ event_type: "pi:agent_start", payload: {} });
+    writer.push({ event_type: "pi:tool_execution_start", payload: {} });
     const joined = group.join(tdb, (tx) => tx.emit(b, { event_type: "room:updated", payload: {} }).seq);
     expect(transactions).toHaveBeenCalledTimes(0);
     expect(await joined).toBe(2);
@@ -90,7 +90,7 @@ describe("turn ends joining the group commit", () => {
     transactions.mockRestore();
     expect(errors).toEqual([]);
     for (const [id, type] of [
-      [a, "pi:agent_start"],
+      [a, "pi:tool_execution_start"],
       [b, "room:updated"],
     ]) {
       const h = (await t.json("GET", `/llm/room/${id}/history`, { token })).body.data;
@@ -101,8 +101,8 @@ describe("turn ends joining the group commit", () => {
   it("a failing joined body neither loses nor duplicates the others' events", async () => {
     const { token, a, b, tdb, group, errors, writer } = await twoRoomsOneWriter();
     const seen: string[] = [];
-    const unsubscribe = t.server.events.bus.subscribe("acme", b, (ev) => seen.push(ev.event_type));
-    writer.push({ event_type: "pi:agent_start", payload: {} });
+    const unsubscribe = t.server.events.bus.subscribe("acme", "room", b, (ev) => seen.push(ev.event_type));
+    writer.push({ event_type: "pi:tool_execution_start", payload: {} });
     const good = group.join(tdb, (tx) => {
       tx.emit(b, { event_type: "room:updated", payload: {} });
       return "ok";
@@ -118,7 +118,7 @@ describe("turn ends joining the group commit", () => {
     // The shared transaction rolled back as a whole and was published to no one; each part then committed (or failed) alone.
     expect(seen).toEqual(["room:updated"]);
     for (const [id, type] of [
-      [a, "pi:agent_start"],
+      [a, "pi:tool_execution_start"],
       [b, "room:updated"],
     ]) {
       const h = (await t.json("GET", `/llm/room/${id}/history`, { token })).body.data;
@@ -135,11 +135,11 @@ describe("turn ends joining the group commit", () => {
     const tdb = t.server.tenants.get("acme");
     const group = new GroupCommit(t.server.events);
     const writer = new TurnEventWriter(t.server.events, tdb, plan(a), 0, () => {}, group);
-    writer.push({ event_type: "pi:agent_start", payload: {} }); // due in this tick's group commit
+    writer.push({ event_type: "pi:tool_execution_start", payload: {} }); // due in this tick's group commit
     writer.close();
     await group.join(tdb, (tx) => writer.drainInto(tx));
     writer.committed();
     const h = (await t.json("GET", `/llm/room/${a}/history`, { token })).body.data;
-    expect(h.events.map((e: any) => e.event_type)).toEqual(["room:rented", "pi:agent_start"]);
+    expect(h.events.map((e: any) => e.event_type)).toEqual(["room:rented", "pi:tool_execution_start"]);
   });
 });
