@@ -19,9 +19,12 @@ import { requestContext } from "./http/middleware/request-context.js";
 import { createRouter } from "./http/router.js";
 import { metaRoutes } from "./meta/meta.routes.js";
 import { providerRoutes } from "./providers/providers.routes.js";
+import { responsesRoutes } from "./responses/responses.routes.js";
+import { ResponsesService } from "./responses/responses.service.js";
 import { roomRoutes } from "./room/room.routes.js";
 import { factoryRoutes } from "./factory/factory.routes.js";
 import type { FactoryService } from "./factory/factory.service.js";
+import { userRoutes } from "./user/user.routes.js";
 import type { RoomService } from "./room/room.service.js";
 import type { LlmRuntime } from "./runtime/llm/llm.types.js";
 import type { TenantDatabases } from "./storage/tenant-db.js";
@@ -56,26 +59,38 @@ export function buildApp(d: AppDeps) {
     bodyLimit({
       maxSize: d.bodyLimitBytes,
       onError: () => {
-        throw new AppError("PAYLOAD_TOO_LARGE", `request body is larger than ${d.bodyLimitBytes} bytes`);
+        // The rest of the body is still on its way: close the connection after this answer (a pooled
+        // client then opens a new one) instead of leaving it to be cut under the client's next request.
+        throw new AppError("PAYLOAD_TOO_LARGE", `request body is larger than ${d.bodyLimitBytes} bytes`, { headers: { Connection: "close" } });
       },
     }),
   );
-  app.use("/llm/*", authenticate(d.verifier, d.tenants));
-  if (d.rateLimit.rps > 0) app.use("/llm/*", rateLimit({ rps: d.rateLimit.rps, burst: d.rateLimit.burst, now: d.now }));
-  app.on(["POST", "PATCH"], "/llm/*", idempotency(d.now));
+  // The bearer-token API: /llm/* (rooms, providers, operator), /v1/* and /api/* (what the Abbotik clients call).
+  // One instance of each middleware, so the rate limit and in-flight idempotency keys are shared across them.
+  const auth = authenticate(d.verifier, d.tenants);
+  const limit = d.rateLimit.rps > 0 ? rateLimit({ rps: d.rateLimit.rps, burst: d.rateLimit.burst, now: d.now }) : null;
+  const idem = idempotency(d.now);
+  for (const prefix of ["/llm/*", "/v1/*", "/api/*"]) {
+    app.use(prefix, auth);
+    if (limit) app.use(prefix, limit);
+    app.on(["POST", "PATCH"], prefix, idem);
+  }
 
   app.route("/", metaRoutes({ version: d.version, publicJwk: d.publicJwk, startedAt: d.startedAt, now: d.now, isShuttingDown: d.isShuttingDown }));
   app.route("/", providerRoutes(d.runtime));
   app.route("/", roomRoutes(d.rooms, d.sse));
   app.route("/", factoryRoutes(d.factory, d.sse));
   app.route("/", operatorRoutes(d.admission));
+  app.route("/", responsesRoutes(new ResponsesService(d.rooms)));
+  app.route("/", userRoutes());
   app.route("/", docsRoutes({ openapi: () => app.getOpenAPI31Document(openApiConfig(d.version)) }));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",
     bearerFormat: "JWT",
-    description: "A JWT with claims `sub`, `tenant`, `exp` and optional `access` (read | edit | full | root). Locally: `npm run -s token -- --tenant acme`.",
+    description:
+      "A JWT with claims `sub`, `tenant`, `exp` (at most AUTH_MAX_TOKEN_TTL_S away) and optional `access` (read | edit | full | root; none means read); the operator's has `operator: true`. Locally: `npm run -s token -- --tenant acme` with the server's DATA_DIR.",
   });
   app.doc31("/openapi.json", () => openApiConfig(d.version));
 

@@ -141,7 +141,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       log,
       version: packageVersion(),
       bodyLimitBytes: config.bodyLimitBytes,
-      verifier: createVerifier({ key: signingKey, issuer: config.auth.issuer, audience: config.auth.audience, clockSkewS: config.auth.clockSkewS, external: config.auth.external, now }),
+      verifier: createVerifier({ key: signingKey, ...config.auth, now }),
       publicJwk: signingKey.publicJwk,
       tenants,
       rooms,

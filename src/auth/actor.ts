@@ -29,7 +29,9 @@ export function authorize(actor: Actor, tenant: string, need: Access): void {
   const p = actor.principal;
   if (p.tenant !== tenant) throw new AppError("FORBIDDEN", "this token belongs to another tenant");
   if (!accessAllows(p.access, need)) {
-    throw new AppError("FORBIDDEN", `this verb needs a token with access ${need} or higher (this one has ${p.access})`);
+    throw new AppError("FORBIDDEN", `this route needs a token with access ${need} or higher; this one has ${p.access}`, {
+      details: { required_access: need, token_access: p.access },
+    });
   }
 }
 

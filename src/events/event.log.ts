@@ -42,6 +42,8 @@ export interface EventLogOptions {
   beforeCommit?: (t: TenantDb, result: unknown) => void;
   /** A compaction failed and was rolled back alone: the events stay live rows (still complete), the transaction goes on. */
   onCompactionFailed?: (t: TenantDb, kind: string, streamId: string, err: unknown) => void;
+  /** Codec states kept between transactions (default 4,096; see STATES_MAX). */
+  maxCodecStates?: number;
 }
 
 /**
@@ -109,6 +111,7 @@ export class EventLog {
   readonly #states = new Map<string, unknown>();
   readonly #beforeCommit: EventLogOptions["beforeCommit"];
   readonly #onCompactionFailed: EventLogOptions["onCompactionFailed"];
+  readonly #maxStates: number;
   /** Keyed by tenant/kind/stream, in order of last write (a Map iterates oldest first). */
   readonly #live = new Map<string, LiveRows>();
   #liveRowCount = 0;
@@ -118,6 +121,7 @@ export class EventLog {
     this.#now = opts.now ?? Date.now;
     this.#beforeCommit = opts.beforeCommit;
     this.#onCompactionFailed = opts.onCompactionFailed;
+    this.#maxStates = opts.maxCodecStates ?? STATES_MAX;
     for (const kind of opts.kinds ?? []) this.register(kind);
   }
 
@@ -228,21 +232,26 @@ export class EventLog {
       let stored = ev.payload;
       let visible = stored;
       const codec = k.codec;
+      let carried = false;
+      let after: unknown;
       if (codec !== undefined && codec.rewrites(type)) {
-        let after = codec.initial;
-        if (codec.carries(type)) {
+        after = codec.initial;
+        if ((carried = codec.carries(type))) {
           let before = s.state;
           if (before === NO_STATE) before = codec.restarts(type) ? codec.initial : this.#stateBefore(t, s, seq);
-          s.state = after = codec.advance(before, type, ev.payload);
-          s.stateSeq = seq;
+          after = codec.advance(before, type, ev.payload);
         }
         stored = codec.store(after, type, ev.payload);
         visible = codec.live(after, type, stored, ev.payload);
       }
       const row: StoredEventRow = { seq, event_type: type, agent_key: ev.agent_key ?? null, turn_id: ev.turn_id ?? null, payload: JSON.stringify(stored), created_at: nowIso };
       appendRow(t, k.name, streamId, row);
-      // Only now, so an insert that throws takes no seq.
+      // Only now, so an insert that throws takes no seq and moves no state.
       s.last = seq;
+      if (carried) {
+        s.state = after;
+        s.stateSeq = seq;
+      }
       s.rows.push(row);
       const record = k.def.record(streamId, row, visible);
       s.records.push(record);
@@ -296,7 +305,7 @@ export class EventLog {
     if (s.state !== NO_STATE && s.stateSeq > ended) {
       this.#states.delete(key);
       this.#states.set(key, s.state);
-      if (this.#states.size > STATES_MAX) this.#states.delete(this.#states.keys().next().value as string);
+      if (this.#states.size > this.#maxStates) this.#states.delete(this.#states.keys().next().value as string);
     } else if (ended > 0) {
       this.#states.delete(key);
     }

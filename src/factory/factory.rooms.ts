@@ -12,7 +12,7 @@ import { ROOM_STREAM, type RoomEvent } from "../events/event.types.js";
 import type { TurnPlan } from "../room/room.lifecycle.js";
 import type { RoomService } from "../room/room.service.js";
 import type { Actor, Usage } from "../room/room.schemas.js";
-import { findMessage, findRoom, findTurn, outputOfTurn } from "../room/room.store.js";
+import { findMessage, findRoom, findTurn, findTurnReply } from "../room/room.store.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 
 export interface DispatchRequest {
@@ -101,7 +101,9 @@ export class RoomServicePort implements RoomPort {
       return { state: "ended", status: "cancelled", error: { code: "ROOM_RELEASED", message: "the task was cancelled before its turn started" }, output: "", usage: ZERO };
     }
     if (turn.status === "running") return { state: "running" };
-    const out = outputOfTurn(tdb, roomId, turn.id);
+    // Only a whole answer (`output`) is the issue's result; an interrupted or failed turn's `partial` text is not.
+    const reply = findTurnReply(tdb, roomId, message.seq, turn.id);
+    const out = reply?.kind === "output" ? reply : undefined;
     const error = (turn.error as { code?: string; message?: string } | null) ?? null;
     return {
       state: "ended",

@@ -163,9 +163,11 @@ export function finishTurn(t: TenantDb, tx: EventTx, plan: TurnPlan, outcome: Tu
 
   const agentKey = plan.actor.agent_id;
   if (outcome.text.length > 0) {
+    // Only a completed turn has an answer (`output`, announced by agent:output). The text of an interrupted or
+    // failed one is kept as `partial`, so a client taking the newest output never prints a cut reply as complete.
     const partial = outcome.status !== "completed";
     const out = storeMessage(t, tx, plan.roomId, {
-      kind: "output",
+      kind: partial ? "partial" : "output",
       authorKind: "agent",
       authorId: agentKey,
       actorKey: agentKey,
@@ -174,7 +176,7 @@ export function finishTurn(t: TenantDb, tx: EventTx, plan: TurnPlan, outcome: Tu
       status: "done",
       turnId: plan.turnId,
     });
-    tx.emit(plan.roomId, { event_type: "agent:output", payload: { message_id: out.id, text: outcome.text }, agent_key: agentKey, turn_id: plan.turnId });
+    if (!partial) tx.emit(plan.roomId, { event_type: "agent:output", payload: { message_id: out.id, text: outcome.text }, agent_key: agentKey, turn_id: plan.turnId });
   }
   const usage = outcome.usage ?? ZERO_USAGE;
   addTokens(t, tx.nowIso.slice(0, 10), usage.totalTokens);

@@ -16,8 +16,9 @@ import type { TenantDb } from "../storage/tenant-db.js";
 import { DEFAULT_ACTOR, DEFAULT_DONE_POLICY, DEFAULT_TOOL_POLICY, DEFAULT_WAKE_POLICY } from "./room.defaults.js";
 import { messageDto, roomDto, ZERO_USAGE, type MessageRecord } from "./room.dto.js";
 import { addIso, beginRelease, beginTurn, completeRelease, failOrphanTurn, pickActor, settleIdle, storeMessage, type TurnPlan } from "./room.lifecycle.js";
+import type { Actor, DonePolicy, MessageResult, PatchRoomBody, RentRoomBody, Room, RoomStatus, ToolPolicy, WakePolicy } from "./room.schemas.js";
+import { MESSAGE_END_EVENTS, messageResult } from "./room.message-result.js";
 import { lastRoomEventSeq as lastEventSeq, readRoomEventsAfter as readEventsAfter, readRoomEventsBefore as readEventsBefore } from "./room.stream.js";
-import type { Actor, DonePolicy, PatchRoomBody, RentRoomBody, Room, RoomStatus, ToolPolicy, WakePolicy } from "./room.schemas.js";
 import { countLiveRooms, findMessage, findRoom, findTurn, type MessageRow, listMessages, listRooms, updateMessage, updateRoom, insertRoom, type RoomRow } from "./room.store.js";
 
 
@@ -83,6 +84,16 @@ export interface PostMessageInput {
   mentions?: string[] | undefined;
 }
 
+/** A room to rent, checked and filled with defaults; inserted by the rent transaction. */
+interface RoomDraft {
+  purpose: string | null;
+  actors: Actor[];
+  toolPolicy: ToolPolicy;
+  wakePolicy: WakePolicy;
+  donePolicy: DonePolicy;
+  metadata: Record<string, unknown>;
+}
+
 export interface ListResult {
   rooms: Room[];
   nextCursor: string | null;
@@ -106,11 +117,11 @@ function decodeCursor(cursor: string): { rentedAt: string; id: string } {
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Parses If-Match: `3`, `"3"` or `W/"3"`. */
+/** Parses If-Match: `3`, `"3"` or `W/"3"`; `*` (any current version, RFC 9110) checks nothing. */
 export function parseIfMatch(header: string | undefined): number | undefined {
-  if (header === undefined) return undefined;
+  if (header === undefined || header.trim() === "*") return undefined;
   const m = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(header);
-  if (!m) throw new AppError("VALIDATION_FAILED", 'If-Match must be the room version, e.g. If-Match: 3 or If-Match: "3"', { details: [{ path: "If-Match", message: "not a version" }] });
+  if (!m) throw new AppError("VALIDATION_FAILED", 'If-Match must be the room version, e.g. If-Match: 3 or If-Match: "3", or * for any version', { details: [{ path: "If-Match", message: "not a version" }] });
   return Number(m[1]);
 }
 
@@ -174,8 +185,8 @@ export class RoomService {
 
   /** POST /llm/room: a new room in `rented`, with room:rented as its first event. */
   rent(ctx: RoomCtx, body: RentRoomBody): Room {
-    authorize(ctx.actor, ctx.tdb.tenant, "full");
-    return this.#d.events.transaction(ctx.tdb, (tx) => this.rentInTx(ctx, tx, body));
+    const draft = this.#roomDraft(ctx, body);
+    return this.#d.events.transaction(ctx.tdb, (tx) => roomDto(ctx.tdb.tenant, this.#rentIn(ctx, tx, draft)));
   }
 
   /**
@@ -183,8 +194,32 @@ export class RoomService {
    * room and posts its task in the same transaction as its own records).
    */
   rentInTx(ctx: RoomCtx, tx: EventTx, body: RentRoomBody): Room {
+    return roomDto(ctx.tdb.tenant, this.#rentIn(ctx, tx, this.#roomDraft(ctx, body)));
+  }
+
+  /**
+   * POST /v1/responses without a room: rents a room and posts the first
+   * message in one transaction, so both are durable or neither is (a turn
+   * refused by admission rents nothing). `answer` builds the transaction's
+   * result, which is also what an Idempotency-Key stores with the effect.
+   */
+  rentAndPost<T>(ctx: RoomCtx, body: RentRoomBody, input: PostMessageInput, answer: (room: Room, message: MessageRecord) => T): T {
+    const draft = this.#roomDraft(ctx, body);
+    this.#checkPost(ctx, input);
+    let plan: TurnPlan | null = null;
+    const result = this.#d.events.transaction(ctx.tdb, (tx) => {
+      const row = this.#rentIn(ctx, tx, draft);
+      const posted = this.#postIn(ctx, tx, row.id, input, undefined);
+      plan = posted.plan;
+      return answer(roomDto(ctx.tdb.tenant, row), posted.message);
+    });
+    if (plan) this.#d.runner.start(plan);
+    return result;
+  }
+
+  /** What renting checks before its transaction; the room it will insert. */
+  #roomDraft(ctx: RoomCtx, body: RentRoomBody): RoomDraft {
     authorize(ctx.actor, ctx.tdb.tenant, "full");
-    const { tdb } = ctx;
     if (body.agents && body.actors) {
       throw new AppError("VALIDATION_FAILED", "send either agents or actors (they are aliases), not both", { details: [{ path: "actors", message: "alias of agents" }] });
     }
@@ -193,6 +228,12 @@ export class RoomService {
     const wakePolicy = { ...DEFAULT_WAKE_POLICY, ...stripUndefined(body.wake_policy ?? {}) } as WakePolicy;
     const donePolicy = { ...DEFAULT_DONE_POLICY, ...stripUndefined(body.done_policy ?? {}) } as DonePolicy;
     const metadata = dropNulls(body.metadata ?? {});
+    return { purpose: body.purpose ?? null, actors, toolPolicy, wakePolicy, donePolicy, metadata };
+  }
+
+  /** Inside a transaction: the room row (tenant quota checked) and its room:rented. */
+  #rentIn(ctx: RoomCtx, tx: EventTx, d: RoomDraft): RoomRow {
+    const { tdb } = ctx;
     if (countLiveRooms(tdb) >= this.#d.limits.maxRoomsPerTenant) {
       throw new AppError("QUOTA_EXCEEDED", `this tenant already has ${this.#d.limits.maxRoomsPerTenant} rooms that are not released; release one first`, {
         retryAfterS: 60,
@@ -202,13 +243,13 @@ export class RoomService {
     const row = insertRoom(tdb, {
       id,
       status: "rented",
-      purpose: body.purpose ?? null,
-      name: typeof metadata["name"] === "string" ? (metadata["name"] as string) : null,
-      metadata,
-      actors,
-      toolPolicy,
-      wakePolicy,
-      donePolicy,
+      purpose: d.purpose,
+      name: typeof d.metadata["name"] === "string" ? (d.metadata["name"] as string) : null,
+      metadata: d.metadata,
+      actors: d.actors,
+      toolPolicy: d.toolPolicy,
+      wakePolicy: d.wakePolicy,
+      donePolicy: d.donePolicy,
       version: 1,
       rentedAt: tx.nowIso,
       updatedAt: tx.nowIso,
@@ -220,10 +261,10 @@ export class RoomService {
       usage: ZERO_USAGE,
       summaryText: null,
       createdBy: actorId(ctx.actor),
-      releaseAt: addIso(tx.nowIso, wakePolicy.release_after_s),
+      releaseAt: addIso(tx.nowIso, d.wakePolicy.release_after_s),
     });
-    tx.emit(id, { event_type: "room:rented", payload: { actors } });
-    return roomDto(tdb.tenant, row);
+    tx.emit(id, { event_type: "room:rented", payload: { actors: d.actors } });
+    return row;
   }
 
   get(ctx: RoomCtx, id: string): Room {
@@ -296,6 +337,8 @@ export class RoomService {
         set.donePolicy = { ...(room.donePolicy as DonePolicy), ...stripUndefined(body.done_policy) } as DonePolicy;
         changes.push("done_policy");
       }
+      // A PATCH that changes nothing (`{}`, or only current values) is no write: same version, no event.
+      if (changes.every((field) => sameValue(field, set, room))) return roomDto(tdb.tenant, room);
       const version = room.version + 1;
       const updated = updateRoom(tdb, id, { ...set, version, updatedAt: tx.nowIso }, room.version);
       if (!updated) throw new AppError("VERSION_CONFLICT", "room changed while patching; GET it and retry", { details: { current_version: room.version + 1 } });
@@ -309,71 +352,98 @@ export class RoomService {
    * (when the room can start one) the turn's start are one transaction.
    */
   postMessage(ctx: RoomCtx, id: string, input: PostMessageInput, ifMatch?: number): { message: MessageRecord; startedTurn: boolean } {
+    const { message, startedTurn } = this.postMessageAs(ctx, id, input, ifMatch, (m) => m);
+    return { message, startedTurn };
+  }
+
+  /** postMessage whose transaction returns `answer(message)` (what an Idempotency-Key stores with the effect). */
+  postMessageAs<T>(ctx: RoomCtx, id: string, input: PostMessageInput, ifMatch: number | undefined, answer: (message: MessageRecord) => T): { message: MessageRecord; startedTurn: boolean; answer: T } {
+    this.#checkPost(ctx, input);
+    let plan: TurnPlan | null = null;
+    let message!: MessageRecord;
+    const result = this.#d.events.transaction(ctx.tdb, (tx) => {
+      const posted = this.#postIn(ctx, tx, id, input, ifMatch);
+      plan = posted.plan;
+      message = posted.message;
+      return answer(posted.message);
+    });
+    if (plan) this.#d.runner.start(plan);
+    return { message, startedTurn: plan !== null, answer: result };
+  }
+
+  /** What posting checks before its transaction. */
+  #checkPost(ctx: RoomCtx, input: PostMessageInput): void {
     authorize(ctx.actor, ctx.tdb.tenant, "edit");
-    const { tdb } = ctx;
-    const author = actorId(ctx.actor);
-    const kind = input.kind ?? "message";
     if (input.content.length > this.#d.limits.maxMessageChars) {
       throw new AppError("VALIDATION_FAILED", `content is longer than ${this.#d.limits.maxMessageChars} characters; split it`, {
         details: [{ path: "content", message: "too long" }],
       });
     }
-    let plan: TurnPlan | null = null;
-    const message = this.#d.events.transaction(tdb, (tx): MessageRecord => {
-      const room = this.#roomOr404(tdb, id);
-      assertNotReleased(room);
-      checkVersion(room, ifMatch);
-      const actors = room.actors as Actor[];
-      if (input.actor && !actors.some((a) => a.agent_id === input.actor)) {
-        throw new AppError("VALIDATION_FAILED", `no actor "${input.actor}" in this room; its actors are ${actors.map((a) => a.agent_id).join(", ")}`, {
-          details: [{ path: "actor", message: "unknown actor" }],
-        });
-      }
-      const metadata = input.mentions && input.mentions.length > 0 ? { ...(input.metadata ?? {}), mentions: input.mentions } : (input.metadata ?? {});
-      if (kind === "note") {
-        const note = storeMessage(tdb, tx, id, {
-          kind,
-          authorKind: "user",
-          authorId: author,
-          actorKey: input.actor ?? null,
-          content: input.content,
-          metadata,
-          status: "done",
-          turnId: null,
-        });
-        return messageDto(note);
-      }
-      if (room.status === "failed") {
-        throw new AppError("ROOM_FAILED", "the room's last turn failed; POST /wake to retry it, or release the room", {
-          details: { last_error: room.lastError },
-        });
-      }
-      if (room.queuedMessageId) {
-        throw new AppError("ROOM_QUEUE_FULL", "a message is already queued in this room; wait for the current turn to end and retry", { retryAfterS: 1 });
-      }
-      const actor = pickActor(actors, input.actor ?? null, input.mentions ?? []);
-      const wake = room.wakePolicy as WakePolicy;
-      const startsNow = room.status !== "active" && wake.mode === "on_message";
-      if (startsNow) this.#d.admission.checkNewTurn(tdb);
-      const stored = storeMessage(tdb, tx, id, {
+  }
+
+  /** Inside a transaction: stores the message and, when the room can, begins its turn (the plan to start after commit). */
+  #postIn(ctx: RoomCtx, tx: EventTx, id: string, input: PostMessageInput, ifMatch: number | undefined): { message: MessageRecord; plan: TurnPlan | null } {
+    const { tdb } = ctx;
+    const author = actorId(ctx.actor);
+    const authorKind = ctx.actor.kind === "system" ? "system" : "user";
+    const kind = input.kind ?? "message";
+    const room = this.#roomOr404(tdb, id);
+    assertNotReleased(room);
+    checkVersion(room, ifMatch);
+    const actors = room.actors as Actor[];
+    if (input.actor && !actors.some((a) => a.agent_id === input.actor)) {
+      throw new AppError("VALIDATION_FAILED", `no actor "${input.actor}" in this room; its actors are ${actors.map((a) => a.agent_id).join(", ")}`, {
+        details: [{ path: "actor", message: "unknown actor" }],
+      });
+    }
+    const unknownMention = (input.mentions ?? []).findIndex((m) => !actors.some((a) => a.agent_id === m));
+    if (unknownMention >= 0) {
+      throw new AppError("VALIDATION_FAILED", `no actor "${input.mentions![unknownMention]}" in this room to mention; its actors are ${actors.map((a) => a.agent_id).join(", ")}`, {
+        details: [{ path: `mentions.${unknownMention}`, message: "unknown actor" }],
+      });
+    }
+    const metadata = input.mentions && input.mentions.length > 0 ? { ...(input.metadata ?? {}), mentions: input.mentions } : (input.metadata ?? {});
+    if (kind === "note") {
+      const note = storeMessage(tdb, tx, id, {
         kind,
-        authorKind: "user",
+        authorKind,
         authorId: author,
-        actorKey: actor?.agent_id ?? null,
+        actorKey: input.actor ?? null,
         content: input.content,
         metadata,
-        status: "queued",
+        status: "done",
         turnId: null,
       });
-      if (startsNow) {
-        plan = beginTurn(tdb, tx, room, stored);
-        return messageDto(findMessage(tdb, id, stored.id)!);
-      }
-      updateRoom(tdb, id, { queuedMessageId: stored.id, updatedAt: tx.nowIso });
-      return messageDto(stored);
+      return { message: messageDto(note), plan: null };
+    }
+    if (room.status === "failed") {
+      throw new AppError("ROOM_FAILED", "the room's last turn failed; POST /wake to retry it, or release the room", {
+        details: { last_error: room.lastError },
+      });
+    }
+    if (room.queuedMessageId) {
+      throw new AppError("ROOM_QUEUE_FULL", "a message is already queued in this room; wait for the current turn to end and retry", { retryAfterS: 1 });
+    }
+    const actor = pickActor(actors, input.actor ?? null, input.mentions ?? []);
+    const wake = room.wakePolicy as WakePolicy;
+    const startsNow = room.status !== "active" && wake.mode === "on_message";
+    if (startsNow) this.#d.admission.checkNewTurn(tdb);
+    const stored = storeMessage(tdb, tx, id, {
+      kind,
+      authorKind,
+      authorId: author,
+      actorKey: actor?.agent_id ?? null,
+      content: input.content,
+      metadata,
+      status: "queued",
+      turnId: null,
     });
-    if (plan) this.#d.runner.start(plan);
-    return { message, startedTurn: plan !== null };
+    if (startsNow) {
+      const plan = beginTurn(tdb, tx, room, stored);
+      return { message: messageDto(findMessage(tdb, id, stored.id)!), plan };
+    }
+    updateRoom(tdb, id, { queuedMessageId: stored.id, updatedAt: tx.nowIso });
+    return { message: messageDto(stored), plan: null };
   }
 
   /** POST /wake: runs what waits (or retries a failed turn); otherwise the room goes idle. */
@@ -507,36 +577,22 @@ export class RoomService {
 
   /**
    * Stores a task message in a resting room inside the caller's open
-   * transaction and begins its turn there; the caller hands the returned
-   * plan to `startTurn` after commit. A crash before that leaves the turn
-   * `running` in the file, and recovery ends it `failed` SERVER_RESTARTED.
+   * transaction and begins its turn there (the same path as POST /messages);
+   * the caller hands the returned plan to `startTurn` after commit. A crash
+   * before that leaves the turn `running` in the file, and recovery ends it
+   * `failed` SERVER_RESTARTED. A room that would only queue the task (a turn
+   * running, or a wake mode other than on_message) is refused.
    */
   postTaskInTx(ctx: RoomCtx, tx: EventTx, id: string, input: { content: string; metadata: Record<string, unknown>; actor?: string | undefined }): { message: MessageRecord; plan: TurnPlan } {
-    authorize(ctx.actor, ctx.tdb.tenant, "edit");
-    const { tdb } = ctx;
-    if (input.content.length > this.#d.limits.maxMessageChars) {
-      throw new AppError("VALIDATION_FAILED", `content is longer than ${this.#d.limits.maxMessageChars} characters; split it`, {
-        details: [{ path: "content", message: "too long" }],
-      });
+    const task: PostMessageInput = { kind: "task", content: input.content, metadata: input.metadata, actor: input.actor };
+    this.#checkPost(ctx, task);
+    const room = this.#roomOr404(ctx.tdb, id);
+    if (room.status === "active" || (room.wakePolicy as WakePolicy).mode !== "on_message") {
+      throw new AppError("ROOM_QUEUE_FULL", `room ${id} is ${room.status}; a task can only start in a resting room that wakes on a message`);
     }
-    const room = this.#roomOr404(tdb, id);
-    if (room.status === "active" || room.status === "released" || room.status === "releasing" || room.status === "failed" || room.queuedMessageId) {
-      throw new AppError("ROOM_QUEUE_FULL", `room ${id} is ${room.status}; a task can only start in a resting room`);
-    }
-    const actor = pickActor(room.actors as Actor[], input.actor ?? null, []);
-    this.#d.admission.checkNewTurn(tdb);
-    const stored = storeMessage(tdb, tx, id, {
-      kind: "task",
-      authorKind: ctx.actor.kind === "system" ? "system" : "user",
-      authorId: actorId(ctx.actor),
-      actorKey: actor?.agent_id ?? null,
-      content: input.content,
-      metadata: input.metadata,
-      status: "queued",
-      turnId: null,
-    });
-    const plan = beginTurn(tdb, tx, room, stored);
-    return { message: messageDto(findMessage(tdb, id, stored.id)!), plan };
+    const { message, plan } = this.#postIn(ctx, tx, id, task, undefined);
+    if (!plan) throw new AppError("ROOM_QUEUE_FULL", `room ${id} is ${room.status}; a task can only start in a resting room that wakes on a message`);
+    return { message, plan };
   }
 
   /** Hands a turn begun by `postTaskInTx` to a worker; call after the transaction committed. */
@@ -571,8 +627,33 @@ export class RoomService {
     authorize(ctx.actor, ctx.tdb.tenant, "read");
     const { tdb } = ctx;
     this.#roomOr404(tdb, id);
-    const roomKey = `${tdb.tenant}/${id}`;
-    const tenantKey = `${tdb.tenant}/`;
+    const giveBack = this.#followerSlot(tdb.tenant, id);
+    const release = this.#d.holdTenant(tdb.tenant);
+    let closed = false;
+    return {
+      source: {
+        replay: (after, limit) => readEventsAfter(tdb, id, after, limit),
+        subscribe: (listener) => this.#d.events.bus.subscribe(tdb.tenant, ROOM_STREAM, id, listener),
+        isTerminal: (e) => e.event_type === TERMINAL_EVENT,
+        isClosed: () => findRoom(tdb, id)?.status === "released",
+      },
+      close: () => {
+        if (closed) return;
+        closed = true;
+        giveBack();
+        release();
+      },
+    };
+  }
+
+  /**
+   * Takes one follower slot of the room and of its tenant (event streams and
+   * long polls share the quotas), or throws 429 QUOTA_EXCEEDED. The returned
+   * function gives both back; call it exactly once.
+   */
+  #followerSlot(tenant: string, id: string): () => void {
+    const roomKey = `${tenant}/${id}`;
+    const tenantKey = `${tenant}/`;
     if ((this.#followers.get(roomKey) ?? 0) >= this.#d.limits.maxFollowersPerRoom) {
       throw new AppError("QUOTA_EXCEEDED", `this room already has ${this.#d.limits.maxFollowersPerRoom} event followers; close one and retry`, { retryAfterS: 5 });
     }
@@ -586,23 +667,76 @@ export class RoomService {
     };
     bump(roomKey, 1);
     bump(tenantKey, 1);
-    const release = this.#d.holdTenant(tdb.tenant);
-    let closed = false;
-    return {
-      source: {
-        replay: (after, limit) => readEventsAfter(tdb, id, after, limit),
-        subscribe: (listener) => this.#d.events.bus.subscribe(tdb.tenant, ROOM_STREAM, id, listener),
-        isTerminal: (e) => e.event_type === TERMINAL_EVENT,
-        isClosed: () => findRoom(tdb, id)?.status === "released",
-      },
-      close: () => {
-        if (closed) return;
-        closed = true;
-        bump(roomKey, -1);
-        bump(tenantKey, -1);
-        release();
-      },
+    return () => {
+      bump(roomKey, -1);
+      bump(tenantKey, -1);
     };
+  }
+
+  /**
+   * GET /messages/:message_id: the message and what became of it. With
+   * `waitMs` > 0 and its work not yet ended, waits on the room's event bus
+   * (no polling, no worker) until it has ended, the time is up, or `signal`
+   * aborts (the client left). While waiting it takes a follower slot and
+   * holds the tenant's file; both are given back however the wait ends.
+   */
+  async message(ctx: RoomCtx, id: string, messageId: string, waitMs: number, signal: AbortSignal): Promise<MessageResult> {
+    authorize(ctx.actor, ctx.tdb.tenant, "read");
+    const { tdb } = ctx;
+    this.#roomOr404(tdb, id);
+    const read = (): MessageResult => {
+      const row = UUID_RE.test(messageId) ? findMessage(tdb, id, messageId) : undefined;
+      if (!row) throw new AppError("MESSAGE_NOT_FOUND", "no such message in this room; the room's messages are in GET /llm/room/{id}/history");
+      return messageResult(tdb, id, row);
+    };
+    const first = read();
+    if (first.done || waitMs <= 0 || signal.aborted) return first;
+    const giveBack = this.#followerSlot(tdb.tenant, id);
+    const release = this.#d.holdTenant(tdb.tenant);
+    return new Promise<MessageResult>((resolve, reject) => {
+      let settled = false;
+      let checkQueued = false;
+      const settle = (answer: () => MessageResult) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        unsubscribe();
+        signal.removeEventListener("abort", onAbort);
+        try {
+          resolve(answer());
+        } catch (err) {
+          reject(err);
+        } finally {
+          giveBack();
+          release();
+        }
+      };
+      const check = () => {
+        checkQueued = false;
+        if (settled) return;
+        let now: MessageResult;
+        try {
+          now = read();
+        } catch (err) {
+          settle(() => {
+            throw err;
+          });
+          return;
+        }
+        if (now.done) settle(() => now);
+      };
+      // Published after commit, synchronously: only note it here and read once the publisher is done.
+      const unsubscribe = this.#d.events.bus.subscribe(tdb.tenant, ROOM_STREAM, id, (event) => {
+        if (checkQueued || !MESSAGE_END_EVENTS.has(event.event_type)) return;
+        checkQueued = true;
+        queueMicrotask(check);
+      });
+      const onAbort = () => settle(() => first);
+      const timer = setTimeout(() => settle(read), waitMs);
+      signal.addEventListener("abort", onAbort, { once: true });
+      // It may have ended between the first read and the subscription.
+      check();
+    });
   }
 
   /** Live event followers, for tests and metrics. */
@@ -631,6 +765,23 @@ function checkVersion(room: RoomRow, ifMatch: number | undefined): void {
       details: { current_version: room.version },
     });
   }
+}
+
+/** The row column each PATCH field writes. */
+const PATCH_COLUMNS: Record<string, keyof RoomRow> = {
+  purpose: "purpose",
+  metadata: "metadata",
+  actors: "actors",
+  tool_policy: "toolPolicy",
+  wake_policy: "wakePolicy",
+  done_policy: "donePolicy",
+};
+
+/** Whether a PATCH field's new value equals the room's (stored JSON compares by content; purpose null and "" read the same). */
+function sameValue(field: string, set: Partial<RoomRow>, room: RoomRow): boolean {
+  const column = PATCH_COLUMNS[field]!;
+  if (column === "purpose") return (set.purpose ?? "") === (room.purpose ?? "");
+  return JSON.stringify(set[column]) === JSON.stringify(room[column]);
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -216,17 +216,6 @@ export function roomsInStatus(t: TenantDb, statuses: readonly string[]): RoomRow
   return t.db.select().from(rooms).where(inArray(rooms.status, [...statuses])).all();
 }
 
-/** The agent output message a turn stored, if any (the factory reads an issue's result from it). */
-export function outputOfTurn(t: TenantDb, roomId: string, turnId: string): MessageRow | undefined {
-  return t.db
-    .select()
-    .from(roomMessages)
-    .where(and(eq(roomMessages.roomId, roomId), eq(roomMessages.turnId, turnId), eq(roomMessages.kind, "output")))
-    .orderBy(desc(roomMessages.seq))
-    .limit(1)
-    .get();
-}
-
 /** Ids of rooms in one of `statuses`, after `afterId` in id order, at most `limit`: a batched pass over many rooms. */
 export function roomIdsInStatus(t: TenantDb, statuses: readonly string[], afterId: string, limit: number): string[] {
   return t.db
@@ -237,4 +226,15 @@ export function roomIdsInStatus(t: TenantDb, statuses: readonly string[], afterI
     .limit(limit)
     .all()
     .map((r) => r.id);
+}
+
+/** The agent message (`output` or `partial`) a turn wrote, found after its trigger's seq (it is stored at the turn's end). */
+export function findTurnReply(t: TenantDb, roomId: string, afterSeq: number, turnId: string): MessageRow | undefined {
+  return t.db
+    .select()
+    .from(roomMessages)
+    .where(and(eq(roomMessages.roomId, roomId), gt(roomMessages.seq, afterSeq), eq(roomMessages.turnId, turnId), eq(roomMessages.authorKind, "agent")))
+    .orderBy(asc(roomMessages.seq))
+    .limit(1)
+    .get();
 }

@@ -82,7 +82,7 @@ export class RoomWorkers implements TurnRunner {
   readonly #endRetry: EndRetry;
 
   constructor(private readonly d: RoomWorkersDeps) {
-    this.#group = new GroupCommit(d.events);
+    this.#group = new GroupCommit(d.events, d.log);
     this.#endRetry = d.endRetry ?? DEFAULT_END_RETRY;
   }
 
@@ -325,7 +325,7 @@ export class RoomWorkers implements TurnRunner {
           const mayStartNext = w.abortReason !== "shutdown" && w.abortReason !== "release" && this.d.admission().mayStartQueued(plan.tenant);
           writer.drainInto(tx);
           return finishTurn(tdb, tx, plan, outcome, { mayStartNext });
-        });
+        }, { roomId: plan.roomId, turnId: plan.turnId });
         writer.committed();
         return { recorded: true, next };
       } catch (err) {

@@ -109,14 +109,24 @@ export class TenantDatabases {
   }
 
   /**
-   * The tenant's handle, held open until `release` (idempotent) is called:
-   * what a request uses, so the idle closer cannot close the file while the
-   * request still reads its body or writes.
+   * The tenant's handle, held open until `release(handle)`: what a request
+   * uses, so the idle closer cannot close the file while the request still
+   * reads its body or writes. No allocation (the request path is hot); call
+   * `release` exactly once.
    */
-  lease(tenant: string): { handle: TenantDb; release: () => void } {
+  acquire(tenant: string): TenantDb {
     const entry = this.#entry(tenant);
     entry.lastUsed = this.#now();
-    return { handle: entry.handle, release: this.#hold(entry) };
+    entry.holds++;
+    return entry.handle;
+  }
+
+  /** Ends an `acquire`. A handle closed meanwhile (shutdown) is ignored. */
+  release(handle: TenantDb): void {
+    const entry = this.#open.get(handle.tenant);
+    if (!entry || entry.handle !== handle) return;
+    entry.holds--;
+    entry.lastUsed = this.#now();
   }
 
   #hold(entry: Entry): () => void {
@@ -136,6 +146,11 @@ export class TenantDatabases {
       .filter((f) => f.endsWith(".db"))
       .map((f) => f.slice(0, -3))
       .filter((t) => TENANT_PATTERN.test(t));
+  }
+
+  /** How many holds (requests, workers, followers) keep the tenant's file open now; 0 when it is closed. For tests and metrics. */
+  holdCount(tenant: string): number {
+    return this.#open.get(tenant)?.holds ?? 0;
   }
 
   isOpen(tenant: string): boolean {

@@ -17,7 +17,7 @@ beforeEach(async () => {
 });
 afterEach(() => t.close());
 
-const user = (access: Access, tenant = "acme"): Actor => userActor({ tenant, sub: `${access}-user`, access, exp: 0 });
+const user = (access: Access, tenant = "acme"): Actor => userActor({ tenant, sub: `${access}-user`, access, exp: 0, operator: false });
 const ctx = (actor: Actor): RoomCtx => ({ tdb: t.server.tenants.get("acme"), actor });
 
 function refusal(fn: () => unknown): string {

@@ -8,9 +8,9 @@
  * `emit` can never throw into the loop, every payload is a fresh snapshot,
  * and `runTurn` always resolves, even if a tool ignores the abort.
  */
-import { runAgentLoop, type AgentContext, type AgentEvent, type AgentLoopConfig, type AgentMessage } from "@mariozechner/pi-agent-core";
+import { runAgentLoop, type AgentContext, type AgentEvent, type AgentLoopConfig, type AgentMessage, type StreamFn } from "@mariozechner/pi-agent-core";
 import type { AssistantMessage, Context, Message, TSchema, UserMessage } from "@mariozechner/pi-ai";
-import { createToolRegistry, type ToolRegistry } from "../tools/tools.registry.js";
+import { createToolRegistry, isRefusal, notAllowedMessage, type ToolRegistry } from "../tools/tools.registry.js";
 import { ECHO_API, echoSettingsFrom, registerEchoProvider } from "./echo.provider.js";
 import type { LlmRuntime, ModelInfo, ProviderInfo, StructuredRequest, StructuredResult, TurnEvent, TurnRequest, TurnResult, Usage } from "./llm.types.js";
 import { buildCatalog, type CatalogEntry } from "./model.catalog.js";
@@ -168,7 +168,7 @@ export async function createLlmRuntime(options: LlmRuntimeOptions): Promise<LlmR
     };
 
     const modelMax = entry.model.maxTokens > 0 ? entry.model.maxTokens : Infinity;
-    const streamFn = guardedStreamFn({
+    const guarded = guardedStreamFn({
       retry,
       signal: controller.signal,
       deadline,
@@ -184,13 +184,17 @@ export async function createLlmRuntime(options: LlmRuntimeOptions): Promise<LlmR
           "model request failed before streaming; retrying",
         ),
     });
+    // The model is offered only the allowed tools; the refusals in the context answer a call it makes anyway.
+    const streamFn: StreamFn = (model, ctx, options) => guarded(model, ctx.tools?.some(isRefusal) ? { ...ctx, tools: ctx.tools.filter((t) => !isRefusal(t)) } : ctx, options);
 
     const config: AgentLoopConfig = {
       model: entry.model,
       apiKey: entry.apiKey,
       convertToLlm: (messages) => messages.filter(isLlmMessage),
       toolExecution: "sequential",
-      beforeToolCall: async ({ toolCall }) => {
+      beforeToolCall: async ({ toolCall, context }) => {
+        const tool = context.tools?.find((t) => t.name === toolCall.name);
+        if (tool && isRefusal(tool)) return { block: true, reason: notAllowedMessage(toolCall.name, limits.allowedTools) };
         if (assistants.length >= maxSteps) {
           return { block: true, reason: `Tool ${toolCall.name} was not run: this turn reached its step limit (max_steps=${maxSteps}).` };
         }
@@ -223,7 +227,7 @@ export async function createLlmRuntime(options: LlmRuntimeOptions): Promise<LlmR
     const context: AgentContext = {
       systemPrompt: request.actor.system_prompt ?? "",
       messages: history,
-      tools: entry.info.tools ? tools.select(limits.allowedTools) : [],
+      tools: entry.info.tools ? [...tools.select(limits.allowedTools), ...tools.refusals(limits.allowedTools)] : [],
     };
     const prompt: UserMessage = { role: "user", content: request.prompt, timestamp: started };
 
