@@ -8,6 +8,7 @@ import type { JWK } from "jose";
 import type { Logger } from "pino";
 import type { TokenVerifier } from "./auth/tokens.js";
 import { AppError } from "./errors.js";
+import { consoleRoutes } from "./console/console.routes.js";
 import { errorBody, errorResponse, toAppError } from "./http/errors.js";
 import { authenticate } from "./http/middleware/auth.js";
 import { idempotency } from "./http/middleware/idempotency.js";
@@ -45,6 +46,8 @@ export interface AppDeps {
   admission: Admission;
   rateLimit: { rps: number; burst: number };
   sse: { heartbeatMs: number };
+  /** The built browser console (dist/console), served at /console. */
+  consoleDir: string;
 }
 
 export function buildApp(d: AppDeps) {
@@ -83,6 +86,7 @@ export function buildApp(d: AppDeps) {
   app.route("/", operatorRoutes(d.admission));
   app.route("/", responsesRoutes(new ResponsesService(d.rooms)));
   app.route("/", userRoutes());
+  app.route("/", consoleRoutes({ dir: d.consoleDir }));
   app.route("/", docsRoutes({ openapi: () => app.getOpenAPI31Document(openApiConfig(d.version)) }));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
