@@ -103,7 +103,7 @@ describe("crash recovery", () => {
       s.child.kill("SIGTERM");
       await s.exited;
     }
-  }, 60_000);
+  }, 120_000);
 
   it("SIGTERM drains: a running turn past the grace period ends interrupted and the process exits 0", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "roomservice-drain-"));
@@ -128,5 +128,5 @@ describe("crash recovery", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 60_000);
+  }, 120_000);
 });

@@ -54,7 +54,8 @@ export async function spawnServer(env: Record<string, string>, opts: { waitHealt
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   const spawned: Spawned = { child, port, base: `http://127.0.0.1:${port}`, output: () => out, exited };
   if (opts.waitHealthy !== false) {
-    const deadline = Date.now() + 20_000;
+    // Generous: the server starts through tsx, which compiles on a loaded 2-core CI box in well over the usual second.
+    const deadline = Date.now() + 60_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`server exited early (${child.exitCode}): ${out}`);
       try {
