@@ -6,7 +6,7 @@
  * a global timeout ends the run (children killed, temp dirs removed, partial
  * results written) so it never hangs.
  *
- *   npm run bench -- [--runs 3] [--only main,stream,memory,startup] [--runner node|tsx] [--profile] [--keep] [--timeout-s 290]
+ *   npm run bench -- [--runs 3] [--only main,stream,memory,startup,factory] [--runner node|tsx] [--profile] [--keep] [--timeout-s 290]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -26,6 +26,7 @@ import { storageFigure, storageWork, type StorageWork } from "./figures/storage.
 import { startup } from "./figures/startup.js";
 import { eventRate, fanout } from "./figures/stream.js";
 import { turns } from "./figures/turns.js";
+import { factoryRun } from "./figures/factory.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -42,7 +43,7 @@ const { values: args } = parseArgs({
 
 const RUNS = Math.max(1, Math.min(20, Number(args.runs)));
 const TIMEOUT_MS = Math.max(10, Number(args["timeout-s"])) * 1000;
-const PHASES = new Set((args.only ?? "main,stream,memory,startup").split(",").map((s) => s.trim()));
+const PHASES = new Set((args.only ?? "main,stream,memory,startup,factory").split(",").map((s) => s.trim()));
 const OUT = path.resolve(ROOT, args.out!);
 setKeepTemp(args.keep!);
 
@@ -274,6 +275,30 @@ async function main(): Promise<void> {
         });
       },
     );
+  }
+
+  if (PHASES.has("factory")) {
+    const dataDir = dir("factory");
+    const tok = await token(dataDir, "bench");
+    let server: ServerHandle | null = null;
+    try {
+      server = await startRoomservice("factory", dataDir, { ECHO_TOKEN_DELAY_MS: "0" }, cpuProfDir ? { cpuProfDir } : {});
+      const s = server;
+      await attempt(
+        [
+          { id: "factory_run", name: "factory run, 20 issues offline (start → completed)", unit: "ms", target: "report" },
+          { id: "factory_overhead", name: "supervisor overhead per issue ÷ one room turn", unit: "×", target: "≤ 3×" },
+        ],
+        5_000 + 5 * RUNS * 1000,
+        30_000 + 20_000 * RUNS,
+        async () => {
+          log("factory run");
+          return await factoryRun({ server: s, token: tok, runs: RUNS, issues: 20 });
+        },
+      );
+    } finally {
+      if (server) await server.stop();
+    }
   }
 
   if (PHASES.has("startup")) {

@@ -25,6 +25,8 @@ import { providerRoutes } from "./providers/providers.routes.js";
 import { responsesRoutes } from "./responses/responses.routes.js";
 import { ResponsesService } from "./responses/responses.service.js";
 import { roomRoutes } from "./room/room.routes.js";
+import { factoryRoutes } from "./factory/factory.routes.js";
+import type { FactoryService } from "./factory/factory.service.js";
 import { userRoutes } from "./user/user.routes.js";
 import type { RoomService } from "./room/room.service.js";
 import type { LlmRuntime } from "./runtime/llm/llm.types.js";
@@ -38,6 +40,7 @@ export interface AppDeps {
   publicJwk: JWK;
   tenants: TenantDatabases;
   rooms: RoomService;
+  factory: FactoryService;
   runtime: LlmRuntime;
   startedAt: number;
   now: () => number;
@@ -85,6 +88,7 @@ export function buildApp(d: AppDeps) {
   app.route("/", metaRoutes({ version: d.version, publicJwk: d.publicJwk, startedAt: d.startedAt, now: d.now, isShuttingDown: d.isShuttingDown }));
   app.route("/", providerRoutes(d.runtime));
   app.route("/", roomRoutes(d.rooms, d.sse, d.recorder));
+  app.route("/", factoryRoutes(d.factory, d.sse, d.recorder));
   app.route("/", operatorRoutes(d.admission));
   app.route("/", responsesRoutes(new ResponsesService(d.rooms)));
   app.route("/", userRoutes());

@@ -74,6 +74,15 @@ export const envSchema = z.object({
     .regex(/^[A-Za-z0-9\-._~+/]{32,512}$/, "must be 32 to 512 characters of letters, digits and - . _ ~ + / (make one with `openssl rand -hex 32`)")
     .optional()
     .describe("bearer secret that may scrape `GET /metrics` besides an operator token (32 to 512 characters; make one with `openssl rand -hex 32`); unset, only an operator token scrapes"),
+  FACTORY_MAX_ISSUES_PER_RUN: intFromEnv(1, 100_000).default(200).describe("issues a factory run may hold; one more is 409 `ISSUE_LIMIT_REACHED`"),
+  FACTORY_MAX_ARTIFACT_BYTES: intFromEnv(1024, 16 * 1024 * 1024)
+    .default(256 * 1024)
+    .describe("largest factory artifact payload, in bytes; larger is 413 `ARTIFACT_TOO_LARGE`"),
+  FACTORY_MAX_ACTIVE_RUNS_PER_TENANT: intFromEnv(1, 100_000).default(16).describe("factory runs a tenant may have that are not finished; one more is 429 `ACTIVE_RUN_LIMIT`"),
+  FACTORY_MAX_SOURCE_CHARS: intFromEnv(1, 10_000_000).default(200_000).describe("longest factory run `source`, in characters; longer is 413 `SOURCE_TOO_LARGE`"),
+  FACTORY_MAX_IN_FLIGHT: intFromEnv(1, 64).default(2).describe("default `max_in_flight` of a factory run: its issues in rooms at once"),
+  FACTORY_MAX_ATTEMPTS: intFromEnv(1, 20).default(3).describe("rooms a factory issue gets when its room turn fails (a restart included) before the issue fails"),
+  FACTORY_MODEL_ATTEMPTS: intFromEnv(1, 10).default(3).describe("attempts a model planner or judge gets to produce output that validates"),
 });
 
 /** One row of the configuration table: the variable, its default (null: unset) and what it does. */
@@ -119,6 +128,15 @@ export interface Config {
   readonly events: { readonly coalesceMs: number; readonly heartbeatMs: number };
   readonly lifecycle: { readonly shutdownGraceMs: number; readonly sweepMs: number };
   readonly metrics: { readonly token: string | null };
+  readonly factory: {
+    readonly maxIssuesPerRun: number;
+    readonly maxArtifactBytes: number;
+    readonly maxActiveRunsPerTenant: number;
+    readonly maxSourceChars: number;
+    readonly maxInFlight: number;
+    readonly maxAttempts: number;
+    readonly modelAttempts: number;
+  };
   readonly limits: {
     readonly rateLimitRps: number;
     readonly rateLimitBurst: number;
@@ -192,6 +210,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     events: { coalesceMs: e.EVENT_COALESCE_MS, heartbeatMs: e.SSE_HEARTBEAT_MS },
     lifecycle: { shutdownGraceMs: e.SHUTDOWN_GRACE_MS, sweepMs: e.LIFECYCLE_SWEEP_MS },
     metrics: { token: e.METRICS_TOKEN ?? null },
+    factory: {
+      maxIssuesPerRun: e.FACTORY_MAX_ISSUES_PER_RUN,
+      maxArtifactBytes: e.FACTORY_MAX_ARTIFACT_BYTES,
+      maxActiveRunsPerTenant: e.FACTORY_MAX_ACTIVE_RUNS_PER_TENANT,
+      maxSourceChars: e.FACTORY_MAX_SOURCE_CHARS,
+      maxInFlight: e.FACTORY_MAX_IN_FLIGHT,
+      maxAttempts: e.FACTORY_MAX_ATTEMPTS,
+      modelAttempts: e.FACTORY_MODEL_ATTEMPTS,
+    },
     limits: {
       rateLimitRps: e.RATE_LIMIT_RPS,
       rateLimitBurst: e.RATE_LIMIT_BURST,

@@ -20,8 +20,12 @@ import { MetricsRegistry } from "./metrics/metrics.registry.js";
 import { claimInTransaction } from "./idempotency/idempotency.context.js";
 import { idempotencyLifecycle } from "./idempotency/idempotency.service.js";
 import { createRoomFeature } from "./room/room.feature.js";
+import { createFactoryFeature } from "./factory/factory.feature.js";
+import type { FactoryService } from "./factory/factory.service.js";
+import type { Supervisor } from "./factory/factory.supervisor.js";
 import type { RoomService } from "./room/room.service.js";
 import { roomStream } from "./room/room.stream.js";
+import { runStream } from "./factory/factory.stream.js";
 import { Admission } from "./runtime/admission.js";
 import { Lifecycle } from "./runtime/lifecycle.js";
 import type { LifecycleTimers } from "./runtime/lifecycle-timers.js";
@@ -50,6 +54,8 @@ export interface Server {
   /** The rooms feature's deadline sweep. */
   timers: LifecycleTimers;
   rooms: RoomService;
+  factory: FactoryService;
+  supervisor: Supervisor;
   /** Features' recovery, sweeps and drain. */
   lifecycle: Lifecycle;
   /** The boot-time pass that opens (and so recovers) every tenant on disk; `done` resolves when it has. */
@@ -109,7 +115,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     );
     const events = new EventLog(bus, {
       now,
-      kinds: [roomStream],
+      kinds: [roomStream, runStream],
       onCommit: (n, seconds) => recorder.eventsCommitted(n, seconds),
       beforeCommit: claimInTransaction,
       onCompactionFailed: (t, kind, streamId, err) =>
@@ -134,8 +140,11 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     });
     admission = new Admission(serviceDb, limits, (tenant) => roomFeature.workers.activeCount(tenant), now);
     lifecycle.register(roomFeature.lifecycle);
-    lifecycle.register(idempotencyLifecycle(now));
     const rooms = roomFeature.service;
+    // The factory stands on rooms: registered after them, it recovers after them.
+    const factoryFeature = createFactoryFeature({ tenants, events, rooms, runtime, log, limits: { ...config.factory, maxFollowersPerRun: limits.maxFollowersPerRoom } });
+    lifecycle.register(factoryFeature.lifecycle);
+    lifecycle.register(idempotencyLifecycle(now));
 
     const recovery = recoverAllTenants(tenants, log);
     const readiness = new Readiness(() => admission!.shuttingDown);
@@ -157,6 +166,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       publicJwk: signingKey.publicJwk,
       tenants,
       rooms,
+      factory: factoryFeature.service,
       runtime,
       startedAt,
       now,
@@ -182,6 +192,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       runtime,
       timers: roomFeature.timers,
       rooms,
+      factory: factoryFeature.service,
+      supervisor: factoryFeature.supervisor,
       lifecycle,
       recovery,
       readiness,

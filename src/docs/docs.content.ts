@@ -49,9 +49,9 @@ export const LIFECYCLE_TABLE = `| from | verb or cause | to |
 With wake policy \`manual\`, messages are stored \`queued\` and wait for a wake. A turn is bounded by \`done_policy\` (\`max_turn_s\`, \`max_output_tokens\`, \`max_steps\`) and \`tool_policy\` (\`allowed_tools\`, \`max_tool_calls\`).`;
 
 export const ACCESS_LEVELS_DOC: Record<Access | "operator", string> = {
-  read: "Only GET (and HEAD): list and read rooms, history, events, providers, your own principal. Also what a token without an `access` claim gets.",
-  edit: "Also `PATCH` a room, send messages (`POST /v1/responses` into an existing room), wake, interrupt.",
-  full: "Also rent (`POST /llm/room`, `POST /v1/responses` without `room_id`) and release rooms. The default of `npm run token`.",
+  read: "Only GET (and HEAD): list and read rooms, history, events, providers, factory runs and their records, your own principal. Also what a token without an `access` claim gets.",
+  edit: "Also `PATCH` a room, send messages (`POST /v1/responses` into an existing room), wake, interrupt; write factory records (stages, issues, artifacts, checkpoints, dispatch, advance, verify, gates).",
+  full: "Also rent (`POST /llm/room`, `POST /v1/responses` without `room_id`) and release rooms; create, start and cancel factory runs. The default of `npm run token`.",
   root: "The same as `full` (kept for older tokens). It does **not** reach the operator routes.",
   operator: "Not a level but a separate credential: the claim `operator: true`, which only this server's own key makes count (`npm run -s token -- --operator`), or the external issuer for exactly the subject `AUTH_OPERATOR_SUBJECT`. Needed by the operator routes (`/llm/operator/stop`, the global stop of every tenant); no tenant token carries it.",
 };
@@ -136,6 +136,10 @@ export const CONFIGURABLE_LIMITS: LimitDoc[] = [
   { env: "MAX_FOLLOWERS_PER_ROOM", meaning: "Open event streams on one room; past it is 429 `QUOTA_EXCEEDED`.", defaultValue: 2000, fromConfig: (c) => c.limits.maxFollowersPerRoom },
   { env: "MAX_FOLLOWERS_PER_TENANT", meaning: "Open event streams of one tenant; past it is 429 `QUOTA_EXCEEDED`.", defaultValue: 5000, fromConfig: (c) => c.limits.maxFollowersPerTenant },
   { env: "TENANT_DAILY_TOKEN_BUDGET", meaning: "Tokens (input + output) a tenant may use per UTC day, 0 for no budget; a turn past it is 429 `QUOTA_EXCEEDED` until 00:00 UTC.", defaultValue: 0, fromConfig: (c) => c.limits.dailyTokenBudget },
+  { env: "FACTORY_MAX_ISSUES_PER_RUN", meaning: "Issues a factory run may hold; past it is 409 `ISSUE_LIMIT_REACHED` (see /docs/llm/factory).", defaultValue: 200, fromConfig: (c) => c.factory.maxIssuesPerRun },
+  { env: "FACTORY_MAX_ARTIFACT_BYTES", meaning: "Largest factory artifact payload in bytes of JSON; larger is 413 `ARTIFACT_TOO_LARGE`.", defaultValue: 262_144, fromConfig: (c) => c.factory.maxArtifactBytes },
+  { env: "FACTORY_MAX_ACTIVE_RUNS_PER_TENANT", meaning: "Factory runs a tenant may have that are not finished; past it is 429 `ACTIVE_RUN_LIMIT`.", defaultValue: 16, fromConfig: (c) => c.factory.maxActiveRunsPerTenant },
+  { env: "FACTORY_MAX_SOURCE_CHARS", meaning: "Longest factory run source, in characters; longer is 413 `SOURCE_TOO_LARGE`.", defaultValue: 200_000, fromConfig: (c) => c.factory.maxSourceChars },
   { env: "SSE_HEARTBEAT_MS", meaning: "Interval of the `: ping` comment on event streams.", defaultValue: 15_000, fromConfig: (c) => c.events.heartbeatMs },
   { env: "EVENT_COALESCE_MS", meaning: "Streamed text deltas are merged into one `pi:message_update` per window (0 keeps every delta).", defaultValue: 50, fromConfig: (c) => c.events.coalesceMs },
   { env: "SHUTDOWN_GRACE_MS", meaning: "On SIGTERM, running turns get this long before they are interrupted.", defaultValue: 10_000, fromConfig: (c) => c.lifecycle.shutdownGraceMs },
@@ -233,52 +237,69 @@ chromium --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir=$(
 
 \`test/docs/reference-render.test.ts\` does the same when \`/usr/bin/chromium\` exists (Debian: \`apt-get install chromium\`) and is skipped otherwise.`;
 
-/** The factory page: planned, not built; the contract is described so clients can prepare. */
-export function factoryPage(base: string): string {
-  return `# Factory (planned: not implemented yet)
+/** What a factory run is, for the top of /docs/llm/factory. */
+export const FACTORY_INTRO = `Rooms are bounded live turns. The factory is their durable sibling: a **run** takes a brief (text or markdown), plans it into **stages** and **issues** with dependencies and acceptance criteria, dispatches each ready issue to a room it rents, records each room's output as an **artifact**, checks it against the issue's criteria, writes a **checkpoint** when a stage's issues all pass, verifies the run, evaluates **gates**, and ends \`completed\`, \`gated\` (a person must decide) or \`failed\`. It uses the same envelope, auth, error codes, \`Idempotency-Key\` and tenancy rules as rooms: a run, its rooms and its records live in the tenant's own database file.
 
-> **Status: not implemented.** No \`/llm/factory/*\` route exists in this server yet: every request to one is answered 404 \`NOT_FOUND\`, and \`GET /openapi.json\` lists none. What follows is the **planned** contract, so that clients can prepare; names may still gain fields, but the ones below are what clients will parse.
+Every step of the supervisor is a durable write before its effect: a restarted server resumes every started \`planning\`/\`running\` run where its rows say it stood (a room turn cut off by the restart is retried in a new room, up to \`FACTORY_MAX_ATTEMPTS\`). Dispatching an issue (renting its room, storing the task message, marking the issue \`running\`) is one transaction, so a crash can neither dispatch an issue twice nor lose a dispatch.
 
-Rooms are bounded live turns. The factory is their durable sibling: a **run** that needs planning, issue tracking, dispatch of work to rooms, verification, gates and a review across minutes or hours, and survives restarts. It will use the same envelope, auth, error codes, \`Idempotency-Key\` and tenancy rules as the rooms (see [the room docs](${base}/docs/llm/room)).
+With the built-in \`local/echo\` model (the default actor) the whole run works offline: the planner compiles the markdown by fixed rules and the verifier applies fixed rules, so the same brief gives the same plan and verdicts every time. With a real model as the run's first actor, the planner and the judge ask that model through a tool call whose parameters are the zod schema's JSON schema, validate the answer with zod and retry a bounded number of times (\`FACTORY_MODEL_ATTEMPTS\`); a plan that never validates fails the run with the validation error in \`diagnostics\`.
 
-## Planned routes (all under \`/llm/factory/runs\`)
+Rooms a run rents carry \`metadata.run_id\` and \`metadata.issue_id\`, the issue title as \`purpose\`, the run's actors, and are released when their issue ends. Their tokens and cost are summed on the run's \`usage\` (with the planner's and judge's).`;
 
-| method | path | purpose |
-| --- | --- | --- |
-| GET | \`/\` | list the tenant's runs (\`?status=\`, paged like rooms) |
-| POST | \`/\` | create a run: \`{source: {kind: "prompt", format: "text" \\| "markdown", content}, workflow_kind?, title?, subject_type?, subject_id?}\`; returns the run with \`status: "pending"\` |
-| GET | \`/:id\` | one run |
-| POST | \`/:id/start\` | start or wake the supervisor; returns \`{run_id, status, completed, failed, actions: [string]}\` |
-| POST | \`/:id/cancel\` | \`{reason?}\`: stop the supervisor, interrupt and release the run's rooms; returns \`{run_id, status: "cancelled", reason}\` |
-| GET | \`/:id/status\` | aggregate status |
-| GET, POST | \`/:id/stages\` | list; create a stage |
-| PATCH | \`/:id/stages/:stage_id\` | update status, summary, notes |
-| GET, POST | \`/:id/issues\` | list; create an issue |
-| PATCH | \`/:id/issues/:issue_id\` | update status, summary, notes, acceptance |
-| POST | \`/:id/issues/:issue_id/dispatch\` | \`{content?, agent?}\`: run the issue in a room now |
-| GET, POST | \`/:id/artifacts\` | list; record an artifact |
-| GET, POST | \`/:id/checkpoints\` | list; record a checkpoint |
-| POST | \`/:id/advance\` | take the state machine one step; returns what it did |
-| POST | \`/:id/verify\` | run verification now; stores a \`verification_report\` artifact |
-| POST | \`/:id/gate-check\` | evaluate gates now; stores the verdicts |
-| POST | \`/:id/gates\` | record an external verdict \`{gate_name, verdict, reasons?}\` |
-| GET | \`/:id/review\` | the review bundle |
-| GET | \`/:id/events\` | SSE feed of the run's durable events, same framing and resume rules as room events |
+/** The factory limits, with their defaults (also listed on the room page). */
+export const FACTORY_LIMITS: LimitDoc[] = [
+  { env: "FACTORY_MAX_ISSUES_PER_RUN", meaning: "Issues a run may hold; `POST /issues` past it is 409 `ISSUE_LIMIT_REACHED`, a bigger plan fails the run.", defaultValue: 200, fromConfig: (c) => c.factory.maxIssuesPerRun },
+  { env: "FACTORY_MAX_ARTIFACT_BYTES", meaning: "Largest artifact `payload`, in bytes of JSON; larger is 413 `ARTIFACT_TOO_LARGE`.", defaultValue: 262_144, fromConfig: (c) => c.factory.maxArtifactBytes },
+  { env: "FACTORY_MAX_ACTIVE_RUNS_PER_TENANT", meaning: "Runs a tenant may have that are not finished; creating past it is 429 `ACTIVE_RUN_LIMIT`.", defaultValue: 16, fromConfig: (c) => c.factory.maxActiveRunsPerTenant },
+  { env: "FACTORY_MAX_SOURCE_CHARS", meaning: "Longest run `source.content`, in characters; longer is 413 `SOURCE_TOO_LARGE`.", defaultValue: 200_000, fromConfig: (c) => c.factory.maxSourceChars },
+  { env: "FACTORY_MAX_IN_FLIGHT", meaning: "Default `max_in_flight` of a run: issues in rooms at once.", defaultValue: 2, fromConfig: (c) => c.factory.maxInFlight },
+  { env: "FACTORY_MAX_ATTEMPTS", meaning: "Rooms an issue gets when its room turn fails (a restart included) before the issue fails.", defaultValue: 3, fromConfig: (c) => c.factory.maxAttempts },
+  { env: "FACTORY_MODEL_ATTEMPTS", meaning: "Answers a real-model planner or judge gets to produce output that validates.", defaultValue: 3, fromConfig: (c) => c.factory.modelAttempts },
+];
 
-## Planned records
+/** The offline walkthrough of the factory: create, start, follow, read the review. The README carries the same session. */
+export function factoryCurlSession(base: string): string {
+  return `Start the server (\`npm ci && npm start\`), then in a second terminal, inside the repo:
 
-- **Run**: \`{id, run_id, status, workflow_kind, title, source_brief, source, subject_type, subject_id, current_stage, active_room_ids: [], created_at, updated_at, cancel_reason}\`; \`run_id\` equals \`id\`.
-- Run \`status\`: \`pending\` → \`planning\` → \`running\` → \`gated\` (a gate needs a person) | \`completed\` | \`failed\`; \`cancelled\` from any state that is not final.
-- **Stage**: \`{id, run_id, stage_name, status, depends_on, assigned_room_id, summary, verification_summary, notes}\`.
-- **Issue**: \`{id, run_id, stage_id, title, kind, status, depends_on, acceptance_criteria, verification_requirements, assigned_room_id, summary, notes}\`.
-- Stage and issue \`status\`: \`pending | ready | running | passed | failed | blocked\`.
-- **Artifact**: \`{id, run_id, artifact_type, version, producer_stage_id, producer_issue_id, payload, created_at}\`; \`version\` counts up per \`artifact_type\` within a run.
-- **Checkpoint**: \`{id, run_id, status, branch_name, worktree_path, base_ref, head_sha, included_issue_ids, merged_issue_ids, conflict_issue_ids, notes}\`.
-- Gate \`verdict\`: \`pass | fail | needs_review | needs_further_review\`.
+\`\`\`sh
+BASE=${base}
+TOKEN=$(npm run -s token -- --tenant acme --sub alice)   # prints only the JWT
+H="Authorization: Bearer $TOKEN"
+J='Content-Type: application/json'
 
-## Planned behaviour
+# 1. A markdown brief: headings are stages, list items issues, sub-items acceptance criteria.
+cat > brief.md <<'BRIEF'
+# Poems
 
-A started run plans stages and issues, dispatches each ready issue to a room, records each room's output as an artifact, checks the issue against its acceptance criteria, moves stages on when their issues pass, verifies, evaluates gates, and ends \`completed\`, \`gated\` or \`failed\`. Every step is a durable write first, so a restarted server resumes runs where they stood. With the built-in \`local/echo\` model a whole run is planned to work offline with the same plan and verdicts every time.
+## Draft
 
-Until it exists, drive multi-step work yourself with rooms: one room per piece of work, messages as tasks, the event stream to follow progress.`;
+- Write a haiku about tea
+  - mentions "tea"
+
+## Review
+
+- Compare it with a haiku about rain (depends on: Write a haiku about tea)
+  Acceptance: mentions "rain"
+BRIEF
+
+# 2. Create the run (201, status "pending").
+RUN=$(node -e 'process.stdout.write(JSON.stringify({title: "Poems", source: {kind: "prompt", format: "markdown", content: require("fs").readFileSync("brief.md", "utf8")}}))' \
+  | curl -s -X POST $BASE/llm/factory/runs -H "$H" -H "$J" -H "Idempotency-Key: run-$(date +%s)" --data-binary @- \
+  | node -pe 'JSON.parse(require("fs").readFileSync(0)).data.id')
+echo "run $RUN"
+
+# 3. Start it: the supervisor works in the background and the call answers at once.
+curl -s -X POST $BASE/llm/factory/runs/$RUN/start -H "$H" -H "$J" -d '{}'
+
+# 4. Follow its events; the stream ends after run:finished.
+curl -sN "$BASE/llm/factory/runs/$RUN/events?follow=true" -H "$H" | grep '^event:'
+
+# 5. The status, the issues and the review.
+curl -s $BASE/llm/factory/runs/$RUN/status -H "$H"
+curl -s $BASE/llm/factory/runs/$RUN/issues -H "$H" \
+  | node -pe 'JSON.parse(require("fs").readFileSync(0)).data.map(i => i.title + ": " + i.status + " (room " + i.assigned_room_id + ")").join("\\n")'
+curl -s $BASE/llm/factory/runs/$RUN/review -H "$H"
+\`\`\`
+
+The run ends \`completed\`: with \`local/echo\` each room answers "Echo: <task>", and the task repeats the issue's criteria, so the quoted phrases are found. To drive a run by hand instead of \`start\`, call \`POST /llm/factory/runs/$RUN/advance\` repeatedly: each call takes one step and says what it did (\`kind\`, \`action\`); \`waiting\` means issues are running in rooms. \`POST /llm/factory/runs/$RUN/cancel\` stops a run and releases its rooms.`;
 }

@@ -45,6 +45,18 @@ export const ERROR_REMEDIES: Record<ErrorCode, { when: string; remedy: string }>
     when: "`GET /llm/room/{id}/messages/{message_id}` names a message that is not in that room.",
     remedy: "Use the `id` that posting the message returned (or `request_message_id` of `POST /v1/responses`); the room's messages are in `GET /llm/room/{id}/history`.",
   },
+  RUN_NOT_FOUND: {
+    when: "No factory run with this id for your tenant (another tenant's run is also 404).",
+    remedy: "List yours with `GET /llm/factory/runs`.",
+  },
+  STAGE_NOT_FOUND: {
+    when: "No stage with this id in the run.",
+    remedy: "List the run's stages with `GET /llm/factory/runs/{id}/stages`.",
+  },
+  ISSUE_NOT_FOUND: {
+    when: "No issue with this id in the run.",
+    remedy: "List the run's issues with `GET /llm/factory/runs/{id}/issues`.",
+  },
   METHOD_NOT_ALLOWED: {
     when: "`DELETE /llm/room/{id}`: rooms are released, not deleted (the `Allow` header lists the methods the path has). Other methods a path does not have are 404 `NOT_FOUND`.",
     remedy: "Release the room with `POST /llm/room/{id}/release`; its history stays readable.",
@@ -69,6 +81,26 @@ export const ERROR_REMEDIES: Record<ErrorCode, { when: string; remedy: string }>
     when: "`If-Match` names a version older than the room's.",
     remedy: "`GET` the room, reapply your change to it, and send again with `If-Match: <its version>`.",
   },
+  RUN_FINISHED: {
+    when: "The factory run is `completed`, `failed` or `cancelled`: it takes no more work.",
+    remedy: "Create a new run with `POST /llm/factory/runs`. Cancelling a cancelled run is not an error (200).",
+  },
+  RUN_STATE_CONFLICT: {
+    when: "The run's status does not allow this verb now (for example `dispatch` before the run is planned, or `POST /gates` on a run that is not waiting for a gate).",
+    remedy: "Read `GET /llm/factory/runs/{id}/status`: `next_actions` says what the run can do next.",
+  },
+  DEPENDENCIES_NOT_PASSED: {
+    when: "`dispatch` was asked for an issue whose `depends_on` issues have not all `passed`.",
+    remedy: "`details.waiting_on` lists the issues it waits for; dispatch those first, or let `POST /start` work the run.",
+  },
+  ISSUE_BUSY: {
+    when: "`dispatch` was asked for an issue that is already `running` in a room.",
+    remedy: "Wait for it: follow `GET /llm/factory/runs/{id}/events` until its `issue:status` event.",
+  },
+  ISSUE_LIMIT_REACHED: {
+    when: "The run already has `FACTORY_MAX_ISSUES_PER_RUN` issues.",
+    remedy: "Split the work across runs, or ask the operator to raise the limit.",
+  },
   IDEMPOTENCY_IN_PROGRESS: {
     when: "A request with the same `Idempotency-Key` is still being handled.",
     remedy: "Retry the same request after `Retry-After`; you will get the first request's answer.",
@@ -76,6 +108,14 @@ export const ERROR_REMEDIES: Record<ErrorCode, { when: string; remedy: string }>
   PAYLOAD_TOO_LARGE: {
     when: "The body is larger than `BODY_LIMIT_BYTES` (default 1 MiB), or a free-form field is too large or too deep.",
     remedy: "Send less: split long content across messages.",
+  },
+  SOURCE_TOO_LARGE: {
+    when: "A run's `source.content` is longer than `FACTORY_MAX_SOURCE_CHARS`.",
+    remedy: "Shorten the brief, or split it into several runs.",
+  },
+  ARTIFACT_TOO_LARGE: {
+    when: "An artifact's `payload` is larger than `FACTORY_MAX_ARTIFACT_BYTES` of JSON.",
+    remedy: "Store less in the artifact (a summary, a link) and keep the bulk elsewhere.",
   },
   UNSUPPORTED_MEDIA_TYPE: {
     when: "The body is not sent as JSON.",
@@ -92,6 +132,10 @@ export const ERROR_REMEDIES: Record<ErrorCode, { when: string; remedy: string }>
   QUOTA_EXCEEDED: {
     when: "A tenant or server quota is used up: rooms per tenant, running turns, event followers (open event streams and waiting long polls), or the daily token budget.",
     remedy: "The message names the quota. Release rooms or close streams you do not need, or wait `Retry-After` seconds.",
+  },
+  ACTIVE_RUN_LIMIT: {
+    when: "The tenant already has `FACTORY_MAX_ACTIVE_RUNS_PER_TENANT` runs that are not finished.",
+    remedy: "Wait for one to finish, or cancel one with `POST /llm/factory/runs/{id}/cancel`, then retry.",
   },
   INTERNAL: {
     when: "An unexpected server error; it is logged with the request id.",

@@ -8,7 +8,9 @@ import { ROOM_EVENT_TYPES } from "../events/event.types.js";
 import {
   authSection,
   curlSession,
-  factoryPage,
+  FACTORY_INTRO,
+  FACTORY_LIMITS,
+  factoryCurlSession,
   idempotencySection,
   limitsSection,
   LIFECYCLE_TABLE,
@@ -20,6 +22,11 @@ import {
 } from "./docs.content.js";
 import { errorTableMarkdown } from "./docs.errors.js";
 import { EVENT_CATALOGUE, exampleEvent } from "./docs.events.js";
+import { RUN_EVENT_CATALOGUE } from "./docs.factory.js";
+import { RUN_EVENT_TYPES } from "../factory/factory.events.js";
+import { FACTORY_DOC_SECTIONS } from "../factory/factory.docs.js";
+import { ERROR_REMEDIES } from "./docs.errors.js";
+import { STATUS_BY_CODE } from "../http/errors.js";
 import { isApiPath, operationsOf, type OpenApiDocument, type Operation } from "./docs.openapi.js";
 
 type Json = Record<string, unknown>;
@@ -47,7 +54,8 @@ function schemaName(schema: unknown): string | null {
 
 const link = (base: string, path: string) => `${base}${path}`;
 /** Each endpoint section of the room guide carries an HTML anchor named after its operationId. */
-const guideAnchor = (base: string, op: Operation) => `${base}/docs/llm/room#${encodeURIComponent(op.operationId)}`;
+const isFactory = (op: Operation) => op.path.startsWith("/llm/factory/");
+const guideAnchor = (base: string, op: Operation) => `${base}/docs/llm/${isFactory(op) ? "factory" : "room"}#${encodeURIComponent(op.operationId)}`;
 const accessText = (op: Operation) => (op.secured ? `bearer token, access \`${op.access ?? "?"}\`` : "none (public)");
 
 function endpointTable(ops: Operation[]): string {
@@ -98,7 +106,7 @@ export function renderDocsIndex(doc: OpenApiDocument, base: string): string {
 ## Where to read
 
 - [Rooms guide](${link(base, "/docs/llm/room")}): what a room is, auth and access levels, every endpoint, the lifecycle, the event catalogue, errors and what to do about each, limits, idempotency, and a complete curl session.
-- [Factory](${link(base, "/docs/llm/factory")}): planned durable runs; **not implemented yet**.
+- [Factory guide](${link(base, "/docs/llm/factory")}): durable runs that plan a brief, dispatch its issues to rooms, verify, gate and review: statuses, every endpoint, the event catalogue, the planner syntax, the verification rules, the gates, and an offline curl session.
 - [OpenAPI 3.1 document](${link(base, "/openapi.json")}): every route with its schemas, examples and error responses, generated from the same zod schemas that validate requests.
 - [API reference](${link(base, "/reference")}): the same document, browsable (Swagger UI, served locally).
 - [llms.txt](${link(base, "/llms.txt")}): this index for agents.
@@ -120,7 +128,7 @@ ${curlSession(base)}
 /** GET /docs/llm/room: the complete guide to rooms. */
 export function renderRoomPage(doc: OpenApiDocument, base: string): string {
   const ops = operationsOf(doc);
-  const roomOps = ops.filter((o) => isApiPath(o.path));
+  const roomOps = ops.filter((o) => isApiPath(o.path) && !isFactory(o));
   const room = (resolve(doc, { $ref: "#/components/schemas/Room" }) ?? {})["example"];
   const message = (resolve(doc, { $ref: "#/components/schemas/Message" }) ?? {})["example"];
   return `# Rooms
@@ -217,9 +225,62 @@ ${REFERENCE_CHECK}
 `;
 }
 
-/** GET /docs/llm/factory. */
-export function renderFactoryPage(base: string): string {
-  return `${factoryPage(base)}\n`;
+function runEventCatalogue(): string {
+  const rows = RUN_EVENT_TYPES.map((t) => `| \`${t}\` | ${RUN_EVENT_CATALOGUE[t].when} | \`${JSON.stringify(RUN_EVENT_CATALOGUE[t].example).replace(/\|/g, "\\|")}\` |`);
+  return ["| event_type | written when | example payload |", "| --- | --- | --- |", ...rows].join("\n");
+}
+
+const FACTORY_ERRORS = ["RUN_NOT_FOUND", "STAGE_NOT_FOUND", "ISSUE_NOT_FOUND", "RUN_FINISHED", "RUN_STATE_CONFLICT", "DEPENDENCIES_NOT_PASSED", "ISSUE_BUSY", "ISSUE_LIMIT_REACHED", "SOURCE_TOO_LARGE", "ARTIFACT_TOO_LARGE", "ACTIVE_RUN_LIMIT"] as const;
+
+/** GET /docs/llm/factory: the guide to factory runs. */
+export function renderFactoryPage(doc: OpenApiDocument, base: string): string {
+  const ops = operationsOf(doc).filter(isFactory);
+  const limits = FACTORY_LIMITS.map((l) => `| \`${l.env}\` | ${l.defaultValue} | ${l.meaning} |`);
+  const errors = FACTORY_ERRORS.map((code) => `| ${STATUS_BY_CODE[code]} | \`${code}\` | ${ERROR_REMEDIES[code].when} | ${ERROR_REMEDIES[code].remedy} |`);
+  return `# Factory
+
+> Durable runs over rooms: a brief becomes stages and issues, each issue runs in a room the run rents, its output is checked, and the run is verified, gated and reviewed. Runs survive restarts.
+
+## What a run is
+
+${FACTORY_INTRO}
+
+## An offline run with curl
+
+${factoryCurlSession(base)}
+
+${FACTORY_DOC_SECTIONS.map((sec) => sec.markdown.trim()).join("\n\n")}
+
+## Events
+
+\`GET /llm/factory/runs/{id}/events\` is server-sent events with the same framing and resume rules as a room's stream: \`id: <seq>\` (per run, gap-free), \`event: <event_type>\`, \`data: <event record>\`; replay after \`Last-Event-ID\` (or \`?after=\`), then with \`follow=true\` live events with no gap or duplicate at the seam, a \`: ping\` heartbeat, and a slow follower cut off (it resumes with \`Last-Event-ID\`). The stream ends after \`run:finished\`. Each \`data\` is \`{id, seq, run_id, event_type, payload, created_at}\`; payloads may gain fields.
+
+### Run event catalogue
+
+${runEventCatalogue()}
+
+## Endpoints
+
+Reads need access \`read\`; writes \`edit\`; creating, starting and cancelling a run \`full\`. POST and PATCH take \`Idempotency-Key\`; PATCH takes \`If-Match: <version>\`. Lists page like rooms: \`limit\` and \`cursor\` (\`meta.next_cursor\`).
+
+${endpointTable(ops)}
+
+${ops.map((o) => endpointSection(doc, o)).join("\n\n")}
+
+## Errors
+
+The factory's own codes (every other code is as for rooms, see [the error table](${link(base, "/docs/llm/room")}#errors)):
+
+| status | code | when | what to do |
+| --- | --- | --- | --- |
+${errors.join("\n")}
+
+## Limits
+
+| variable | default | meaning |
+| --- | --- | --- |
+${limits.join("\n")}
+`;
 }
 
 /** GET /llms.txt, in the llmstxt.org format: title, summary, then sections of links. */
@@ -232,13 +293,13 @@ export function renderLlmsTxt(doc: OpenApiDocument, base: string): string {
 
 > ${SERVICE_SUMMARY}
 
-Authenticate every \`/llm/*\`, \`/v1/*\` and \`/api/*\` call with \`Authorization: Bearer <JWT>\` (locally, with the server's DATA_DIR: \`npm run -s token -- --tenant acme\`). Access levels: \`read\` (also a token without \`access\`) may only GET; \`edit\` may also patch, send messages, wake and interrupt; \`full\` may also rent and release; \`root\` is the same as \`full\`. \`/llm/operator/stop\` needs the operator's token (\`npm run -s token -- --operator\`), never a tenant's. Retry POST/PATCH safely with \`Idempotency-Key\`. Send a message, then wait for its answer with \`GET /llm/room/{id}/messages/{message_id}?wait=30\` (no polling); or follow a room with \`GET /llm/room/{id}/events?follow=true\` (SSE) and resume with \`Last-Event-ID\`. An interrupted or failed turn's text is \`kind: "partial"\`, never \`kind: "output"\`.
+Authenticate every \`/llm/*\`, \`/v1/*\` and \`/api/*\` call with \`Authorization: Bearer <JWT>\` (locally, with the server's DATA_DIR: \`npm run -s token -- --tenant acme\`). Access levels: \`read\` (also a token without \`access\`) may only GET; \`edit\` may also patch, send messages, wake and interrupt, and write factory records (stages, issues, artifacts, checkpoints, dispatch, advance, verify, gates); \`full\` may also rent and release rooms and create, start and cancel factory runs; \`root\` is the same as \`full\`. \`/llm/operator/stop\` needs the operator's token (\`npm run -s token -- --operator\`), never a tenant's. Retry POST/PATCH safely with \`Idempotency-Key\`. Send a message, then wait for its answer with \`GET /llm/room/{id}/messages/{message_id}?wait=30\` (no polling); or follow a room with \`GET /llm/room/{id}/events?follow=true\` (SSE) and a factory run with \`GET /llm/factory/runs/{id}/events?follow=true\`; resume either with \`Last-Event-ID\`. An interrupted or failed turn's text is \`kind: "partial"\`, never \`kind: "output"\`.
 
 ## Docs
 
 - [Rooms guide](${link(base, "/docs/llm/room")}): what a room is, lifecycle, event catalogue with payloads, error codes and what to do about each, limits, auth and access levels, idempotency, and a complete curl session
 - [Overview](${link(base, "/docs")}): index of the service and its endpoints
-- [Factory (planned, not implemented yet)](${link(base, "/docs/llm/factory")}): the planned contract for durable multi-step runs; no factory route exists yet
+- [Factory guide](${link(base, "/docs/llm/factory")}): durable runs over rooms: statuses, endpoints, run event catalogue, planner syntax, verification rules, gates, limits, and an offline curl session
 
 ## API
 

@@ -75,11 +75,12 @@ export function docsRoutes(d: DocsDeps) {
       path: "/docs/llm/factory",
       operationId: "docsFactory",
       tags,
-      summary: "Docs: factory (planned)",
-      description: "No auth. Markdown: the planned factory contract (durable multi-step runs). The factory routes are not implemented yet.",
-      responses: markdown("The factory page, as markdown.", "# Factory (planned: not implemented yet)\n\n> **Status: not implemented.** ...\n"),
+      summary: "Docs: factory guide",
+      description:
+        "No auth. Markdown: what a factory run is, an offline curl session, statuses, the planner syntax, the verification rules, the gates, the run event catalogue, every factory endpoint, its errors and limits.",
+      responses: markdown("The factory guide, as markdown.", "# Factory\n\n> Durable runs over rooms: a brief becomes stages and issues, each issue runs in a room the run rents, ...\n"),
     }),
-    (c) => c.body(renderFactoryPage(baseOf(c)), 200, { "Content-Type": MARKDOWN }),
+    (c) => c.body(renderFactoryPage(openapi(), baseOf(c)), 200, { "Content-Type": MARKDOWN }),
   );
 
   app.openapi(

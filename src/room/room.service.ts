@@ -190,6 +190,14 @@ export class RoomService {
   }
 
   /**
+   * Rents a room inside the caller's open transaction (the factory rents a
+   * room and posts its task in the same transaction as its own records).
+   */
+  rentInTx(ctx: RoomCtx, tx: EventTx, body: RentRoomBody): Room {
+    return roomDto(ctx.tdb.tenant, this.#rentIn(ctx, tx, this.#roomDraft(ctx, body)));
+  }
+
+  /**
    * POST /v1/responses without a room: rents a room and posts the first
    * message in one transaction, so both are durable or neither is (a turn
    * refused by admission rents nothing). `answer` builds the transaction's
@@ -377,6 +385,7 @@ export class RoomService {
   #postIn(ctx: RoomCtx, tx: EventTx, id: string, input: PostMessageInput, ifMatch: number | undefined): { message: MessageRecord; plan: TurnPlan | null } {
     const { tdb } = ctx;
     const author = actorId(ctx.actor);
+    const authorKind = ctx.actor.kind === "system" ? "system" : "user";
     const kind = input.kind ?? "message";
     const room = this.#roomOr404(tdb, id);
     assertNotReleased(room);
@@ -397,7 +406,7 @@ export class RoomService {
     if (kind === "note") {
       const note = storeMessage(tdb, tx, id, {
         kind,
-        authorKind: "user",
+        authorKind,
         authorId: author,
         actorKey: input.actor ?? null,
         content: input.content,
@@ -421,7 +430,7 @@ export class RoomService {
     if (startsNow) this.#d.admission.checkNewTurn(tdb);
     const stored = storeMessage(tdb, tx, id, {
       kind,
-      authorKind: "user",
+      authorKind,
       authorId: author,
       actorKey: actor?.agent_id ?? null,
       content: input.content,
@@ -547,6 +556,48 @@ export class RoomService {
       if (!room || room.status === "released") return;
       completeRelease(tdb, tx, id, reason);
     });
+  }
+
+  /**
+   * Releases a room inside the caller's open transaction when no worker runs
+   * in it (the factory releases an issue's room in the transaction that
+   * records the issue's result). Returns false, changing nothing, when a
+   * worker still runs: the caller then uses `release`.
+   */
+  releaseIdleInTx(ctx: RoomCtx, tx: EventTx, id: string, reason: string): boolean {
+    authorize(ctx.actor, ctx.tdb.tenant, "full");
+    const { tdb } = ctx;
+    const room = findRoom(tdb, id);
+    if (!room || room.status === "released") return true;
+    if (this.#d.runner.isRunning(tdb.tenant, id)) return false;
+    if (room.status !== "releasing") beginRelease(tdb, tx, room, reason);
+    completeRelease(tdb, tx, id, reason);
+    return true;
+  }
+
+  /**
+   * Stores a task message in a resting room inside the caller's open
+   * transaction and begins its turn there (the same path as POST /messages);
+   * the caller hands the returned plan to `startTurn` after commit. A crash
+   * before that leaves the turn `running` in the file, and recovery ends it
+   * `failed` SERVER_RESTARTED. A room that would only queue the task (a turn
+   * running, or a wake mode other than on_message) is refused.
+   */
+  postTaskInTx(ctx: RoomCtx, tx: EventTx, id: string, input: { content: string; metadata: Record<string, unknown>; actor?: string | undefined }): { message: MessageRecord; plan: TurnPlan } {
+    const task: PostMessageInput = { kind: "task", content: input.content, metadata: input.metadata, actor: input.actor };
+    this.#checkPost(ctx, task);
+    const room = this.#roomOr404(ctx.tdb, id);
+    if (room.status === "active" || (room.wakePolicy as WakePolicy).mode !== "on_message") {
+      throw new AppError("ROOM_QUEUE_FULL", `room ${id} is ${room.status}; a task can only start in a resting room that wakes on a message`);
+    }
+    const { message, plan } = this.#postIn(ctx, tx, id, task, undefined);
+    if (!plan) throw new AppError("ROOM_QUEUE_FULL", `room ${id} is ${room.status}; a task can only start in a resting room that wakes on a message`);
+    return { message, plan };
+  }
+
+  /** Hands a turn begun by `postTaskInTx` to a worker; call after the transaction committed. */
+  startTurn(plan: TurnPlan): void {
+    this.#d.runner.start(plan);
   }
 
   /** GET /history: the newest messages and events, ascending by seq. */

@@ -175,3 +175,156 @@ export const tokenUsageDaily = sqliteTable("token_usage_daily", {
   tokens: integer("tokens").notNull().default(0),
 });
 
+
+/**
+ * Factory runs (FACTORY.md): a run owns its stages, issues, artifacts,
+ * checkpoints and gate verdicts; all rows live in the tenant's file and go
+ * with the run. `ord` is a per-run insertion counter that orders and pages
+ * the child lists. Every supervisor step writes these rows before it acts.
+ */
+export const factoryRuns = sqliteTable(
+  "factory_runs",
+  {
+    id: text("id").primaryKey(),
+    status: text("status").notNull(),
+    workflowKind: text("workflow_kind").notNull(),
+    title: text("title").notNull(),
+    sourceBrief: text("source_brief").notNull(),
+    source: text("source", { mode: "json" }).$type<{ kind: string; format: string; content: string }>().notNull(),
+    subjectType: text("subject_type"),
+    subjectId: text("subject_id"),
+    currentStage: text("current_stage"),
+    activeRoomIds: text("active_room_ids", { mode: "json" }).$type<string[]>().notNull(),
+    /** The run's settings: actors for its rooms, human_review, token_budget, max_in_flight. */
+    settings: text("settings", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    planSummary: text("plan_summary"),
+    diagnostics: text("diagnostics", { mode: "json" }).$type<string[]>().notNull(),
+    usage: text("usage", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    cancelReason: text("cancel_reason"),
+    /** Whether a supervisor should be working the run (set by start, cleared at a final status). */
+    started: integer("started", { mode: "boolean" }).notNull().default(false),
+    version: integer("version").notNull(),
+    lastOrd: integer("last_ord").notNull().default(0),
+    createdBy: text("created_by").notNull(),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [index("factory_runs_status_created_idx").on(t.status, t.createdAt, t.id), index("factory_runs_created_idx").on(t.createdAt, t.id)],
+);
+
+export const factoryStages = sqliteTable(
+  "factory_stages",
+  {
+    id: text("id").primaryKey(),
+    runId: text("run_id")
+      .notNull()
+      .references(() => factoryRuns.id, { onDelete: "cascade" }),
+    ord: integer("ord").notNull(),
+    key: text("key").notNull(),
+    stageName: text("stage_name").notNull(),
+    status: text("status").notNull(),
+    dependsOn: text("depends_on", { mode: "json" }).$type<string[]>().notNull(),
+    assignedRoomId: text("assigned_room_id"),
+    summary: text("summary"),
+    verificationSummary: text("verification_summary"),
+    notes: text("notes", { mode: "json" }).$type<string[]>().notNull(),
+    version: integer("version").notNull(),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("factory_stages_run_ord_uq").on(t.runId, t.ord)],
+);
+
+export const factoryIssues = sqliteTable(
+  "factory_issues",
+  {
+    id: text("id").primaryKey(),
+    runId: text("run_id")
+      .notNull()
+      .references(() => factoryRuns.id, { onDelete: "cascade" }),
+    stageId: text("stage_id")
+      .notNull()
+      .references(() => factoryStages.id, { onDelete: "cascade" }),
+    ord: integer("ord").notNull(),
+    key: text("key").notNull(),
+    title: text("title").notNull(),
+    kind: text("kind").notNull(),
+    body: text("body").notNull(),
+    status: text("status").notNull(),
+    dependsOn: text("depends_on", { mode: "json" }).$type<string[]>().notNull(),
+    acceptanceCriteria: text("acceptance_criteria", { mode: "json" }).$type<string[]>().notNull(),
+    verificationRequirements: text("verification_requirements", { mode: "json" }).$type<string[]>().notNull(),
+    assignedRoomId: text("assigned_room_id"),
+    /** The task message of the current attempt in the assigned room. */
+    dispatchMessageId: text("dispatch_message_id"),
+    attempts: integer("attempts").notNull().default(0),
+    summary: text("summary"),
+    notes: text("notes", { mode: "json" }).$type<string[]>().notNull(),
+    /** Per-criterion verdicts of the last check: [{criterion, verdict, reason}]. */
+    verdicts: text("verdicts", { mode: "json" }).$type<Array<Record<string, unknown>>>().notNull(),
+    version: integer("version").notNull(),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("factory_issues_run_ord_uq").on(t.runId, t.ord), index("factory_issues_run_status_idx").on(t.runId, t.status)],
+);
+
+export const factoryArtifacts = sqliteTable(
+  "factory_artifacts",
+  {
+    id: text("id").primaryKey(),
+    runId: text("run_id")
+      .notNull()
+      .references(() => factoryRuns.id, { onDelete: "cascade" }),
+    ord: integer("ord").notNull(),
+    artifactType: text("artifact_type").notNull(),
+    version: integer("version").notNull(),
+    producerStageId: text("producer_stage_id"),
+    producerIssueId: text("producer_issue_id"),
+    payload: text("payload", { mode: "json" }).$type<unknown>().notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("factory_artifacts_run_ord_uq").on(t.runId, t.ord), uniqueIndex("factory_artifacts_run_type_version_uq").on(t.runId, t.artifactType, t.version)],
+);
+
+export const factoryCheckpoints = sqliteTable(
+  "factory_checkpoints",
+  {
+    id: text("id").primaryKey(),
+    runId: text("run_id")
+      .notNull()
+      .references(() => factoryRuns.id, { onDelete: "cascade" }),
+    ord: integer("ord").notNull(),
+    stageId: text("stage_id"),
+    status: text("status").notNull(),
+    branchName: text("branch_name").notNull(),
+    worktreePath: text("worktree_path").notNull(),
+    baseRef: text("base_ref").notNull(),
+    headSha: text("head_sha").notNull(),
+    includedIssueIds: text("included_issue_ids", { mode: "json" }).$type<string[]>().notNull(),
+    mergedIssueIds: text("merged_issue_ids", { mode: "json" }).$type<string[]>().notNull(),
+    conflictIssueIds: text("conflict_issue_ids", { mode: "json" }).$type<string[]>().notNull(),
+    notes: text("notes", { mode: "json" }).$type<string[]>().notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("factory_checkpoints_run_ord_uq").on(t.runId, t.ord)],
+);
+
+export const factoryGateVerdicts = sqliteTable(
+  "factory_gate_verdicts",
+  {
+    id: text("id").primaryKey(),
+    runId: text("run_id")
+      .notNull()
+      .references(() => factoryRuns.id, { onDelete: "cascade" }),
+    ord: integer("ord").notNull(),
+    gateName: text("gate_name").notNull(),
+    verdict: text("verdict").notNull(),
+    reasons: text("reasons", { mode: "json" }).$type<string[]>().notNull(),
+    /** `evaluated` by gate-check, or `recorded` by POST /gates (a person or another system). */
+    source: text("source").notNull(),
+    createdBy: text("created_by").notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("factory_gate_verdicts_run_ord_uq").on(t.runId, t.ord)],
+);

@@ -10,11 +10,17 @@ import { startTestServer, type TestServer } from "../support/harness.js";
 let t: TestServer;
 let acmeRoom: string;
 let otherRoom: string;
+let acmeRun: string;
+let otherRun: string;
 let routes: Array<{ method: string; path: string }>;
 
-function concrete(p: string, roomId: string): string {
-  return p.replace("{id}", roomId).replace(/\{[a-z_]+\}/g, "00000000-0000-4000-8000-000000000000");
+/** A route with real ids: a room of `tenant` for room routes, a factory run of `tenant` for factory routes. */
+function concrete(p: string, roomId: string, runId = roomId === otherRoom ? otherRun : acmeRun): string {
+  const id = p.startsWith("/llm/factory/") ? runId : roomId;
+  return p.replace("{id}", id).replace(/\{[a-z_]+\}/g, "00000000-0000-4000-8000-000000000000");
 }
+
+const notFoundCode = (p: string) => (p.startsWith("/llm/factory/") ? "RUN_NOT_FOUND" : "ROOM_NOT_FOUND");
 
 beforeAll(async () => {
   t = await startTestServer();
@@ -22,6 +28,9 @@ beforeAll(async () => {
   const globex = await t.token("globex");
   acmeRoom = (await t.json("POST", "/llm/room", { token: acme, body: {} })).body.data.id;
   otherRoom = (await t.json("POST", "/llm/room", { token: globex, body: {} })).body.data.id;
+  const source = { kind: "prompt", format: "text", content: "Say hello" };
+  acmeRun = (await t.json("POST", "/llm/factory/runs", { token: acme, body: { source } })).body.data.id;
+  otherRun = (await t.json("POST", "/llm/factory/runs", { token: globex, body: { source } })).body.data.id;
   const doc = (await t.json("GET", "/openapi.json")).body;
   routes = [];
   for (const [p, ops] of Object.entries<any>(doc.paths)) {
@@ -47,9 +56,36 @@ async function expect401(token: string | null, raw?: string) {
 }
 
 describe("auth matrix over every protected route", () => {
-  it("covers the room routes", () => {
+  it("covers the room and factory routes", () => {
     const names = routes.map((r) => `${r.method} ${r.path}`);
     for (const want of ["GET /llm/room", "POST /llm/room", "GET /llm/room/{id}", "PATCH /llm/room/{id}", "POST /llm/room/{id}/messages", "POST /llm/room/{id}/release"]) {
+      expect(names).toContain(want);
+    }
+    for (const want of [
+      "GET /llm/factory/runs",
+      "POST /llm/factory/runs",
+      "GET /llm/factory/runs/{id}",
+      "POST /llm/factory/runs/{id}/start",
+      "POST /llm/factory/runs/{id}/cancel",
+      "GET /llm/factory/runs/{id}/status",
+      "GET /llm/factory/runs/{id}/stages",
+      "POST /llm/factory/runs/{id}/stages",
+      "PATCH /llm/factory/runs/{id}/stages/{stage_id}",
+      "GET /llm/factory/runs/{id}/issues",
+      "POST /llm/factory/runs/{id}/issues",
+      "PATCH /llm/factory/runs/{id}/issues/{issue_id}",
+      "POST /llm/factory/runs/{id}/issues/{issue_id}/dispatch",
+      "GET /llm/factory/runs/{id}/artifacts",
+      "POST /llm/factory/runs/{id}/artifacts",
+      "GET /llm/factory/runs/{id}/checkpoints",
+      "POST /llm/factory/runs/{id}/checkpoints",
+      "POST /llm/factory/runs/{id}/advance",
+      "POST /llm/factory/runs/{id}/verify",
+      "POST /llm/factory/runs/{id}/gate-check",
+      "POST /llm/factory/runs/{id}/gates",
+      "GET /llm/factory/runs/{id}/review",
+      "GET /llm/factory/runs/{id}/events",
+    ]) {
       expect(names).toContain(want);
     }
   });
@@ -165,16 +201,30 @@ describe("auth matrix over every protected route", () => {
     expect(off.body.data.active).toBe(false);
   });
 
-  it("another tenant's room is 404 on every room route, and unchanged", async () => {
+  it("another tenant's room or run is 404 on every route that names one, and unchanged", async () => {
     const token = await t.token("acme");
+    const validBody = (p: string): Record<string, unknown> => {
+      if (p.endsWith("/messages")) return { content: "hi" };
+      if (p.endsWith("/stages")) return { stage_name: "s" };
+      if (p.endsWith("/issues")) return { stage_id: "00000000-0000-4000-8000-000000000000", title: "t" };
+      if (p.endsWith("/artifacts")) return { artifact_type: "note", payload: {} };
+      if (p.endsWith("/checkpoints")) return { status: "ok" };
+      if (p.endsWith("/gates")) return { gate_name: "human_review", verdict: "pass" };
+      return {};
+    };
     for (const r of routes.filter((x) => x.path.includes("{id}"))) {
-      const res = await t.json(r.method, concrete(r.path, otherRoom), { token, ...(r.method === "GET" ? {} : { body: r.path.endsWith("/messages") ? { content: "hi" } : {} }) });
+      const res = await t.json(r.method, concrete(r.path, otherRoom), { token, ...(r.method === "GET" ? {} : { body: validBody(r.path) }) });
       expect(res.status, `${r.method} ${r.path}`).toBe(404);
-      expect(res.body.code).toBe("ROOM_NOT_FOUND");
+      expect(res.body.code, `${r.method} ${r.path}`).toBe(notFoundCode(r.path));
     }
     const globex = await t.token("globex");
     const still = await t.json("GET", `/llm/room/${otherRoom}`, { token: globex });
     expect(still.body.data.status).toBe("rented");
     expect(still.body.data.version).toBe(1);
+    const run = await t.json("GET", `/llm/factory/runs/${otherRun}`, { token: globex });
+    expect(run.body.data.status).toBe("pending");
+    expect(run.body.data.version).toBe(1);
+    const events = await t.req("GET", `/llm/factory/runs/${otherRun}/events`, { token: globex });
+    expect((await events.text()).match(/^event: /gm)).toHaveLength(1);
   });
 });

@@ -10,6 +10,10 @@ let t: TestServer;
 let acme: string;
 let globexRoom: string;
 let acmeRoom: string;
+let acmeRun: string;
+let acmeStage: string;
+let acmeIssue: string;
+let globexRun: string;
 let routes: Array<{ method: string; path: string }>;
 
 beforeAll(async () => {
@@ -22,6 +26,14 @@ beforeAll(async () => {
   acmeRoom = (await t.json("POST", "/llm/room", { token: acme, body: {} })).body.data.id;
   globexRoom = (await t.json("POST", "/llm/room", { token: globex, body: { purpose: "GLOBEX-SECRET-PURPOSE", metadata: { name: "globex-private" } } })).body.data.id;
   await t.json("POST", `/llm/room/${globexRoom}/messages`, { token: globex, body: { kind: "note", content: "GLOBEX-SECRET-NOTE" } });
+  acmeRun = (await t.json("POST", "/llm/factory/runs", { token: acme, body: { source: { kind: "prompt", format: "markdown", content: "# A\n\n- do a\n- do b (depends on: do a)\n" } } })).body.data.id;
+  await t.json("POST", `/llm/factory/runs/${acmeRun}/advance`, { token: acme, body: {} });
+  await t.json("POST", `/llm/factory/runs/${acmeRun}/advance`, { token: acme, body: {} });
+  acmeStage = (await t.json("GET", `/llm/factory/runs/${acmeRun}/stages`, { token: acme })).body.data[0].id;
+  acmeIssue = (await t.json("GET", `/llm/factory/runs/${acmeRun}/issues`, { token: acme })).body.data[1].id;
+  globexRun = (
+    await t.json("POST", "/llm/factory/runs", { token: globex, body: { title: "GLOBEX-SECRET-RUN", source: { kind: "prompt", format: "text", content: "GLOBEX-SECRET-BRIEF" } } })
+  ).body.data.id;
   const doc = (await t.json("GET", "/openapi.json")).body;
   routes = [];
   for (const [p, ops] of Object.entries<any>(doc.paths)) for (const m of Object.keys(ops)) routes.push({ method: m.toUpperCase(), path: p });
@@ -32,6 +44,7 @@ const jsonValue = fc.jsonValue({ maxDepth: 4 });
 const idArb = fc.oneof(
   fc.constant("ROOM"),
   fc.constant("GLOBEX"),
+  fc.constant("GLOBEXRUN"),
   fc.uuid(),
   fc.string({ maxLength: 80 }).map((s) => encodeURIComponent(s)),
   fc.constantFrom("..%2F..%2Fetc%2Fpasswd", "%00", "' OR 1=1 --", "0", "-1", "99999999999999999999"),
@@ -53,8 +66,9 @@ describe("hostile input fuzz", () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: 1000 }), idArb, tokenArb, headerArb, fc.oneof(jsonValue, fc.string({ maxLength: 500 })), async (ri, idSel, tokSel, hdrs, body) => {
         const r = routes[ri % routes.length]!;
-        const id = idSel === "ROOM" ? acmeRoom : idSel === "GLOBEX" ? globexRoom : idSel;
-        const url = r.path.replace("{id}", id) + (r.path.endsWith("/events") ? "" : "");
+        const factory = r.path.startsWith("/llm/factory/");
+        const id = idSel === "ROOM" ? (factory ? acmeRun : acmeRoom) : idSel === "GLOBEX" ? globexRoom : idSel === "GLOBEXRUN" ? globexRun : idSel;
+        const url = r.path.replace("{id}", id).replace("{stage_id}", idSel === "ROOM" ? acmeStage : id).replace("{issue_id}", idSel === "ROOM" ? acmeIssue : id);
         const headers: Record<string, string> = { ...hdrs };
         if (tokSel === "GOOD") headers["authorization"] = `Bearer ${acme}`;
         else if (tokSel !== undefined) headers["authorization"] = tokSel;
@@ -74,6 +88,7 @@ describe("hostile input fuzz", () => {
         const text = await res.text();
         expect(text).not.toContain("GLOBEX-SECRET");
         expect(text).not.toContain(globexRoom);
+        expect(text).not.toContain(globexRun);
         // Stack traces would show up in JSON error bodies; the docs pages are prose.
         if (ct.includes("json")) expect(text).not.toMatch(/SqliteError|at Object\.|node_modules\//);
         if (res.status >= 400 && ct.includes("json")) {

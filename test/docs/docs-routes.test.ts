@@ -15,6 +15,7 @@ import { CONFIGURABLE_LIMITS } from "../../src/docs/docs.content.js";
 import { errorRows } from "../../src/docs/docs.errors.js";
 import { isApiPath, REQUIRED_ACCESS } from "../../src/docs/docs.openapi.js";
 import { ERROR_CODES } from "../../src/errors.js";
+import { RUN_EVENT_TYPES } from "../../src/factory/factory.events.js";
 import { ROOM_EVENT_TYPES } from "../../src/events/event.types.js";
 import { STATUS_BY_CODE } from "../../src/http/errors.js";
 import { eventually, startTestServer, type TestServer } from "../support/harness.js";
@@ -66,9 +67,11 @@ describe("markdown pages", () => {
     }
   });
 
-  it("lists every /llm/* operation of the OpenAPI document with its access level", async () => {
-    const { text } = await page("/docs/llm/room");
+  it("lists every API operation of the OpenAPI document with its access level, on the room or the factory page", async () => {
+    const room = (await page("/docs/llm/room")).text;
+    const factory = (await page("/docs/llm/factory")).text;
     for (const { method, path: p, op } of operations(doc).filter((o) => isApiPath(o.path))) {
+      const text = p.startsWith("/llm/factory/") ? factory : room;
       expect(text, `${method} ${p}`).toContain(`### ${method.toUpperCase()} \`${p}\`: ${op["summary"]}`);
       expect(text).toContain(`| ${method.toUpperCase()} | \`${p}\` | ${op["summary"]} | \`${REQUIRED_ACCESS[op["operationId"]]}\` |`);
     }
@@ -96,17 +99,21 @@ describe("markdown pages", () => {
     for (const l of CONFIGURABLE_LIMITS) expect(text).toContain(`| \`${l.env}\` | ${l.defaultValue} |`);
   });
 
-  it("the factory page says truthfully that factory routes are not implemented, and they are not", async () => {
+  it("the factory guide covers the built feature: statuses, events, planner syntax, verification rules, gates, errors, limits and a curl session", async () => {
     const { text } = await page("/docs/llm/factory");
-    expect(text).toMatch(/not implemented/i);
-    expect(text).toMatch(/planned/i);
-    const token = await t.token("acme");
-    for (const url of ["/llm/factory/runs", "/llm/factory/runs/x/status"]) {
-      const res = await t.json("GET", url, { token });
-      expect(res.status, url).toBe(404);
-      expect(res.body.code).toBe("NOT_FOUND");
+    expect(text).not.toMatch(/not implemented|\(planned|planned:/i);
+    for (const heading of ["## What a run is", "## An offline run with curl", "## Statuses", "## Planner syntax", "## Verification rules", "## Gates", "## Events", "### Run event catalogue", "## Endpoints", "## Errors", "## Limits"]) {
+      expect(text, heading).toContain(heading);
     }
-    expect(Object.keys(doc.paths).filter((p) => p.startsWith("/llm/factory"))).toEqual([]);
+    for (const type of RUN_EVENT_TYPES) expect(text, type).toContain(`| \`${type}\` |`);
+    for (const status of ["pending", "planning", "running", "gated", "completed", "failed", "cancelled"]) expect(text, status).toContain(`\`${status}\``);
+    for (const gate of ["all_issues_passed", "verification_passed", "token_budget", "human_review"]) expect(text, gate).toContain(gate);
+    for (const cmd of ["npm run -s token -- --tenant acme", "/llm/factory/runs/$RUN/start", "/llm/factory/runs/$RUN/events?follow=true", "/llm/factory/runs/$RUN/review", "Idempotency-Key"]) expect(text, cmd).toContain(cmd);
+    // The routes it documents exist.
+    const token = await t.token("acme");
+    const res = await t.json("GET", "/llm/factory/runs", { token });
+    expect(res.status).toBe(200);
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith("/llm/factory")).length).toBeGreaterThanOrEqual(15);
   });
 
   it("links use the request's own origin", async () => {
@@ -134,11 +141,12 @@ describe("llms.txt", () => {
     const { text } = await page("/llms.txt");
     const links = [...text.matchAll(/\[([^\]]+)\]\(([^)\s]+)\)/g)].map((m) => m[2]!);
     for (const p of ["/docs/llm/room", "/docs", "/docs/llm/factory", "/openapi.json", "/reference"]) expect(links).toContain(`http://localhost${p}`);
-    const guide = (await page("/docs/llm/room")).text;
-    for (const { op } of operations(doc).filter((o) => isApiPath(o.path))) {
+    const guides = { room: (await page("/docs/llm/room")).text, factory: (await page("/docs/llm/factory")).text };
+    for (const { path: p, op } of operations(doc).filter((o) => isApiPath(o.path))) {
       const id = op["operationId"] as string;
-      expect(links, id).toContain(`http://localhost/docs/llm/room#${id}`);
-      expect(guide, `anchor ${id}`).toContain(`<a id="${id}"></a>`);
+      const which = p.startsWith("/llm/factory/") ? "factory" : "room";
+      expect(links, id).toContain(`http://localhost/docs/llm/${which}#${id}`);
+      expect(guides[which], `anchor ${id}`).toContain(`<a id="${id}"></a>`);
     }
     for (const l of links) {
       const u = new URL(l);
