@@ -284,7 +284,12 @@ export class SseFeed<E extends StreamEvent> {
 
   /** Queues a live event for the sink. With `allowGap` false a gap switches back to replay to fill it first. */
   #acceptLive(event: E, frame: string | undefined, allowGap: boolean): void {
-    if (event.seq <= this.#lastSeq) return;
+    if (event.seq <= this.#lastSeq) {
+      // Already sent, or the reader resumed past it (a Last-Event-ID beyond the log): not sent again,
+      // but a terminal event still ends the stream, or a follower ahead of the log would never end.
+      if (this.#follow && this.#source.isTerminal(event)) this.#startEnding("terminal");
+      return;
+    }
     if (event.seq > this.#lastSeq + 1 && !allowGap) {
       this.#phase = "replay";
       this.#pending.push({ event, frame });
