@@ -105,7 +105,7 @@ data: <the event record as one line of JSON>
 
 - It first **replays** the durable events after \`Last-Event-ID\` (or \`?after=<seq>\`; the header wins), then with \`?follow=true\` **tails** live events with no gap and no duplicate at the seam. Without \`follow\` it ends after the replay.
 - While following, a \`: ping\` comment arrives at least every 15 s (\`SSE_HEARTBEAT_MS\`). The stream stays open across turns and sleeps and is closed after \`room:released\`.
-- To resume, reconnect with the last \`id\` you saw as \`Last-Event-ID\`: you get exactly the events after it. A browser \`EventSource\` does this by itself. A follower that falls too far behind is closed and resumes the same way.
+- To resume, reconnect with the last \`id\` you saw as \`Last-Event-ID\`: you get exactly the events after it. The event record's own \`id\` (\`<room_id>:<seq>\`) is accepted too. A browser \`EventSource\` does this by itself. A follower that falls too far behind is closed and resumes the same way.
 - Replay and live delivery carry the same events with the same ids. \`GET /llm/room/{id}/history\` returns the same event records as JSON.
 - An error inside an open stream becomes one \`event: error\` frame, then the stream closes.`;
 }

@@ -275,7 +275,7 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
       description: [
         "Server-sent events. First replays the durable events after `Last-Event-ID` (or `?after=`; the header wins), then, with `follow=true`, tails live events with no gap and no duplicate at the seam. Without `follow` the stream ends after the replay.",
         "",
-        "Framing: `id: <seq>`, `event: <event_type>`, `data: <event record JSON>`, blank line; a `retry:` hint first and a `: ping` comment at least every 15 s while following. A follow stream stays open across turns and sleeps and ends after `room:released`. A `Last-Event-ID` beyond the last event just waits for new ones; one that is not a number is 400.",
+        "Framing: `id: <seq>`, `event: <event_type>`, `data: <event record JSON>`, blank line; a `retry:` hint first and a `: ping` comment at least every 15 s while following. A follow stream stays open across turns and sleeps and ends after `room:released`. A `Last-Event-ID` beyond the last event just waits for new ones (and still ends after `room:released`); one that is neither a seq nor this room's `<room_id>:<seq>` is 400.",
         "",
         "Reconnect with the last `id` you saw as `Last-Event-ID` and you receive exactly the events after it. A follower that falls too far behind is closed; it resumes the same way. Too many followers: 429 QUOTA_EXCEEDED.",
         "",
@@ -286,7 +286,11 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
         params: RoomIdParams,
         query: EventsQuery,
         headers: z.object({
-          "last-event-id": z.string().max(40).optional().openapi({ description: "`Last-Event-ID`: resume after this seq (wins over `?after=`).", example: "42" }),
+          "last-event-id": z
+            .string()
+            .max(80)
+            .optional()
+            .openapi({ description: "`Last-Event-ID`: resume after this event: its seq (the frame's `id`) or the record's own `id`, `<room_id>:<seq>`. Wins over `?after=`.", example: "42" }),
         }),
       },
       responses: {
@@ -300,7 +304,7 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
     (c) => {
       const id = c.req.valid("param").id;
       const q = c.req.valid("query");
-      const resume = parseLastEventId(c.req.header("last-event-id"), q.after);
+      const resume = parseLastEventId(c.req.header("last-event-id"), q.after, id);
       if (!resume.ok) {
         throw new AppError("VALIDATION_FAILED", `${resume.field}: ${resume.message}`, { details: [{ path: resume.field, message: resume.message }] });
       }

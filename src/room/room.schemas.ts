@@ -252,5 +252,5 @@ export const History = z
 
 export const EventsQuery = z.object({
   follow: z.enum(["true", "false", "1", "0"]).optional().openapi({ description: "Keep the stream open and tail live events (default false)." }),
-  after: z.string().max(20).optional().openapi({ description: "Replay events with seq greater than this. `Last-Event-ID` wins when both are sent.", example: "42" }),
+  after: z.string().max(80).optional().openapi({ description: "Replay events with seq greater than this (a seq, or an event's `id` `<room_id>:<seq>`). `Last-Event-ID` wins when both are sent.", example: "42" }),
 });

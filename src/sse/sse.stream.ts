@@ -27,22 +27,34 @@ const MAX_RESUME_DIGITS = 16;
  * present: a browser EventSource reconnects to the same URL (keeping its
  * original `?after=`) and adds the header with the last id it saw, so the
  * header is always the fresher position. Absent or empty values mean "not
- * given"; neither given resumes after 0 (from the start). Anything that is not
- * a plain decimal safe integer >= 0 is `{ok: false}` (the route answers 400
+ * given"; neither given resumes after 0 (from the start). A value is the
+ * frame's `id` (a plain decimal seq) or, when `streamId` is given, the event
+ * record's own `id`, `"<streamId>:<seq>"`, which is what a client that kept
+ * the parsed record rather than the frame has at hand. Anything else (another
+ * stream's id included) is `{ok: false}` (the route answers 400
  * VALIDATION_FAILED); this function never throws.
  */
-export function parseLastEventId(headerValue: string | null | undefined, afterQuery: string | null | undefined): ResumePoint {
+export function parseLastEventId(headerValue: string | null | undefined, afterQuery: string | null | undefined, streamId?: string): ResumePoint {
   const header = headerValue?.trim();
-  if (header) return parseSeq(header, "Last-Event-ID", "header");
+  if (header) return parseSeq(header, "Last-Event-ID", "header", streamId);
   const query = afterQuery?.trim();
-  if (query) return parseSeq(query, "after", "query");
+  if (query) return parseSeq(query, "after", "query", streamId);
   return { ok: true, after: 0, from: "none" };
 }
 
-function parseSeq(value: string, field: "Last-Event-ID" | "after", from: "header" | "query"): ResumePoint {
-  const n = /^\d+$/.test(value) && value.length <= MAX_RESUME_DIGITS ? Number(value) : NaN;
+function parseSeq(value: string, field: "Last-Event-ID" | "after", from: "header" | "query", streamId: string | undefined): ResumePoint {
+  let digits = value;
+  const colon = value.lastIndexOf(":");
+  if (colon >= 0 && streamId !== undefined) {
+    if (value.slice(0, colon) !== streamId) {
+      return { ok: false, field, message: `${field} ${JSON.stringify(value.slice(0, 80))} is an event id of another stream; send the seq (or the id "${streamId}:<seq>") of the last event received from this one` };
+    }
+    digits = value.slice(colon + 1);
+  }
+  const n = /^\d+$/.test(digits) && digits.length <= MAX_RESUME_DIGITS ? Number(digits) : NaN;
   if (!Number.isSafeInteger(n)) {
-    return { ok: false, field, message: `${field} must be a non-negative integer event seq (the id of the last event received), got ${JSON.stringify(value.slice(0, 40))}` };
+    const form = streamId === undefined ? "" : ` or the event's id ("${streamId}:<seq>")`;
+    return { ok: false, field, message: `${field} must be the seq of the last event received (a non-negative integer)${form}, got ${JSON.stringify(value.slice(0, 40))}` };
   }
   return { ok: true, after: n, from };
 }

@@ -80,3 +80,23 @@ describe("the end of a follow stream", () => {
     s.destroy();
   });
 });
+
+describe("resume point", () => {
+  it("Last-Event-ID may be the event record's own id, <room>:<seq>; another room's id is 400", async () => {
+    const id = await rent();
+    const full = await t.token("acme");
+    for (let i = 0; i < 3; i++) await t.json("POST", `/llm/room/${id}/messages`, { token: full, body: { kind: "note", content: `n${i}` } });
+    const all = parseFrames(await (await t.req("GET", `/llm/room/${id}/events`, { token })).text()).filter((f) => f.data);
+    const second = JSON.parse(all[1]!.data!);
+    expect(second.id).toBe(`${id}:2`);
+    const resumed = await t.req("GET", `/llm/room/${id}/events`, { token, headers: { "last-event-id": second.id } });
+    expect(resumed.status).toBe(200);
+    const ids = parseFrames(await resumed.text()).filter((f) => f.data).map((f) => Number(f.id));
+    expect(ids).toEqual(all.slice(2).map((f) => Number(f.id)));
+    const viaQuery = await t.req("GET", `/llm/room/${id}/events?after=${encodeURIComponent(second.id)}`, { token });
+    expect(parseFrames(await viaQuery.text()).filter((f) => f.data).map((f) => Number(f.id))).toEqual(ids);
+    const other = await t.json("GET", `/llm/room/${id}/events`, { token, headers: { "last-event-id": `${await rent()}:2` } });
+    expect(other.status).toBe(400);
+    expect(other.body.code).toBe("VALIDATION_FAILED");
+  });
+});
