@@ -45,7 +45,7 @@ function onSocketClose(socket: Socket, stop: () => void): () => void {
  * the response still waits its turn behind a pipelined one) stops the
  * follower as an abort.
  */
-export function streamToNode<E extends StreamEvent>(res: ServerResponse, source: SseSource<E>, options: SseOptions): void {
+export function streamToNode<E extends StreamEvent>(res: ServerResponse, source: SseSource<E>, options: SseOptions<E>): void {
   const headers: OutgoingHttpHeaders = { ...options.headers, ...SSE_HEADERS };
   const head = (): void => {
     if (!res.headersSent) res.writeHead(200, headers);
@@ -70,11 +70,14 @@ export function streamToNode<E extends StreamEvent>(res: ServerResponse, source:
     feed.stop("aborted");
     return;
   }
+  const done = options.followers?.add({ close: () => feed.close(), stop: () => res.destroy() }) ?? (() => undefined);
   const stop = (): void => {
     forget();
     feed.stop("aborted");
+    done();
   };
   const forget = socket ? onSocketClose(socket, stop) : () => undefined;
+  // 'close' comes after 'finish' (the last bytes handed to the socket) or when the client left.
   res.once("close", stop);
   feed.ready();
 }

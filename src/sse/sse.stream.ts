@@ -77,7 +77,7 @@ function parseSeq(value: string, field: "Last-Event-ID" | "after", from: "header
  * `next()`: hono would then copy the marker into a new Response, which the node
  * server would try to send a second time.
  */
-export function sseReply<E extends StreamEvent>(c: Context, source: SseSource<E>, options: SseOptions): Response {
+export function sseReply<E extends StreamEvent>(c: Context, source: SseSource<E>, options: SseOptions<E>): Response {
   if (c.req.method === "HEAD") {
     // hono answers HEAD through the GET handler and keeps only the status and headers; a
     // stream nobody will read would hold its follower until the connection closes.
@@ -97,9 +97,20 @@ export function sseReply<E extends StreamEvent>(c: Context, source: SseSource<E>
  * its own bounded queue until the reader asks. The stream ends on a terminal
  * event, the client leaving (`signal` abort or body cancel), or overflow.
  */
-export function sseResponse<E extends StreamEvent>(source: SseSource<E>, options: SseOptions): Response {
+export function sseResponse<E extends StreamEvent>(source: SseSource<E>, options: SseOptions<E>): Response {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
-  const feed = new SseFeed(source, options, {
+  let done: () => void = () => undefined;
+  const onClose = options.onClose;
+  const tracked: SseOptions<E> = options.followers
+    ? {
+        ...options,
+        onClose: (reason) => {
+          done();
+          onClose?.(reason);
+        },
+      }
+    : options;
+  const feed = new SseFeed(source, tracked, {
     write: (chunk) => {
       controller.enqueue(chunk);
       return false; // highWaterMark 0: the next pull asks for more
@@ -127,6 +138,7 @@ export function sseResponse<E extends StreamEvent>(source: SseSource<E>, options
     },
     { highWaterMark: 0 },
   );
+  if (options.followers) done = options.followers.add({ close: () => feed.close(), stop: () => feed.stop("cancelled") });
   feed.start();
   return new Response(body, { status: 200, headers: { ...options.headers, ...SSE_HEADERS } });
 }
