@@ -22,6 +22,7 @@ import { providerRoutes } from "./providers/providers.routes.js";
 import { roomRoutes } from "./room/room.routes.js";
 import type { RoomService } from "./room/room.service.js";
 import type { LlmRuntime } from "./runtime/llm/llm.types.js";
+import type { SseFollowers } from "./sse/sse.followers.js";
 import type { TenantDatabases } from "./storage/tenant-db.js";
 
 export interface AppDeps {
@@ -38,7 +39,7 @@ export interface AppDeps {
   isShuttingDown: () => boolean;
   admission: Admission;
   rateLimit: { rps: number; burst: number };
-  sse: { heartbeatMs: number };
+  sse: { heartbeatMs: number; followers?: SseFollowers };
 }
 
 export function buildApp(d: AppDeps) {

@@ -22,11 +22,15 @@ import { loadProviderConfigFile } from "./runtime/llm/provider-config.js";
 import type { LlmRuntime } from "./runtime/llm/llm.types.js";
 import { recoverTenant } from "./runtime/recovery.js";
 import { RoomWorkers } from "./runtime/room-workers.js";
+import { SseFollowers } from "./sse/sse.followers.js";
 import { formatSseFrame } from "./sse/sse.stream.js";
 import { loadMigrations } from "./storage/migrations.js";
 import { packageRoot } from "./storage/paths.js";
 import { lockDataDir, openServiceDb } from "./storage/service-db.js";
 import { TenantDatabases } from "./storage/tenant-db.js";
+
+/** On shutdown, how long followers get to take the events already stored before their connections are cut. */
+const FOLLOWER_CLOSE_MS = 2000;
 
 export type ServiceLimits = Config["limits"] & { historyMessages: number };
 
@@ -125,6 +129,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     timers.start(config.lifecycle.sweepMs);
 
     const startedAt = now();
+    const followers = new SseFollowers();
     const app = buildApp({
       log,
       version: packageVersion(),
@@ -139,7 +144,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       isShuttingDown: () => admission!.shuttingDown,
       admission,
       rateLimit: { rps: limits.rateLimitRps, burst: limits.rateLimitBurst },
-      sse: { heartbeatMs: config.events.heartbeatMs },
+      sse: { heartbeatMs: config.events.heartbeatMs, followers },
     });
 
     let closed = false;
@@ -163,6 +168,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         admission!.beginShutdown();
         timers.stop();
         await workers.drain(graceMs);
+        // The drained turns' last events are published; let every follower send what is durable, then end.
+        await followers.closeAll(FOLLOWER_CLOSE_MS);
         tenants.closeAll();
         serviceDb.close();
         unlock();

@@ -107,6 +107,9 @@ data: <the event record as one line of JSON>
 - While following, a \`: ping\` comment arrives at least every 15 s (\`SSE_HEARTBEAT_MS\`). The stream stays open across turns and sleeps and is closed after \`room:released\`.
 - To resume, reconnect with the last \`id\` you saw as \`Last-Event-ID\`: you get exactly the events after it. The event record's own \`id\` (\`<room_id>:<seq>\`) is accepted too. A browser \`EventSource\` does this by itself. A follower that falls too far behind is closed and resumes the same way.
 - Replay and live delivery carry the same events with the same ids. \`GET /llm/room/{id}/history\` returns the same event records as JSON.
+- **Long outputs: add \`?partial_text=false\`** (on \`/events\` and \`/history\`). Each \`pi:message_update\` otherwise repeats the whole text so far in \`payload.partial.text\`, so a 70,000-character reply's events hold about 18 million characters; with it they carry only their \`delta\` (append the deltas since \`pi:message_start\`; \`pi:message_end\` still has the whole text).
+- \`/history\` pages are bounded in rows and in bytes (each list about 512 KB at most). Messages and events are numbered separately and page separately: pass \`meta.events.next_before_seq\` back as \`events_before_seq\` (and \`meta.messages.next_before_seq\` as \`messages_before_seq\`) while that list's \`has_more\` is true. \`meta.has_more\` is true when either has more; \`meta.last_seq\` is the newest event's seq, to follow on from with \`Last-Event-ID\`.
+- When the server stops (SIGTERM) a follower first receives every event already stored, then its stream ends; reconnect with \`Last-Event-ID\`.
 - An error inside an open stream becomes one \`event: error\` frame, then the stream closes.`;
 }
 
@@ -155,7 +158,7 @@ Fixed by the API's schemas (a request outside them is 400 \`VALIDATION_FAILED\`)
 | \`wake_policy\` | \`idle_timeout_s\` 1 s to 30 days (default 300), \`release_after_s\` 1 s to 365 days (default 86400) |
 | queued messages | one per room behind the running turn; another is 409 \`ROOM_QUEUE_FULL\` |
 | \`GET /llm/room\` | \`limit\` 1 to 200 (default 50), paged with \`cursor\` |
-| \`GET /history\` | \`limit\` 1 to 1000 (default 500) messages and as many events |`;
+| \`GET /history\` | \`limit\` 1 to 1000 (default 500) messages and as many events; each list also stops at about 512 KB of JSON (at least one item) |`;
 }
 
 /** A complete session from the shell; `base` is where the server answers. */

@@ -13,6 +13,8 @@ import { bearerSecurity, errorResponses } from "../http/openapi-helpers.js";
 import { createRouter } from "../http/router.js";
 import { AppError } from "../errors.js";
 import { parseLastEventId, sseReply } from "../sse/sse.stream.js";
+import type { SseFollowers } from "../sse/sse.followers.js";
+import { withoutPartialText } from "./room.event-view.js";
 import { setSuccessStatus } from "../idempotency/idempotency.context.js";
 import { parseIfMatch, type RoomCtx, type RoomService } from "./room.service.js";
 import { HISTORY_EXAMPLE, MESSAGE_EXAMPLE, ROOM_EXAMPLE } from "../docs/docs.examples.js";
@@ -20,6 +22,7 @@ import { RoomEventFrame, SSE_WIRE_EXAMPLE } from "../docs/docs.events.js";
 import { ROOM_EVENT_TYPES } from "../events/event.types.js";
 import {
   History,
+  HistoryMeta,
   HistoryQuery,
   IfMatchHeaders,
   InterruptBody,
@@ -49,7 +52,7 @@ function withVersion(c: Context<AppEnv>, room: { version: number }) {
   c.header("ETag", `"${room.version}"`);
 }
 
-export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
+export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number; followers?: SseFollowers }) {
   const app = createRouter();
 
   app.openapi(
@@ -246,22 +249,34 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
       operationId: "roomHistory",
       tags,
       summary: "Read a room's messages and events",
-      description:
-        "The newest `limit` messages and `limit` events (default 500 each), both ascending by `seq`; `meta.has_more` is true when older ones exist (page back with `before_seq`). Event payloads are exactly what the SSE stream carries.",
+      description: [
+        "The newest `limit` messages and `limit` events (default 500 each), both ascending by `seq`. Each list also stops at about 512 KB of JSON (always at least one item), so a page stays small however long the replies are.",
+        "",
+        "Messages and events are numbered separately, so each list pages on its own: `meta.messages` and `meta.events` each say `has_more` and give `next_before_seq`, to pass back as `messages_before_seq` / `events_before_seq` for the next older page. `meta.has_more` is true when either list has more; `meta.last_seq` is the room's newest event seq. Event payloads are exactly what the SSE stream carries; with `partial_text=false` (recommended for long outputs) `pi:message_update` leaves out the cumulative text.",
+      ].join("\n"),
       security: bearerSecurity,
       request: { params: RoomIdParams, query: HistoryQuery },
       responses: {
-        200: json(
-          z.object({ success: z.literal(true), data: History, meta: z.object({ has_more: z.boolean(), last_seq: z.number().int() }) }),
-          "Room, messages, events.",
-          { success: true, data: HISTORY_EXAMPLE, meta: { has_more: false, last_seq: 4 } },
-        ),
+        200: json(z.object({ success: z.literal(true), data: History, meta: HistoryMeta }), "Room, messages, events.", {
+          success: true,
+          data: HISTORY_EXAMPLE,
+          meta: { has_more: false, last_seq: 4, messages: { has_more: false, next_before_seq: null }, events: { has_more: false, next_before_seq: null } },
+        }),
         ...errorResponses([400, 404, 503], { 503: ["STORAGE_BUSY"] }),
       },
     }),
-    (c) => {
-      const h = rooms.history(ctxOf(c), c.req.valid("param").id, c.req.valid("query"));
-      return c.json({ success: true as const, data: { room: h.room, messages: h.messages, events: h.events }, meta: { has_more: h.hasMore, last_seq: h.lastSeq } }, 200);
+    async (c) => {
+      const h = await rooms.history(ctxOf(c), c.req.valid("param").id, c.req.valid("query"));
+      const meta = {
+        has_more: h.messages.hasMore || h.events.hasMore,
+        last_seq: h.lastSeq,
+        messages: { has_more: h.messages.hasMore, next_before_seq: h.messages.nextBeforeSeq },
+        events: { has_more: h.events.hasMore, next_before_seq: h.events.nextBeforeSeq },
+      };
+      // The lists arrive as each item's JSON (serialised a slice at a time by the service): joined, not
+      // re-encoded. The text is the 200 schema's JSON, which the typed handler cannot see in a string.
+      const body = `{"success":true,"data":{"room":${JSON.stringify(h.room)},"messages":[${h.messages.items.join(",")}],"events":[${h.events.items.join(",")}]},"meta":${JSON.stringify(meta)}}`;
+      return c.body(body, 200, { "content-type": "application/json" }) as never;
     },
   );
 
@@ -277,7 +292,9 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
         "",
         "Framing: `id: <seq>`, `event: <event_type>`, `data: <event record JSON>`, blank line; a `retry:` hint first and a `: ping` comment at least every 15 s while following. A follow stream stays open across turns and sleeps and ends after `room:released`. A `Last-Event-ID` beyond the last event just waits for new ones (and still ends after `room:released`); one that is neither a seq nor this room's `<room_id>:<seq>` is 400.",
         "",
-        "Reconnect with the last `id` you saw as `Last-Event-ID` and you receive exactly the events after it. A follower that falls too far behind is closed; it resumes the same way. Too many followers: 429 QUOTA_EXCEEDED.",
+        "Reconnect with the last `id` you saw as `Last-Event-ID` and you receive exactly the events after it. A follower that falls too far behind is closed; it resumes the same way. Too many followers: 429 QUOTA_EXCEEDED. When the server stops it first sends every event already stored, then ends the stream; reconnect the same way.",
+        "",
+        "With `partial_text=false` (recommended for long outputs) each `pi:message_update` carries its `delta` without the cumulative `partial.text`.",
         "",
         `Event types: ${ROOM_EVENT_TYPES.map((t) => `\`${t}\``).join(", ")}. Each \`data\` is a RoomEventUnion record (one schema per \`event_type\`); /docs/llm/room has the catalogue with payloads.`,
       ].join("\n"),
@@ -317,6 +334,8 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
           signal: c.req.raw.signal,
           heartbeatMs: sse.heartbeatMs,
           headers: { "X-Request-Id": c.get("requestId") },
+          ...(q.partial_text === false ? { project: withoutPartialText } : {}),
+          ...(sse.followers ? { followers: sse.followers } : {}),
           onClose: () => stream.close(),
           onError: (err) => log.error({ err, room_id: id }, "event stream failed"),
         }) as never;
