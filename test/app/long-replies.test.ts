@@ -104,7 +104,7 @@ describe("a long reply's history", () => {
     let before: number | null = null;
     let pages = 0;
     for (;;) {
-      const r = await t.json("GET", `/llm/room/${id}/history?partial_text=false${before === null ? "" : `&messages_before_seq=${before}`}`, { token });
+      const r: { body: any } = await t.json("GET", `/llm/room/${id}/history?partial_text=false${before === null ? "" : `&messages_before_seq=${before}`}`, { token });
       pages++;
       const msgs = r.body.data.messages;
       expect(JSON.stringify(msgs).length).toBeLessThan(PAGE_LIST_BYTES + 61_000);
