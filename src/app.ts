@@ -3,13 +3,13 @@
  * No environment, no listening, no signals here (that is main.ts), so a test
  * builds the same app in-process on a temp data dir.
  */
-import { bodyLimit } from "hono/body-limit";
 import type { JWK } from "jose";
 import type { Logger } from "pino";
 import type { TokenVerifier } from "./auth/tokens.js";
 import { AppError } from "./errors.js";
 import { errorBody, errorResponse, toAppError } from "./http/errors.js";
 import { authenticate } from "./http/middleware/auth.js";
+import { requestBody } from "./http/middleware/body.js";
 import { idempotency } from "./http/middleware/idempotency.js";
 import { rateLimit } from "./http/middleware/rate-limit.js";
 import { operatorRoutes } from "./operator/operator.routes.js";
@@ -29,6 +29,8 @@ export interface AppDeps {
   log: Logger;
   version: string;
   bodyLimitBytes: number;
+  /** A request body that has not arrived this long after its headers is 408. */
+  bodyTimeoutMs: number;
   verifier: TokenVerifier;
   publicJwk: JWK;
   tenants: TenantDatabases;
@@ -48,17 +50,9 @@ export function buildApp(d: AppDeps) {
   // Middleware is registered only for the methods it acts on (and the rate limit only when it is on): every
   // registered layer costs each request it matches a dispatch and a promise, even when it just calls next().
   app.use("*", requestContext(d.log));
-  app.on(
-    ["POST", "PATCH", "PUT"],
-    "*",
-    bodyLimit({
-      maxSize: d.bodyLimitBytes,
-      onError: () => {
-        throw new AppError("PAYLOAD_TOO_LARGE", `request body is larger than ${d.bodyLimitBytes} bytes`);
-      },
-    }),
-  );
   app.use("/llm/*", authenticate(d.verifier, d.tenants));
+  // After authentication, so an anonymous caller cannot make the server wait for (or buffer) a body.
+  app.on(["POST", "PATCH", "PUT"], "*", requestBody({ maxBytes: d.bodyLimitBytes, timeoutMs: d.bodyTimeoutMs }));
   if (d.rateLimit.rps > 0) app.use("/llm/*", rateLimit({ rps: d.rateLimit.rps, burst: d.rateLimit.burst, now: d.now }));
   app.on(["POST", "PATCH"], "/llm/*", idempotency(d.now));
 

@@ -19,6 +19,8 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Largest accepted request body, in bytes. */
   BODY_LIMIT_BYTES: intFromEnv(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  /** A request body not received this long after the request started is 408 (Node's own limit is 300 s). */
+  BODY_TIMEOUT_MS: intFromEnv(100, 300_000).default(30_000),
   /** Public base URL used in links (docs, llms.txt); defaults to http://HOST:PORT. */
   PUBLIC_URL: z.url().optional(),
 
@@ -79,6 +81,7 @@ export interface Config {
   readonly dataDir: string;
   readonly logLevel: string;
   readonly bodyLimitBytes: number;
+  readonly bodyTimeoutMs: number;
   readonly publicUrl: string;
   readonly auth: {
     readonly issuer: string;
@@ -136,6 +139,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     dataDir: path.resolve(e.DATA_DIR),
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    bodyTimeoutMs: e.BODY_TIMEOUT_MS,
     publicUrl: (e.PUBLIC_URL ?? `http://${displayHost}:${e.PORT}`).replace(/\/+$/, ""),
     auth: {
       issuer: e.TOKEN_ISSUER,

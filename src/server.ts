@@ -134,6 +134,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       log,
       version: packageVersion(),
       bodyLimitBytes: config.bodyLimitBytes,
+      bodyTimeoutMs: config.bodyTimeoutMs,
       verifier: createVerifier({ key: signingKey, issuer: config.auth.issuer, audience: config.auth.audience, clockSkewS: config.auth.clockSkewS, external: config.auth.external, now }),
       publicJwk: signingKey.publicJwk,
       tenants,

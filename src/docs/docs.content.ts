@@ -123,6 +123,7 @@ export interface LimitDoc {
 
 export const CONFIGURABLE_LIMITS: LimitDoc[] = [
   { env: "BODY_LIMIT_BYTES", meaning: "Largest request body in bytes; larger is 413 `PAYLOAD_TOO_LARGE`.", defaultValue: 1_048_576, fromConfig: (c) => c.bodyLimitBytes },
+  { env: "BODY_TIMEOUT_MS", meaning: "A request body must arrive whole within this many ms; later is 408 `REQUEST_TIMEOUT` and the connection is closed.", defaultValue: 30_000, fromConfig: (c) => c.bodyTimeoutMs },
   { env: "RATE_LIMIT_RPS", meaning: "Requests per second per tenant (token bucket; 0 turns it off); over it is 429 `RATE_LIMITED`.", defaultValue: 50, fromConfig: (c) => c.limits.rateLimitRps },
   { env: "RATE_LIMIT_BURST", meaning: "Burst size of that bucket.", defaultValue: 200, fromConfig: (c) => c.limits.rateLimitBurst },
   { env: "MAX_ROOMS_PER_TENANT", meaning: "Rooms a tenant may hold that are not released; renting past it is 429 `QUOTA_EXCEEDED`.", defaultValue: 10_000, fromConfig: (c) => c.limits.maxRoomsPerTenant },

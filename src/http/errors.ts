@@ -27,6 +27,7 @@ export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
   NO_ACTIVE_TURN: 409,
   VERSION_CONFLICT: 409,
   IDEMPOTENCY_IN_PROGRESS: 409,
+  REQUEST_TIMEOUT: 408,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   IDEMPOTENCY_KEY_REUSED: 422,
@@ -36,6 +37,8 @@ export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
   GLOBAL_STOP_ACTIVE: 503,
   SHUTTING_DOWN: 503,
   STORAGE_BUSY: 503,
+  STORAGE_FULL: 503,
+  TENANT_DATA_DAMAGED: 503,
 };
 
 export interface ErrorBody {

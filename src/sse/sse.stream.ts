@@ -47,13 +47,13 @@ function parseSeq(value: string, field: "Last-Event-ID" | "after", from: "header
   const colon = value.lastIndexOf(":");
   if (colon >= 0 && streamId !== undefined) {
     if (value.slice(0, colon) !== streamId) {
-      return { ok: false, field, message: `${field} ${JSON.stringify(value.slice(0, 80))} is an event id of another stream; send the seq (or the id "${streamId}:<seq>") of the last event received from this one` };
+      return { ok: false, field, message: `${field} is an event id of another stream; send the seq (or the event's own id, "<stream id>:<seq>") of the last event received from this one` };
     }
     digits = value.slice(colon + 1);
   }
   const n = /^\d+$/.test(digits) && digits.length <= MAX_RESUME_DIGITS ? Number(digits) : NaN;
   if (!Number.isSafeInteger(n)) {
-    const form = streamId === undefined ? "" : ` or the event's id ("${streamId}:<seq>")`;
+    const form = streamId === undefined ? "" : ` or the event's own id ("<stream id>:<seq>")`;
     return { ok: false, field, message: `${field} must be the seq of the last event received (a non-negative integer)${form}, got ${JSON.stringify(value.slice(0, 40))}` };
   }
   return { ok: true, after: n, from };
