@@ -75,7 +75,7 @@ describe("request bodies", () => {
     const first = await fetch(`http://127.0.0.1:${port}/llm/room`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: big });
     expect(first.status).toBe(413);
     expect(first.headers.get("connection")).toBe("close");
-    expect((await first.json()).code).toBe("PAYLOAD_TOO_LARGE");
+    expect(((await first.json()) as { code: string }).code).toBe("PAYLOAD_TOO_LARGE");
     const next = await fetch(`http://127.0.0.1:${port}/llm/room`, { headers: { authorization: `Bearer ${token}` } });
     expect(next.status).toBe(200);
     // Chunked (no Content-Length): counted as it arrives.
