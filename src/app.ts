@@ -23,6 +23,7 @@ import { roomRoutes } from "./room/room.routes.js";
 import type { RoomService } from "./room/room.service.js";
 import type { LlmRuntime } from "./runtime/llm/llm.types.js";
 import type { SseFollowers } from "./sse/sse.followers.js";
+import type { StorageHealth } from "./storage/storage-health.js";
 import type { TenantDatabases } from "./storage/tenant-db.js";
 
 export interface AppDeps {
@@ -42,6 +43,8 @@ export interface AppDeps {
   admission: Admission;
   rateLimit: { rps: number; burst: number };
   sse: { heartbeatMs: number; followers?: SseFollowers };
+  /** Storage faults seen by requests (disk full, damaged tenant files), and what /health reports of them. */
+  storage?: Pick<StorageHealth, "observe" | "status">;
 }
 
 export function buildApp(d: AppDeps) {
@@ -56,10 +59,10 @@ export function buildApp(d: AppDeps) {
   if (d.rateLimit.rps > 0) app.use("/llm/*", rateLimit({ rps: d.rateLimit.rps, burst: d.rateLimit.burst, now: d.now }));
   app.on(["POST", "PATCH"], "/llm/*", idempotency(d.now));
 
-  app.route("/", metaRoutes({ version: d.version, publicJwk: d.publicJwk, startedAt: d.startedAt, now: d.now, isShuttingDown: d.isShuttingDown }));
+  app.route("/", metaRoutes({ version: d.version, publicJwk: d.publicJwk, startedAt: d.startedAt, now: d.now, isShuttingDown: d.isShuttingDown, ...(d.storage ? { storage: d.storage } : {}) }));
   app.route("/", providerRoutes(d.runtime));
   app.route("/", roomRoutes(d.rooms, d.sse));
-  app.route("/", operatorRoutes(d.admission));
+  app.route("/", operatorRoutes(d.admission, d.storage));
   app.route("/", docsRoutes({ openapi: () => app.getOpenAPI31Document(openApiConfig(d.version)) }));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
@@ -72,6 +75,8 @@ export function buildApp(d: AppDeps) {
 
   app.notFound((c) => c.json(errorBody("NOT_FOUND", `no route ${c.req.method} ${new URL(c.req.url).pathname}; see GET / for links and GET /openapi.json for every route`), 404));
   app.onError((err, c) => {
+    // A full disk or a damaged tenant file is recorded (and logged) there, then answered 503 like any AppError.
+    d.storage?.observe(err, c.get("principal")?.tenant);
     const { appError, unexpected } = toAppError(err);
     if (unexpected) {
       const log = c.get("log") ?? d.log;

@@ -27,6 +27,7 @@ import { formatSseFrame } from "./sse/sse.stream.js";
 import { loadMigrations } from "./storage/migrations.js";
 import { packageRoot } from "./storage/paths.js";
 import { lockDataDir, openServiceDb } from "./storage/service-db.js";
+import { StorageHealth, tenantFilesWithData } from "./storage/storage-health.js";
 import { TenantDatabases } from "./storage/tenant-db.js";
 
 /** On shutdown, how long followers get to take the events already stored before their connections are cut. */
@@ -73,7 +74,16 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
   try {
     const signingKey = await loadOrCreateSigningKey(config.dataDir);
     const serviceDb = openServiceDb(config.dataDir, config.storage.busyTimeoutMs);
+    const tenantDir = path.join(config.dataDir, "tenants");
+    const storage = new StorageHealth({
+      db: serviceDb.sqlite,
+      log,
+      now,
+      onDisk: tenantFilesWithData(tenantDir),
+      fileOf: (tenant) => path.join(tenantDir, `${tenant}.db`),
+    });
     const tenants = new TenantDatabases({
+      guard: storage,
       dataDir: config.dataDir,
       migrations: loadMigrations(path.join(packageRoot(), "migrations")),
       busyTimeoutMs: config.storage.busyTimeoutMs,
@@ -146,6 +156,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       admission,
       rateLimit: { rps: limits.rateLimitRps, burst: limits.rateLimitBurst },
       sse: { heartbeatMs: config.events.heartbeatMs, followers },
+      storage,
     });
 
     let closed = false;

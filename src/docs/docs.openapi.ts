@@ -61,6 +61,7 @@ export const REQUIRED_ACCESS: Record<string, Access> = {
   roomEvents: "read",
   getGlobalStop: "root",
   setGlobalStop: "root",
+  getStorageState: "root",
 };
 
 export interface Operation {

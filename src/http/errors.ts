@@ -8,6 +8,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { AppError, type ErrorCode } from "../errors.js";
 import { AuthError } from "../auth/tokens.js";
+import { classifyStorageError, storageFullError, tenantDamagedError } from "../storage/storage-health.js";
 import { REALM } from "./constants.js";
 
 export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
@@ -68,18 +69,14 @@ export function errorResponse(c: Context, err: AppError): Response {
   return c.json(errorBody(err.code, err.message, err.options.details), status);
 }
 
-function isSqliteBusy(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"));
-}
-
 /** Maps anything thrown to an AppError; unknown errors become INTERNAL (the caller logs them). */
 export function toAppError(err: unknown): { appError: AppError; unexpected: boolean } {
   if (err instanceof AppError) return { appError: err, unexpected: false };
   if (err instanceof AuthError) return { appError: new AppError(err.code, err.message), unexpected: false };
-  if (isSqliteBusy(err)) {
-    return { appError: new AppError("STORAGE_BUSY", "storage is busy; retry shortly", { retryAfterS: 1 }), unexpected: false };
-  }
+  const fault = classifyStorageError(err);
+  if (fault === "busy") return { appError: new AppError("STORAGE_BUSY", "storage is busy; retry shortly", { retryAfterS: 1 }), unexpected: false };
+  if (fault === "full") return { appError: storageFullError(), unexpected: false };
+  if (fault === "damaged") return { appError: tenantDamagedError(), unexpected: false };
   if (err instanceof HTTPException) {
     if (err.status === 413) return { appError: new AppError("PAYLOAD_TOO_LARGE", "request body is too large"), unexpected: false };
     if (err.status === 415) {

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import pino from "pino";
+import pino, { type Logger } from "pino";
 import { SignJWT } from "jose";
 import type { Access } from "../../src/auth/principal.js";
 import { signToken } from "../../src/auth/tokens.js";
@@ -24,11 +24,11 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  opts: { env?: Record<string, string>; limits?: Partial<ServiceLimits>; dataDir?: string; keepDataDir?: boolean } = {},
+  opts: { env?: Record<string, string>; limits?: Partial<ServiceLimits>; dataDir?: string; keepDataDir?: boolean; log?: Logger } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), "roomservice-test-"));
   const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: "silent", ECHO_TOKEN_DELAY_MS: "0", ...opts.env });
-  const server = await createServer(config, { log: pino({ level: "silent" }), ...(opts.limits ? { limits: opts.limits } : {}) });
+  const server = await createServer(config, { log: opts.log ?? pino({ level: "silent" }), ...(opts.limits ? { limits: opts.limits } : {}) });
   const settings = { issuer: config.auth.issuer, audience: config.auth.audience };
   const t: TestServer = {
     server,
