@@ -14,7 +14,9 @@
  * `pi:message_update` (room.event-view.ts) and the page costs what its deltas do.
  *
  * The rows come from the stores' page readers (newest `limit + 1` before a
- * seq, ascending); only serialising, which is where the cost is, is paced here.
+ * seq, ascending), read when the page's turn comes; only serialising, which is
+ * where the cost is, is paced here. Memory is bounded by `maxConcurrent`
+ * pages being built plus, per connection, the one page it is being sent.
  */
 import type { RoomEvent } from "../events/event.types.js";
 import type { MessageRecord } from "./room.dto.js";
@@ -22,8 +24,8 @@ import { withoutPartialText } from "./room.event-view.js";
 
 /** Bytes of JSON per list of a page (the newest rows that fit, at least one). */
 export const LIST_BYTES = 512 * 1024;
-/** Bytes serialised between two pauses: about a millisecond of work. */
-export const SLICE_BYTES = 64 * 1024;
+/** Bytes serialised between two pauses: a fraction of a millisecond of work. */
+export const SLICE_BYTES = 32 * 1024;
 
 export interface HistoryListPage {
   /** Each row's JSON, ascending by seq. */
@@ -74,12 +76,17 @@ export class HistoryPager {
     this.#sliceBytes = opts.sliceBytes ?? SLICE_BYTES;
   }
 
-  /** Both lists of one page. Reads synchronously (one statement per list), serialises paced. */
+  /**
+   * Both lists of one page: waits its turn, reads both lists synchronously
+   * (one statement each), then serialises them paced. The caller must keep
+   * the tenant's file open until this resolves.
+   */
   async page(read: HistoryReaders, q: HistoryRequest): Promise<{ messages: HistoryListPage; events: HistoryListPage }> {
-    const messages = read.messages(q.messagesBeforeSeq, q.limit + 1);
-    const events = read.events(q.eventsBeforeSeq, q.limit + 1);
     await this.#acquire();
     try {
+      // Read once it is this page's turn, so pages waiting for one hold no rows.
+      const messages = read.messages(q.messagesBeforeSeq, q.limit + 1);
+      const events = read.events(q.eventsBeforeSeq, q.limit + 1);
       const m = await this.#list(messages, q.limit, (x) => x);
       const e = await this.#list(events, q.limit, q.partialText ? (x) => x : withoutPartialText);
       return { messages: m, events: e };

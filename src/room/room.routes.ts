@@ -6,7 +6,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { envelopeSchema, listEnvelopeSchema, ok, okList } from "../http/envelope.js";
-import { jsonResponse } from "../http/respond.js";
+import { jsonPiecesResponse, jsonResponse } from "../http/respond.js";
 import type { AppEnv } from "../http/context.js";
 import { requireAccess } from "../http/middleware/auth.js";
 import { bearerSecurity, errorResponses } from "../http/openapi-helpers.js";
@@ -43,6 +43,16 @@ const json = <T extends z.ZodType>(schema: T, description: string, example?: unk
   content: { "application/json": { schema, ...(example === undefined ? {} : { example }) } },
 });
 const optionalBody = <T extends z.ZodType>(schema: T) => ({ required: false, content: { "application/json": { schema } } });
+
+/** `items` with a "," piece between each two. */
+function commaSeparated(items: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0) out.push(",");
+    out.push(items[i]!);
+  }
+  return out;
+}
 
 function ctxOf(c: Context<AppEnv>): RoomCtx {
   return { tdb: c.get("tenantDb"), principal: c.get("principal") };
@@ -273,10 +283,11 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number; follo
         messages: { has_more: h.messages.hasMore, next_before_seq: h.messages.nextBeforeSeq },
         events: { has_more: h.events.hasMore, next_before_seq: h.events.nextBeforeSeq },
       };
-      // The lists arrive as each item's JSON (serialised a slice at a time by the service): joined, not
-      // re-encoded. The text is the 200 schema's JSON, which the typed handler cannot see in a string.
-      const body = `{"success":true,"data":{"room":${JSON.stringify(h.room)},"messages":[${h.messages.items.join(",")}],"events":[${h.events.items.join(",")}]},"meta":${JSON.stringify(meta)}}`;
-      return c.body(body, 200, { "content-type": "application/json" }) as never;
+      // The lists arrive as each item's JSON (serialised a slice at a time by the service) and go out a
+      // chunk at a time, never joined into one string. The text is the 200 schema's JSON, which the
+      // typed handler cannot see in a stream.
+      const pieces = [`{"success":true,"data":{"room":${JSON.stringify(h.room)},"messages":[`, ...commaSeparated(h.messages.items), `],"events":[`, ...commaSeparated(h.events.items), `]},"meta":${JSON.stringify(meta)}}`];
+      return jsonPiecesResponse(c, pieces, 200) as never;
     },
   );
 

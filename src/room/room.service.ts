@@ -459,22 +459,27 @@ export class RoomService {
   /**
    * GET /history: the newest messages and events before each list's cursor,
    * ascending by seq, each list bounded in rows and in bytes (room.history.ts)
-   * and serialised a slice at a time. Rows are read before the first pause.
+   * and serialised a slice at a time; the tenant's file is held open until then.
    */
   async history(ctx: RoomCtx, id: string, q: HistoryQueryInput): Promise<HistoryResult> {
     const { tdb } = ctx;
     const room = roomDto(tdb.tenant, this.#roomOr404(tdb, id));
     const lastSeq = lastEventSeq(tdb, id);
-    const page = await this.#history.page(
-      { messages: (before, n) => listMessages(tdb, id, n, before).map(messageDto), events: (before, n) => readEventsBefore(tdb, id, before, n) },
-      {
-        limit: q.limit,
-        messagesBeforeSeq: q.messages_before_seq ?? q.before_seq ?? Number.MAX_SAFE_INTEGER,
-        eventsBeforeSeq: q.events_before_seq ?? q.before_seq ?? Number.MAX_SAFE_INTEGER,
-        partialText: q.partial_text ?? true,
-      },
-    );
-    return { room, messages: page.messages, events: page.events, lastSeq };
+    const release = this.#d.holdTenant(tdb.tenant);
+    try {
+      const page = await this.#history.page(
+        { messages: (before, n) => listMessages(tdb, id, n, before).map(messageDto), events: (before, n) => readEventsBefore(tdb, id, before, n) },
+        {
+          limit: q.limit,
+          messagesBeforeSeq: q.messages_before_seq ?? q.before_seq ?? Number.MAX_SAFE_INTEGER,
+          eventsBeforeSeq: q.events_before_seq ?? q.before_seq ?? Number.MAX_SAFE_INTEGER,
+          partialText: q.partial_text ?? true,
+        },
+      );
+      return { room, messages: page.messages, events: page.events, lastSeq };
+    } finally {
+      release();
+    }
   }
 
   /**
