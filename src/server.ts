@@ -15,6 +15,7 @@ import { EventBus } from "./events/event.bus.js";
 import { EventLog } from "./events/event.log.js";
 import { claimInTransaction, outsideRequest } from "./idempotency/idempotency.context.js";
 import { RoomService } from "./room/room.service.js";
+import { roomStream } from "./room/room.stream.js";
 import { Admission } from "./runtime/admission.js";
 import { LifecycleTimers } from "./runtime/lifecycle-timers.js";
 import { createLlmRuntime } from "./runtime/llm/llm.runtime.js";
@@ -98,10 +99,15 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       logger: log,
       env: opts.secretsEnv ?? {},
     });
-    const events = new EventLog(new EventBus(formatSseFrame), {
+    const bus = new EventBus(formatSseFrame, (err, at) =>
+      log.error({ err, tenant: at.tenant, kind: at.kind, stream_id: at.streamId, seq: at.seq, event_type: at.eventType }, "an event follower's listener threw; it was dropped"),
+    );
+    const events = new EventLog(bus, {
       now,
+      kinds: [roomStream],
       beforeCommit: claimInTransaction,
-      onCompactionFailed: (t, roomId, err) => log.warn({ err, tenant: t.tenant, room_id: roomId }, "event compaction failed; the room's events stay uncompacted until its next turn ends"),
+      onCompactionFailed: (t, kind, streamId, err) =>
+        log.warn({ err, tenant: t.tenant, kind, stream_id: streamId }, "event compaction failed; the stream's events stay uncompacted until its next compaction event"),
     });
     let admission: Admission | null = null;
     const workers = new RoomWorkers({

@@ -114,13 +114,13 @@ export function storageFigure(c: StorageCtx, dataDir: string, w: StorageWork): F
     notes.push(`bytes per char by table/index (${first} − ${c.baseTenant}, dbstat page bytes): ${breakdown.map((r) => `${r.name} ${r.perChar.toFixed(2)}`).join(", ")}.`);
     const db = new Database(path.join(dataDir, "tenants", `${first}.db`), { readonly: true, fileMustExist: true });
     try {
-      const ev = db.prepare("SELECT event_type, count(*) AS n, SUM(length(payload)) AS payload_chars, SUM(length(room_id) + length(coalesce(turn_id, '')) + length(event_type) + length(coalesce(agent_key, '')) + length(created_at)) AS other_chars FROM room_events GROUP BY event_type ORDER BY payload_chars DESC").all() as { event_type: string; n: number; payload_chars: number; other_chars: number }[];
-      notes.push(`live room_events rows in ${first} (not yet compacted) by type (count, payload chars, other column chars): ${ev.map((e) => `${e.event_type} ×${e.n} ${e.payload_chars}+${e.other_chars}`).join(", ") || "none"}.`);
-      const segs = db.prepare("SELECT first_seq, events FROM room_event_segments").all() as { first_seq: number; events: Buffer }[];
+      const ev = db.prepare("SELECT event_type, count(*) AS n, SUM(length(payload)) AS payload_chars, SUM(length(kind) + length(stream_id) + length(coalesce(turn_id, '')) + length(event_type) + length(coalesce(agent_key, '')) + length(created_at)) AS other_chars FROM stream_events GROUP BY event_type ORDER BY payload_chars DESC").all() as { event_type: string; n: number; payload_chars: number; other_chars: number }[];
+      notes.push(`live stream_events rows in ${first} (not yet compacted) by type (count, payload chars, other column chars): ${ev.map((e) => `${e.event_type} ×${e.n} ${e.payload_chars}+${e.other_chars}`).join(", ") || "none"}.`);
+      const segs = db.prepare("SELECT first_seq, events FROM stream_event_segments").all() as { first_seq: number; events: Buffer }[];
       const inflated = segs.reduce((a, g) => a + inflateRawSync(g.events).length, 0);
       const deflated = segs.reduce((a, g) => a + g.events.length, 0);
       const segEvents = segs.reduce((a, g) => a + decodeSegment(g.events, g.first_seq).length, 0);
-      notes.push(`room_event_segments in ${first}: ${segs.length} segments (one per finished turn) holding ${segEvents} events, ${deflated} bytes deflated from ${inflated} (${(deflated / Math.max(1, inflated)).toFixed(2)}); deflated bytes per char ${(deflated / w.chars[first]!).toFixed(2)}.`);
+      notes.push(`stream_event_segments in ${first}: ${segs.length} segments (one per finished turn) holding ${segEvents} events, ${deflated} bytes deflated from ${inflated} (${(deflated / Math.max(1, inflated)).toFixed(2)}); deflated bytes per char ${(deflated / w.chars[first]!).toFixed(2)}.`);
       const msg = db.prepare("SELECT kind, count(*) AS n, SUM(length(content)) AS content_chars, SUM(length(metadata) + length(id) + length(room_id) + length(coalesce(turn_id, '')) + length(created_at)) AS other_chars FROM room_messages GROUP BY kind").all() as { kind: string; n: number; content_chars: number; other_chars: number }[];
       notes.push(`room_messages in ${first} by kind (count, content chars, other column chars): ${msg.map((m) => `${m.kind} ×${m.n} ${m.content_chars}+${m.other_chars}`).join(", ")}.`);
     } finally {

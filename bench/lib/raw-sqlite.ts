@@ -43,7 +43,7 @@ export interface CapturedRows {
 /**
  * Reads the schema, the rooms and up to maxRows events (ascending) from a
  * tenant file, read-only. Finished turns live compacted in
- * room_event_segments; they are decoded back into the rows the server first
+ * stream_event_segments; they are decoded back into the rows the server first
  * inserted (the payload text is the same JSON), so the baseline inserts
  * exactly what the server wrote before compacting it.
  */
@@ -54,12 +54,12 @@ export function captureRows(tenantFile: string, roomIds: readonly string[], maxR
     const marks = roomIds.map(() => "?").join(",");
     const rooms = db.prepare(`SELECT * FROM rooms WHERE id IN (${marks})`).all(...roomIds) as Record<string, unknown>[];
     const events = db
-      .prepare(`SELECT room_id, seq, event_type, agent_key, turn_id, payload, created_at FROM room_events WHERE room_id IN (${marks})`)
+      .prepare(`SELECT stream_id, seq, event_type, agent_key, turn_id, payload, created_at FROM stream_events WHERE kind = 'room' AND stream_id IN (${marks})`)
       .raw()
       .all(...roomIds) as unknown[][];
-    const segments = db.prepare(`SELECT room_id, first_seq, events FROM room_event_segments WHERE room_id IN (${marks})`).all(...roomIds) as { room_id: string; first_seq: number; events: Buffer }[];
+    const segments = db.prepare(`SELECT stream_id, first_seq, events FROM stream_event_segments WHERE kind = 'room' AND stream_id IN (${marks})`).all(...roomIds) as { stream_id: string; first_seq: number; events: Buffer }[];
     for (const seg of segments) {
-      for (const r of decodeSegment(seg.events, seg.first_seq)) events.push([seg.room_id, r.seq, r.event_type, r.agent_key, r.turn_id, JSON.stringify(r.payload), r.created_at]);
+      for (const r of decodeSegment(seg.events, seg.first_seq)) events.push([seg.stream_id, r.seq, r.event_type, r.agent_key, r.turn_id, JSON.stringify(r.payload), r.created_at]);
     }
     const key = (r: unknown[]) => `${String(r[6])} ${String(r[0])} ${String(r[1]).padStart(12, "0")}`;
     events.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
@@ -77,7 +77,7 @@ export function rawEventInserts(dir: string, name: string, rows: CapturedRows, p
     const cols = Object.keys(rows.rooms[0] ?? {});
     const insRoom = db.prepare(`INSERT INTO rooms (${cols.join(",")}) VALUES (${cols.map(() => "?").join(",")})`);
     for (const r of rows.rooms) insRoom.run(...cols.map((c) => r[c]));
-    const ins = db.prepare("INSERT INTO room_events (room_id, seq, event_type, agent_key, turn_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    const ins = db.prepare("INSERT INTO stream_events (kind, stream_id, seq, event_type, agent_key, turn_id, payload, created_at) VALUES ('room', ?, ?, ?, ?, ?, ?, ?)");
     const batch = db.transaction((slice: unknown[][]) => {
       for (const r of slice) ins.run(...r);
     });

@@ -1,62 +1,96 @@
 /**
- * In-process fan-out of committed events. Publishing is synchronous and O(1)
- * per subscriber: listeners must only enqueue (the SSE helper bounds its own
+ * In-process fan-out of committed events, per stream: a topic is
+ * `(tenant, kind, stream id)`. Publishing is synchronous and O(1) per
+ * subscriber: listeners must only enqueue (the SSE helper bounds its own
  * buffer), so one slow follower never slows the writer or the others. The
  * wire frame is serialised once per event and shared by every follower.
  */
-import type { RoomEvent } from "./event.types.js";
+import type { StreamRecord } from "./event.stream.js";
 
-export type EventListener = (event: RoomEvent, frame: string) => void;
+export type EventListener<R extends StreamRecord = StreamRecord> = (event: R, frame: string) => void;
+
+/** Where a listener failed, for the log. */
+export interface ListenerFailure {
+  tenant: string;
+  kind: string;
+  streamId: string;
+  seq: number;
+  eventType: string;
+}
 
 export class EventBus {
   readonly #topics = new Map<string, Set<EventListener>>();
-  readonly #serialize: (event: RoomEvent) => string;
+  readonly #serialize: (event: StreamRecord) => string;
+  readonly #onListenerError: ((err: unknown, where: ListenerFailure) => void) | undefined;
 
-  constructor(serialize: (event: RoomEvent) => string) {
+  /**
+   * `serialize` makes the frame every follower shares (`formatSseFrame`).
+   * `onListenerError` hears of each listener that threw and was dropped
+   * (the server logs it); it must not throw.
+   */
+  constructor(serialize: (event: StreamRecord) => string, onListenerError?: (err: unknown, where: ListenerFailure) => void) {
     this.#serialize = serialize;
+    this.#onListenerError = onListenerError;
   }
 
-  static key(tenant: string, roomId: string): string {
-    return `${tenant}/${roomId}`;
+  static key(tenant: string, kind: string, streamId: string): string {
+    return `${tenant}/${kind}/${streamId}`;
   }
 
-  subscribe(tenant: string, roomId: string, listener: EventListener): () => void {
-    const key = EventBus.key(tenant, roomId);
+  subscribe<R extends StreamRecord>(tenant: string, kind: string, streamId: string, listener: EventListener<R>): () => void {
+    const key = EventBus.key(tenant, kind, streamId);
+    const l = listener as unknown as EventListener;
     let set = this.#topics.get(key);
     if (!set) this.#topics.set(key, (set = new Set()));
-    set.add(listener);
+    set.add(l);
     return () => {
       const current = this.#topics.get(key);
       if (!current) return;
-      current.delete(listener);
+      current.delete(l);
       if (current.size === 0) this.#topics.delete(key);
     };
   }
 
   /**
-   * Delivers committed events, in order. A throwing listener is dropped, never propagated to the writer.
-   * The set is iterated live, not copied (a room may have 1,000 followers): a listener that unsubscribes
-   * during the call, itself or another, is skipped from then on, which is what it asked for.
+   * Delivers committed events of one stream, in order. A throwing listener
+   * is dropped and reported to `onListenerError`, never propagated to the
+   * writer. The set is iterated live, not copied (a room may have 1,000
+   * followers): a listener that unsubscribes during the call, itself or
+   * another, is skipped from then on, which is what it asked for.
    */
-  publish(tenant: string, roomId: string, events: readonly RoomEvent[]): void {
-    const set = this.#topics.get(EventBus.key(tenant, roomId));
+  publish(tenant: string, kind: string, streamId: string, events: readonly StreamRecord[]): void {
+    if (events.length === 0) return;
+    const key = EventBus.key(tenant, kind, streamId);
+    const set = this.#topics.get(key);
     if (!set || set.size === 0) return;
     for (const event of events) {
       const frame = this.#serialize(event);
       for (const listener of set) {
         try {
           listener(event, frame);
-        } catch {
+        } catch (err) {
           set.delete(listener);
+          if (set.size === 0) this.#topics.delete(key);
+          this.#report(err, { tenant, kind, streamId, seq: event.seq, eventType: event.event_type });
         }
       }
     }
   }
 
-  subscriberCount(tenant?: string, roomId?: string): number {
-    if (tenant !== undefined && roomId !== undefined) return this.#topics.get(EventBus.key(tenant, roomId))?.size ?? 0;
+  #report(err: unknown, where: ListenerFailure): void {
+    try {
+      this.#onListenerError?.(err, where);
+    } catch {
+      // A failing logger must not turn into a failed publish: the events are committed.
+    }
+  }
+
+  /** Live listeners: of one stream, of one tenant (all kinds), or of all. */
+  subscriberCount(tenant?: string, kind?: string, streamId?: string): number {
+    if (tenant !== undefined && kind !== undefined && streamId !== undefined) return this.#topics.get(EventBus.key(tenant, kind, streamId))?.size ?? 0;
+    const prefix = tenant === undefined ? "" : kind === undefined ? `${tenant}/` : `${tenant}/${kind}/`;
     let n = 0;
-    for (const [key, set] of this.#topics) if (tenant === undefined || key.startsWith(`${tenant}/`)) n += set.size;
+    for (const [key, set] of this.#topics) if (key.startsWith(prefix)) n += set.size;
     return n;
   }
 }

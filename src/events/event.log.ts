@@ -1,62 +1,118 @@
 /**
  * Durable first, then fan out. `EventLog.transaction` runs a synchronous
- * better-sqlite3 transaction in which writers append events; only after it
- * commits are those events published, with `partial.text` rebuilt by the same
- * fold replay uses. A transaction that throws publishes nothing. A
- * transaction that ends a turn (emits `agent:turn_end`) also compacts the
- * room's events up to there into one segment (event.store.ts), from the rows
- * this process appended when it knows them all (`LiveRows`), else from SQL.
+ * better-sqlite3 transaction in which writers append events to streams of
+ * any registered kind (event.stream.ts); only after it commits are those
+ * events published on the bus, as the kind's wire records, payloads rebuilt
+ * by the same codec replay uses. A transaction that throws publishes
+ * nothing. A transaction that appends a kind's compaction event (a room's
+ * `agent:turn_end`) also compacts that stream's events up to there into one
+ * segment (event.store.ts), from the rows this process appended when it
+ * knows them all (`LiveRows`), else from SQL.
+ *
+ * Per event the work is one insert and the record; per stream and
+ * transaction, one read and one write of its `event_streams` row.
  */
+import type { SseSource } from "../sse/sse.types.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 import type { EventBus } from "./event.bus.js";
 import type { StoredEventRow } from "./event.segment.js";
-import { appendEvent, compactEvents, eventId, foldAt, SeqCounter } from "./event.store.js";
-import { advance, fill, strip, type TextFold } from "./event.text.js";
-import type { NewEvent, RoomEvent } from "./event.types.js";
+import { appendRow, compactEvents, findStream, isClosed, lastSeq, NO_STATE, readEventsAfter, readEventsBefore, saveStream, StoredLog } from "./event.store.js";
+import { validateKind, type NewStreamEvent, type StreamCodec, type StreamKind, type StreamRecord } from "./event.stream.js";
+import { ROOM_STREAM, type NewEvent, type RoomEvent } from "./event.types.js";
 
 export interface EventTx {
-  /** Appends an event to the room's log inside the open transaction and returns it as readers will see it. */
+  /** Appends an event to the room's stream inside the open transaction and returns it as readers will see it. */
   emit(roomId: string, event: NewEvent): RoomEvent;
+  /**
+   * Appends an event to a stream of a registered kind and returns its wire
+   * record as readers will see it. Throws for an unregistered kind, an event
+   * type the kind does not have, or a stream that does not exist yet unless
+   * the event is the kind's opening event.
+   */
+  append<R extends StreamRecord = StreamRecord>(kind: string, streamId: string, event: NewStreamEvent): R;
   /** The transaction's timestamp (one per transaction, so rows written together agree). */
   readonly nowIso: string;
 }
 
 export interface EventLogOptions {
   now?: () => number;
+  /** Kinds to register at once (see `register`). */
+  kinds?: readonly StreamKind<any, any>[];
   /** Runs inside every transaction after its body, so its writes commit (or roll back) with it. */
   beforeCommit?: (t: TenantDb, result: unknown) => void;
   /** A compaction failed and was rolled back alone: the events stay live rows (still complete), the transaction goes on. */
-  onCompactionFailed?: (t: TenantDb, roomId: string, err: unknown) => void;
+  onCompactionFailed?: (t: TenantDb, kind: string, streamId: string, err: unknown) => void;
+  /** Codec states kept between transactions (default 4,096; see STATES_MAX). */
+  maxCodecStates?: number;
 }
 
 /**
- * Bounds of the live-row memory: rooms remembered (least recently written
- * dropped first) and rows across them (about 300 bytes each). A room that is
- * dropped is compacted from SQL at its next turn end, as after a restart.
+ * Bounds of the live-row memory: streams remembered (least recently written
+ * dropped first) and rows across them (about 300 bytes each). A stream that
+ * is dropped is compacted from SQL at its next compaction event, as after a
+ * restart.
  */
-const LIVE_ROOMS_MAX = 256;
+const LIVE_STREAMS_MAX = 256;
 const LIVE_ROWS_MAX = 32_768;
+/**
+ * Bound of the codec states kept between transactions (a room's text fold:
+ * the text of the message in progress). A state is normally dropped at its
+ * stream's compaction or terminal event; the bound keeps streams that stop
+ * mid-message (a turn cut off, its end never recorded) from piling up. A
+ * dropped state is rebuilt from the log (`StreamCodec.stateAt`) when the
+ * stream next needs it.
+ */
+const STATES_MAX = 4_096;
 
 /**
- * Every live room_events row of one room (all rows since its last segment),
- * as this process appended and committed them, so the turn's compaction need
- * not read them back. Only known to be complete from a compaction in this
- * process (or the room's very first event) on; tied to the TenantDb it was
- * written through, so a reopened file starts unknown.
+ * Every live stream_events row of one stream (all rows since its last
+ * segment), as this process appended and committed them, so the stream's
+ * compaction need not read them back. Only known to be complete from a
+ * compaction in this process (or the stream's very first event) on; tied to
+ * the TenantDb it was written through, so a reopened file starts unknown.
  */
 interface LiveRows {
   t: TenantDb;
   rows: StoredEventRow[];
 }
 
+interface Kind {
+  readonly def: StreamKind<StreamRecord, unknown>;
+  readonly name: string;
+  readonly types: ReadonlySet<string>;
+  readonly codec: StreamCodec<unknown> | undefined;
+}
+
+/** One stream's part of one transaction. */
+interface TxStream {
+  readonly kind: Kind;
+  readonly id: string;
+  /** The last seq taken (the stream's, as this transaction sees it). */
+  last: number;
+  /** No event_streams row yet: this transaction's opening event creates it. */
+  readonly isNew: boolean;
+  /** The seq of the terminal event appended in this transaction, else null. */
+  closedSeq: number | null;
+  /** The seq of the last compaction event appended in this transaction, else 0. */
+  compactAt: number;
+  compacted: boolean;
+  /** Codec state after this transaction's last state-carrying event, and that event's seq. */
+  state: unknown;
+  stateSeq: number;
+  readonly rows: StoredEventRow[];
+  readonly records: StreamRecord[];
+}
+
 export class EventLog {
   readonly #bus: EventBus;
   readonly #now: () => number;
-  /** Live text folds of rooms with a message in progress, keyed by tenant/room. */
-  readonly #folds = new Map<string, TextFold>();
+  readonly #kinds = new Map<string, Kind>();
+  /** Codec states of streams in the middle of something (a message), keyed by tenant/kind/stream, least recently written first. */
+  readonly #states = new Map<string, unknown>();
   readonly #beforeCommit: EventLogOptions["beforeCommit"];
   readonly #onCompactionFailed: EventLogOptions["onCompactionFailed"];
-  /** Keyed by tenant/room, in order of last write (a Map iterates oldest first). */
+  readonly #maxStates: number;
+  /** Keyed by tenant/kind/stream, in order of last write (a Map iterates oldest first). */
   readonly #live = new Map<string, LiveRows>();
   #liveRowCount = 0;
 
@@ -65,111 +121,216 @@ export class EventLog {
     this.#now = opts.now ?? Date.now;
     this.#beforeCommit = opts.beforeCommit;
     this.#onCompactionFailed = opts.onCompactionFailed;
+    this.#maxStates = opts.maxCodecStates ?? STATES_MAX;
+    for (const kind of opts.kinds ?? []) this.register(kind);
   }
 
   get bus(): EventBus {
     return this.#bus;
   }
 
-  /** Runs `fn` in one IMMEDIATE transaction, then publishes what it emitted. Must not be nested. */
+  /** Adds a stream kind. Throws on an invalid definition or a name already registered. */
+  register<R extends StreamRecord, S>(kind: StreamKind<R, S>): void {
+    const def = kind as unknown as StreamKind<StreamRecord, unknown>;
+    validateKind(def);
+    if (this.#kinds.has(kind.name)) throw new Error(`stream kind ${kind.name} is already registered`);
+    this.#kinds.set(kind.name, { def, name: kind.name, types: new Set(kind.eventTypes), codec: def.codec });
+  }
+
+  /** The registered kind called `name`; throws if there is none. */
+  kind<R extends StreamRecord = StreamRecord>(name: string): StreamKind<R, unknown> {
+    return this.#kind(name).def as unknown as StreamKind<R, unknown>;
+  }
+
+  #kind(name: string): Kind {
+    const k = this.#kinds.get(name);
+    if (!k) throw new Error(`stream kind ${name} is not registered`);
+    return k;
+  }
+
+  /** Events of a stream with seq > afterSeq, ascending, at most `limit`, as its kind's wire records. */
+  readAfter<R extends StreamRecord = StreamRecord>(t: TenantDb, kind: string, streamId: string, afterSeq: number, limit: number): R[] {
+    return readEventsAfter(t, this.kind<R>(kind), streamId, afterSeq, limit);
+  }
+
+  /** The newest `limit` events of a stream with seq < beforeSeq, ascending. */
+  readBefore<R extends StreamRecord = StreamRecord>(t: TenantDb, kind: string, streamId: string, beforeSeq: number, limit: number): R[] {
+    return readEventsBefore(t, this.kind<R>(kind), streamId, beforeSeq, limit);
+  }
+
+  /** The stream's last committed seq (0 when it has none). */
+  lastSeq(t: TenantDb, kind: string, streamId: string): number {
+    return lastSeq(t, this.#kind(kind).name, streamId);
+  }
+
+  /** True once the stream's terminal event has committed. */
+  isClosed(t: TenantDb, kind: string, streamId: string): boolean {
+    return isClosed(t, this.#kind(kind).name, streamId);
+  }
+
+  /**
+   * The stream for the SSE helper (src/sse): durable replay, the live feed,
+   * and the kind's terminal event. The caller keeps the tenant file open
+   * (`TenantDatabases.hold`) for as long as the stream is followed.
+   */
+  source<R extends StreamRecord = StreamRecord>(t: TenantDb, kind: string, streamId: string): SseSource<R> {
+    const k = this.kind<R>(kind);
+    return {
+      replay: (after, limit) => readEventsAfter(t, k, streamId, after, limit),
+      subscribe: (listener) => this.#bus.subscribe<R>(t.tenant, k.name, streamId, listener),
+      isTerminal: (e) => e.event_type === k.terminal,
+      isClosed: () => isClosed(t, k.name, streamId),
+    };
+  }
+
+  /** What the log keeps in memory between transactions, for tests and metrics. */
+  memory(): { streamsWithState: number; streamsWithLiveRows: number; liveRows: number } {
+    return { streamsWithState: this.#states.size, streamsWithLiveRows: this.#live.size, liveRows: this.#liveRowCount };
+  }
+
+  /** Runs `fn` in one IMMEDIATE transaction, then publishes what it appended. Must not be nested. */
   transaction<T>(t: TenantDb, fn: (tx: EventTx) => T): T {
     if (t.sqlite.inTransaction) throw new Error("EventLog.transaction must not be nested");
     const nowIso = new Date(this.#now()).toISOString();
-    const emitted: RoomEvent[] = [];
-    const pendingFolds = new Map<string, TextFold>();
-    const seqs = new SeqCounter(t);
-    /** Rooms whose turn ended in this transaction, with the seq of that `agent:turn_end`. */
-    let turnEnds: Map<string, number> | null = null;
-    /** Rows appended in this transaction, per room; they join the live-row memory once committed. */
-    const appended = new Map<string, StoredEventRow[]>();
-    /** Rooms compacted in this transaction, and up to which seq. */
-    const compacted = new Map<string, number>();
-    const append = (roomId: string, ev: NewEvent, storedPayload: Record<string, unknown>): RoomEvent => {
-      const row: StoredEventRow = {
-        seq: seqs.take(roomId),
-        event_type: ev.event_type,
-        agent_key: ev.agent_key ?? null,
-        turn_id: ev.turn_id ?? null,
-        payload: JSON.stringify(storedPayload),
-        created_at: nowIso,
+    /** This transaction's streams, in order of first append, and by kind and id. */
+    const streams: TxStream[] = [];
+    const byKind = new Map<Kind, Map<string, TxStream>>();
+    /** The stream of the previous append: a writer usually appends several events to one stream in a row. */
+    let recent: TxStream | null = null;
+
+    const streamOf = (k: Kind, streamId: string, eventType: string): TxStream => {
+      let ids = byKind.get(k);
+      if (!ids) byKind.set(k, (ids = new Map()));
+      const known = ids.get(streamId);
+      if (known) return known;
+      const row = findStream(t, k.name, streamId);
+      if (!row && eventType !== k.def.opening) throw new Error(`cannot append to ${k.name} ${streamId}: no such ${k.name}`);
+      const s: TxStream = {
+        kind: k,
+        id: streamId,
+        last: row?.last_seq ?? 0,
+        isNew: !row,
+        closedSeq: null,
+        compactAt: 0,
+        compacted: false,
+        state: NO_STATE,
+        stateSeq: 0,
+        rows: [],
+        records: [],
       };
-      appendEvent(t, roomId, row);
-      let rows = appended.get(roomId);
-      if (!rows) appended.set(roomId, (rows = []));
-      rows.push(row);
-      return { id: eventId(roomId, row.seq), seq: row.seq, room_id: roomId, event_type: ev.event_type, agent_key: row.agent_key, turn_id: row.turn_id, payload: storedPayload, created_at: nowIso };
+      streams.push(s);
+      ids.set(streamId, s);
+      return s;
     };
+
+    const append = (k: Kind, streamId: string, ev: NewStreamEvent): StreamRecord => {
+      const type = ev.event_type;
+      if (!k.types.has(type)) throw new Error(`${k.name} streams have no event type ${JSON.stringify(type)}`);
+      let s = recent;
+      if (s === null || s.id !== streamId || s.kind !== k) recent = s = streamOf(k, streamId, type);
+      const seq = s.last + 1;
+      let stored = ev.payload;
+      let visible = stored;
+      const codec = k.codec;
+      if (codec !== undefined && codec.rewrites(type)) {
+        let after = codec.initial;
+        if (codec.carries(type)) {
+          let before = s.state;
+          if (before === NO_STATE) before = codec.restarts(type) ? codec.initial : this.#stateBefore(t, s, seq);
+          s.state = after = codec.advance(before, type, ev.payload);
+          s.stateSeq = seq;
+        }
+        stored = codec.store(after, type, ev.payload);
+        visible = codec.live(after, type, stored, ev.payload);
+      }
+      const row: StoredEventRow = { seq, event_type: type, agent_key: ev.agent_key ?? null, turn_id: ev.turn_id ?? null, payload: JSON.stringify(stored), created_at: nowIso };
+      appendRow(t, k.name, streamId, row);
+      // Only now, so an insert that throws takes no seq.
+      s.last = seq;
+      s.rows.push(row);
+      const record = k.def.record(streamId, row, visible);
+      s.records.push(record);
+      if (type === k.def.terminal && s.closedSeq === null) s.closedSeq = seq;
+      if (type === k.def.compactOn) s.compactAt = seq;
+      return record;
+    };
+
+    let rooms: Kind | undefined;
     const tx: EventTx = {
       nowIso,
-      emit: (roomId, ev) => {
-        if (ev.event_type === "agent:output") {
-          // The text is the output message's content, already stored once; readers get it back from there.
-          const { text: _text, ...rest } = ev.payload;
-          const visible = { ...append(roomId, ev, rest), payload: ev.payload };
-          emitted.push(visible);
-          return visible;
-        }
-        if (!ev.event_type.startsWith("pi:")) {
-          const stored = append(roomId, ev, ev.payload);
-          if (ev.event_type === "agent:turn_end") (turnEnds ??= new Map()).set(roomId, stored.seq);
-          emitted.push(stored);
-          return stored;
-        }
-        const key = `${t.tenant}/${roomId}`;
-        const prev = pendingFolds.get(key) ?? this.#folds.get(key) ?? (ev.event_type === "pi:message_start" ? { text: "" } : foldAt(t, roomId, seqs.last(roomId)));
-        const fold: TextFold = { text: prev.text };
-        advance(fold, ev.event_type, ev.payload);
-        const stored = append(roomId, ev, strip(fold, ev.event_type, ev.payload));
-        const visible = { ...stored, payload: fill(fold, ev.event_type, stored.payload) };
-        pendingFolds.set(key, fold);
-        emitted.push(visible);
-        return visible;
-      },
+      emit: (roomId, ev) => append((rooms ??= this.#kind(ROOM_STREAM)), roomId, ev) as RoomEvent,
+      append: <R extends StreamRecord>(kind: string, streamId: string, ev: NewStreamEvent) => append(this.#kind(kind), streamId, ev) as R,
     };
+
     const result = t.sqlite
       .transaction(() => {
         const r = fn(tx);
-        if (turnEnds) {
-          for (const [roomId, seq] of turnEnds) if (this.#compact(t, roomId, seq, appended.get(roomId) ?? [])) compacted.set(roomId, seq);
+        for (const s of streams) {
+          if (s.compactAt > 0) s.compacted = this.#compact(t, s);
+          saveStream(t, s.kind.name, s.id, s.last, s.closedSeq, s.isNew);
         }
-        seqs.writeBack();
         this.#beforeCommit?.(t, r);
         return r;
       })
       .immediate();
-    for (const [roomId, rows] of appended) this.#remember(t, roomId, rows, compacted.get(roomId));
-    for (const [key, fold] of pendingFolds) this.#folds.set(key, fold);
-    // A fold is only needed while a turn streams; drop it when the turn ends so idle rooms cost nothing.
-    for (const ev of emitted) if (ev.event_type === "agent:turn_end") this.#folds.delete(`${t.tenant}/${ev.room_id}`);
-    this.#publish(t.tenant, emitted);
+
+    for (const s of streams) {
+      const key = `${t.tenant}/${s.kind.name}/${s.id}`;
+      this.#remember(t, key, s.rows, s.compacted ? s.compactAt : undefined);
+      this.#keepState(key, s);
+    }
+    for (const s of streams) this.#bus.publish(t.tenant, s.kind.name, s.id, s.records);
     return result;
+  }
+
+  /** The codec state right before `seq`: from memory if this process kept it, else rebuilt from the log. */
+  #stateBefore(t: TenantDb, s: TxStream, seq: number): unknown {
+    const key = `${t.tenant}/${s.kind.name}/${s.id}`;
+    if (this.#states.has(key)) return this.#states.get(key);
+    return s.kind.codec!.stateAt(new StoredLog(t, s.kind.name, s.id), seq - 1);
+  }
+
+  /**
+   * After commit: a stream's codec state is kept for its next transaction,
+   * unless its compaction or terminal event came after its last
+   * state-carrying event (nothing needs it any more).
+   */
+  #keepState(key: string, s: TxStream): void {
+    const ended = Math.max(s.compactAt, s.closedSeq ?? 0);
+    if (s.state !== NO_STATE && s.stateSeq > ended) {
+      this.#states.delete(key);
+      this.#states.set(key, s.state);
+      if (this.#states.size > this.#maxStates) this.#states.delete(this.#states.keys().next().value as string);
+    } else if (ended > 0) {
+      this.#states.delete(key);
+    }
   }
 
   /**
    * Compaction in a savepoint of its own: if it fails, only it rolls back and
-   * the turn still ends. Returns whether it committed (to the savepoint).
+   * the transaction still commits. Returns whether it committed (to the savepoint).
    */
-  #compact(t: TenantDb, roomId: string, upToSeq: number, txRows: readonly StoredEventRow[]): boolean {
-    const live = this.#live.get(`${t.tenant}/${roomId}`);
-    const known = live && live.t === t ? live.rows.concat(txRows.filter((r) => r.seq <= upToSeq)) : undefined;
+  #compact(t: TenantDb, s: TxStream): boolean {
+    const live = this.#live.get(`${t.tenant}/${s.kind.name}/${s.id}`);
+    const known = live && live.t === t ? live.rows.concat(s.rows.filter((r) => r.seq <= s.compactAt)) : undefined;
     try {
-      t.sqlite.transaction(() => compactEvents(t, roomId, upToSeq, known))();
+      t.sqlite.transaction(() => compactEvents(t, s.kind.name, s.id, s.compactAt, known))();
       return true;
     } catch (err) {
-      this.#onCompactionFailed?.(t, roomId, err);
+      this.#onCompactionFailed?.(t, s.kind.name, s.id, err);
       return false;
     }
   }
 
   /**
-   * Adds a committed transaction's rows to the room's live-row memory. After
-   * a compaction up to `compactedUpTo` the live rows are exactly this
-   * transaction's later ones (they were appended after the turn's end); a
-   * room's first event also starts a complete record. Otherwise an unknown
-   * room stays unknown.
+   * Adds a committed transaction's rows to the stream's live-row memory.
+   * After a compaction up to `compactedUpTo` the live rows are exactly this
+   * transaction's later ones (they were appended after the compaction
+   * event); a stream's first event also starts a complete record. Otherwise
+   * an unknown stream stays unknown.
    */
-  #remember(t: TenantDb, roomId: string, rows: StoredEventRow[], compactedUpTo: number | undefined): void {
-    const key = `${t.tenant}/${roomId}`;
+  #remember(t: TenantDb, key: string, rows: StoredEventRow[], compactedUpTo: number | undefined): void {
+    if (rows.length === 0) return;
     const prev = this.#live.get(key);
     if (prev) {
       this.#live.delete(key);
@@ -181,26 +342,14 @@ export class EventLog {
       // In place: nothing else holds the array (a compaction reads a copy), and copying it per flush would make a turn quadratic.
       next = prev.rows;
       for (const r of rows) next.push(r);
-    }
-    else if (rows[0]!.seq === 1) next = rows;
+    } else if (rows[0]!.seq === 1) next = rows;
     else return;
     this.#live.set(key, { t, rows: next });
     this.#liveRowCount += next.length;
     for (const [oldest, entry] of this.#live) {
-      if (this.#live.size <= LIVE_ROOMS_MAX && this.#liveRowCount <= LIVE_ROWS_MAX) break;
+      if (this.#live.size <= LIVE_STREAMS_MAX && this.#liveRowCount <= LIVE_ROWS_MAX) break;
       this.#live.delete(oldest);
       this.#liveRowCount -= entry.rows.length;
-    }
-  }
-
-  #publish(tenant: string, events: RoomEvent[]): void {
-    let i = 0;
-    while (i < events.length) {
-      const roomId = events[i]!.room_id;
-      let j = i + 1;
-      while (j < events.length && events[j]!.room_id === roomId) j++;
-      this.#bus.publish(tenant, roomId, events.slice(i, j));
-      i = j;
     }
   }
 }

@@ -1,11 +1,12 @@
 /**
- * The compacted form of a run of one room's stored events (see
- * `room_event_segments` in storage/schema.ts). Rows are kept exactly as
- * room_events stored them, payloads still in stored form (event.text.ts), so
- * a segment replays through the same fold as live rows. They are written as
- * one JSON array and deflated together: a turn's events repeat the same ids,
- * timestamps, keys and model metadata, and its text compresses as prose does,
- * so a turn takes a fraction of the bytes its separate rows did.
+ * The compacted form of a run of one stream's stored events (see
+ * `stream_event_segments` in storage/schema.ts). Rows are kept exactly as
+ * stream_events stored them, payloads still in their kind's stored form
+ * (event.stream.ts, `StreamCodec`), so a segment replays through the same
+ * codec as live rows. They are written as one JSON array and deflated
+ * together: a room turn's events repeat the same ids, timestamps, keys and
+ * model metadata, and its text compresses as prose does, so a turn takes a
+ * fraction of the bytes its separate rows did.
  *
  * Layout (before deflate): `[[event_type, agent_key, turn_id, created_at, payload], ...]`
  * with the payload inlined as JSON, not as a string; seq is implicit,
@@ -13,7 +14,7 @@
  */
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 
-/** A stored event row: the room_events columns other than room_id, payload still JSON text. */
+/** A stored event row: the stream_events columns other than kind and stream_id, payload still JSON text. */
 export interface StoredEventRow {
   seq: number;
   event_type: string;

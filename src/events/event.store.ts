@@ -1,19 +1,24 @@
 /**
- * The durable room event log. `append` must run inside a transaction: it
- * takes the room's next seq and inserts in the same write, so seqs are
- * gap-free and a rolled-back transaction leaves no hole. When a turn ends its
- * events are compacted into a segment (event.segment.ts): a room's history is
- * its segments (seqs 1..n) followed by its live room_events rows (n+1..),
- * and reads take both. Reads rebuild `partial.text` (see event.text.ts).
+ * The durable event log of every stream kind (event.stream.ts), keyed by
+ * `(kind, stream id)`. The write half (`appendRow`, `openStream`,
+ * `saveStream`, `compactEvents`) runs inside the EventLog's transaction,
+ * which takes each stream's seq from `event_streams` once and writes it back
+ * once, so seqs are gap-free and a rolled-back transaction leaves no hole.
+ * When a kind's compaction event is appended its events are compacted into a
+ * segment (event.segment.ts): a stream's history is its segments (seqs 1..n)
+ * followed by its live `stream_events` rows (n+1..), and reads take both.
+ * Reads give each event as its kind's wire record, payloads rebuilt by its
+ * codec. Nothing here knows any kind's tables: a codec that keeps text
+ * elsewhere reads it itself (`StreamCodec.view`).
+ *
+ * Every statement is a named prepared statement in the tenant's Repository
+ * (storage/repository.ts), written as SQL text: the rows are not
+ * drizzle-shaped and this is the per-event path.
  */
-import type Database from "better-sqlite3";
-import { roomRows } from "../storage/row-cache.js";
+import { statement } from "../storage/repository.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 import { decodeSegment, encodeSegment, type DecodedEventRow, type StoredEventRow } from "./event.segment.js";
-import { advance, fill, type TextFold } from "./event.text.js";
-import type { RoomEvent } from "./event.types.js";
-
-type EventRow = StoredEventRow;
+import type { CodecLog, Payload, StreamKind, StreamRecord } from "./event.stream.js";
 
 interface SegmentRow {
   first_seq: number;
@@ -21,177 +26,154 @@ interface SegmentRow {
   events: Buffer;
 }
 
-interface Statements {
-  setLastSeq: Database.Statement<[number, string]>;
-  insert: Database.Statement<[string, number, string, string | null, string | null, string, string]>;
-  after: Database.Statement<[string, number, number], EventRow>;
-  latest: Database.Statement<[string, number, number], EventRow>;
-  lastStart: Database.Statement<[string, number], { seq: number }>;
-  deltasBetween: Database.Statement<[string, number, number], { payload: string }>;
-  lastSeq: Database.Statement<[string], { seq: number }>;
-  messageContent: Database.Statement<[string, string], { content: string }>;
-  liveUpTo: Database.Statement<[string, number], EventRow>;
-  deleteUpTo: Database.Statement<[string, number]>;
-  insertSegment: Database.Statement<[string, number, number, Buffer]>;
-  segmentAfter: Database.Statement<[string, number], SegmentRow>;
-  segmentBefore: Database.Statement<[string, number], SegmentRow>;
+/** A stream's row in event_streams. */
+export interface StreamRow {
+  last_seq: number;
+  closed_seq: number | null;
 }
 
-const statements = new WeakMap<Database.Database, Statements>();
+const COLUMNS = "seq, event_type, agent_key, turn_id, payload, created_at";
 
-function stmts(sqlite: Database.Database): Statements {
-  let s = statements.get(sqlite);
-  if (!s) {
-    s = {
-      setLastSeq: sqlite.prepare("UPDATE rooms SET last_event_seq = ? WHERE id = ?"),
-      insert: sqlite.prepare(
-        "INSERT INTO room_events (room_id, seq, event_type, agent_key, turn_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-      ),
-      after: sqlite.prepare(
-        "SELECT seq, event_type, agent_key, turn_id, payload, created_at FROM room_events WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-      ),
-      latest: sqlite.prepare(
-        "SELECT seq, event_type, agent_key, turn_id, payload, created_at FROM room_events WHERE room_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
-      ),
-      lastStart: sqlite.prepare(
-        "SELECT seq FROM room_events WHERE room_id = ? AND seq <= ? AND event_type = 'pi:message_start' ORDER BY seq DESC LIMIT 1",
-      ),
-      deltasBetween: sqlite.prepare(
-        "SELECT payload FROM room_events WHERE room_id = ? AND seq > ? AND seq <= ? AND event_type = 'pi:message_update' ORDER BY seq",
-      ),
-      lastSeq: sqlite.prepare("SELECT last_event_seq AS seq FROM rooms WHERE id = ?"),
-      messageContent: sqlite.prepare("SELECT content FROM room_messages WHERE id = ? AND room_id = ?"),
-      liveUpTo: sqlite.prepare("SELECT seq, event_type, agent_key, turn_id, payload, created_at FROM room_events WHERE room_id = ? AND seq <= ? ORDER BY seq"),
-      deleteUpTo: sqlite.prepare("DELETE FROM room_events WHERE room_id = ? AND seq <= ?"),
-      insertSegment: sqlite.prepare("INSERT INTO room_event_segments (room_id, first_seq, last_seq, events) VALUES (?, ?, ?, ?)"),
-      // One segment per query (not an iterator: hydrating runs other statements, which an open iterator forbids).
-      segmentAfter: sqlite.prepare("SELECT first_seq, last_seq, events FROM room_event_segments WHERE room_id = ? AND last_seq > ? ORDER BY last_seq LIMIT 1"),
-      segmentBefore: sqlite.prepare("SELECT first_seq, last_seq, events FROM room_event_segments WHERE room_id = ? AND last_seq < ? ORDER BY last_seq DESC LIMIT 1"),
-    };
-    statements.set(sqlite, s);
-  }
-  return s;
+const q = {
+  insert: statement("events.insert", ({ sqlite }) =>
+    sqlite.prepare<[string, string, number, string, string | null, string | null, string, string]>(
+      "INSERT INTO stream_events (kind, stream_id, seq, event_type, agent_key, turn_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    ),
+  ),
+  stream: statement("events.stream", ({ sqlite }) => sqlite.prepare<[string, string], StreamRow>("SELECT last_seq, closed_seq FROM event_streams WHERE kind = ? AND stream_id = ?")),
+  openStream: statement("events.openStream", ({ sqlite }) =>
+    sqlite.prepare<[string, string, number, number | null]>("INSERT INTO event_streams (kind, stream_id, last_seq, closed_seq) VALUES (?, ?, ?, ?)"),
+  ),
+  saveStream: statement("events.saveStream", ({ sqlite }) =>
+    sqlite.prepare<[number, number | null, string, string]>("UPDATE event_streams SET last_seq = ?, closed_seq = coalesce(closed_seq, ?) WHERE kind = ? AND stream_id = ?"),
+  ),
+  after: statement("events.after", ({ sqlite }) =>
+    sqlite.prepare<[string, string, number, number], StoredEventRow>(`SELECT ${COLUMNS} FROM stream_events WHERE kind = ? AND stream_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
+  ),
+  latest: statement("events.latest", ({ sqlite }) =>
+    sqlite.prepare<[string, string, number, number], StoredEventRow>(`SELECT ${COLUMNS} FROM stream_events WHERE kind = ? AND stream_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`),
+  ),
+  lastOf: statement("events.lastOf", ({ sqlite }) =>
+    sqlite.prepare<[string, string, number, string], { seq: number }>(
+      "SELECT seq FROM stream_events WHERE kind = ? AND stream_id = ? AND seq <= ? AND event_type = ? ORDER BY seq DESC LIMIT 1",
+    ),
+  ),
+  payloadsOf: statement("events.payloadsOf", ({ sqlite }) =>
+    sqlite.prepare<[string, string, number, number, string], { payload: string }>(
+      "SELECT payload FROM stream_events WHERE kind = ? AND stream_id = ? AND seq > ? AND seq <= ? AND event_type = ? ORDER BY seq",
+    ),
+  ),
+  liveUpTo: statement("events.liveUpTo", ({ sqlite }) =>
+    sqlite.prepare<[string, string, number], StoredEventRow>(`SELECT ${COLUMNS} FROM stream_events WHERE kind = ? AND stream_id = ? AND seq <= ? ORDER BY seq`),
+  ),
+  deleteUpTo: statement("events.deleteUpTo", ({ sqlite }) => sqlite.prepare<[string, string, number]>("DELETE FROM stream_events WHERE kind = ? AND stream_id = ? AND seq <= ?")),
+  insertSegment: statement("events.insertSegment", ({ sqlite }) =>
+    sqlite.prepare<[string, string, number, number, Buffer]>("INSERT INTO stream_event_segments (kind, stream_id, first_seq, last_seq, events) VALUES (?, ?, ?, ?, ?)"),
+  ),
+  // One segment per query (not an iterator: hydrating runs other statements, which an open iterator forbids).
+  segmentAfter: statement("events.segmentAfter", ({ sqlite }) =>
+    sqlite.prepare<[string, string, number], SegmentRow>(
+      "SELECT first_seq, last_seq, events FROM stream_event_segments WHERE kind = ? AND stream_id = ? AND last_seq > ? ORDER BY last_seq LIMIT 1",
+    ),
+  ),
+  segmentBefore: statement("events.segmentBefore", ({ sqlite }) =>
+    sqlite.prepare<[string, string, number], SegmentRow>(
+      "SELECT first_seq, last_seq, events FROM stream_event_segments WHERE kind = ? AND stream_id = ? AND last_seq < ? ORDER BY last_seq DESC LIMIT 1",
+    ),
+  ),
+};
+
+/** The stream's row, or undefined when nothing was ever appended to it. */
+export function findStream(t: TenantDb, kind: string, streamId: string): StreamRow | undefined {
+  return q.stream.on(t).get(kind, streamId);
 }
 
-export function eventId(roomId: string, seq: number): string {
-  return `${roomId}:${seq}`;
-}
-
-/**
- * Inserts one event row, its payload already in stored form (see
- * event.text.ts) and serialised, at the seq the caller took from its
- * SeqCounter; the caller holds the transaction.
- */
-export function appendEvent(t: TenantDb, roomId: string, row: StoredEventRow): void {
-  stmts(t.sqlite).insert.run(roomId, row.seq, row.event_type, row.agent_key, row.turn_id, row.payload, row.created_at);
-}
-
-/**
- * Hands out gap-free per-room seqs inside one transaction: each room's last
- * seq is read once, counted up in memory, and written back once by
- * `writeBack` before commit. A rolled-back transaction writes nothing, so
- * the next one starts from the same number. (One UPDATE per room per
- * transaction instead of one per event: rewriting the room row per event
- * was half the cost of a streamed delta.)
- */
-export class SeqCounter {
-  readonly #next = new Map<string, number>();
-
-  constructor(private readonly t: TenantDb) {}
-
-  /** The seq of the event now being appended to the room. */
-  take(roomId: string): number {
-    let last = this.#next.get(roomId);
-    if (last === undefined) {
-      const row = stmts(this.t.sqlite).lastSeq.get(roomId);
-      if (!row) throw new Error(`cannot append to room ${roomId}: no such room`);
-      last = row.seq;
-    }
-    this.#next.set(roomId, last + 1);
-    return last + 1;
-  }
-
-  /** The room's last seq as this transaction sees it. */
-  last(roomId: string): number {
-    return this.#next.get(roomId) ?? lastEventSeq(this.t, roomId);
-  }
-
-  writeBack(): void {
-    const s = stmts(this.t.sqlite);
-    for (const [roomId, seq] of this.#next) {
-      roomRows.forget(this.t, roomId);
-      s.setLastSeq.run(seq, roomId);
-    }
-  }
-}
-
-export function lastEventSeq(t: TenantDb, roomId: string): number {
-  return stmts(t.sqlite).lastSeq.get(roomId)?.seq ?? 0;
-}
-
-/** The text fold as it stood right after `seq`: what partial.text was at that point of the message. */
-export function foldAt(t: TenantDb, roomId: string, seq: number): TextFold {
-  const s = stmts(t.sqlite);
-  const fold: TextFold = { text: "" };
-  const start = s.lastStart.get(roomId, seq);
-  if (!start) return fold;
-  for (const r of s.deltasBetween.all(roomId, start.seq, seq)) advance(fold, "pi:message_update", JSON.parse(r.payload) as Record<string, unknown>);
-  return fold;
-}
-
-/** The reader's view of an `agent:output` payload: its text is the output message's content, stored once. */
-export function fillOutput(t: TenantDb, roomId: string, stored: Record<string, unknown>): Record<string, unknown> {
-  if ("text" in stored || typeof stored["message_id"] !== "string") return stored;
-  const row = stmts(t.sqlite).messageContent.get(stored["message_id"], roomId);
-  return { ...stored, text: row?.content ?? "" };
-}
-
-function parsed(rows: EventRow[]): DecodedEventRow[] {
-  return rows.map((r) => ({ ...r, payload: JSON.parse(r.payload) as Record<string, unknown> }));
+/** Inserts one event row, its payload already in stored form and serialised, at the seq the caller took; the caller holds the transaction. */
+export function appendRow(t: TenantDb, kind: string, streamId: string, row: StoredEventRow): void {
+  q.insert.on(t).run(kind, streamId, row.seq, row.event_type, row.agent_key, row.turn_id, row.payload, row.created_at);
 }
 
 /**
- * Rows as readers see them. `fold` is the text fold as it stood before the
- * first row; null means "look it up" (a live read may start mid-message).
+ * Records the stream's last seq (and its terminal event's seq, kept once
+ * set) at the end of a transaction that appended to it: one write per
+ * stream per transaction, never one per event.
  */
-function hydrate(t: TenantDb, roomId: string, rows: DecodedEventRow[], fold: TextFold | null = null): RoomEvent[] {
+export function saveStream(t: TenantDb, kind: string, streamId: string, lastSeq: number, closedSeq: number | null, isNew: boolean): void {
+  if (isNew) q.openStream.on(t).run(kind, streamId, lastSeq, closedSeq);
+  else q.saveStream.on(t).run(lastSeq, closedSeq, kind, streamId);
+}
+
+/** The stream's last seq (0 for a stream with no event). */
+export function lastSeq(t: TenantDb, kind: string, streamId: string): number {
+  return findStream(t, kind, streamId)?.last_seq ?? 0;
+}
+
+/** True once the stream's terminal event is committed: a follower with nothing left to replay is done. */
+export function isClosed(t: TenantDb, kind: string, streamId: string): boolean {
+  return (findStream(t, kind, streamId)?.closed_seq ?? null) !== null;
+}
+
+/** The stream's stored events, as a codec reads them (live rows only: compacted ones start from its initial state). */
+export class StoredLog implements CodecLog {
+  constructor(
+    readonly t: TenantDb,
+    readonly kind: string,
+    readonly streamId: string,
+  ) {}
+
+  lastOf(eventType: string, atOrBefore: number): number {
+    return q.lastOf.on(this.t).get(this.kind, this.streamId, atOrBefore, eventType)?.seq ?? 0;
+  }
+
+  payloadsOf(eventType: string, afterSeq: number, upToSeq: number): Payload[] {
+    return q.payloadsOf
+      .on(this.t)
+      .all(this.kind, this.streamId, afterSeq, upToSeq, eventType)
+      .map((r) => JSON.parse(r.payload) as Payload);
+  }
+}
+
+/** Marks codec state not yet known (a read that starts mid-stream looks it up). */
+export const NO_STATE: unique symbol = Symbol("no codec state");
+
+function parsed(rows: StoredEventRow[]): DecodedEventRow[] {
+  return rows.map((r) => ({ ...r, payload: JSON.parse(r.payload) as Payload }));
+}
+
+/** Rows as readers see them. `state` is the codec state before the first row; NO_STATE means "look it up" (a live read may start mid-message). */
+function hydrate<R extends StreamRecord, S>(t: TenantDb, kind: StreamKind<R, S>, streamId: string, rows: DecodedEventRow[], state: S | typeof NO_STATE): R[] {
+  const codec = kind.codec;
+  let log: StoredLog | undefined;
   return rows.map((r) => {
-    const stored = r.payload;
-    let payload = stored;
-    if (r.event_type.startsWith("pi:")) {
-      fold ??= r.event_type === "pi:message_start" ? { text: "" } : foldAt(t, roomId, r.seq - 1);
-      advance(fold, r.event_type, stored);
-      payload = fill(fold, r.event_type, stored);
-    } else if (r.event_type === "agent:output") {
-      payload = fillOutput(t, roomId, stored);
+    let payload = r.payload;
+    if (codec !== undefined && codec.rewrites(r.event_type)) {
+      log ??= new StoredLog(t, kind.name, streamId);
+      let after = codec.initial;
+      if (codec.carries(r.event_type)) {
+        const before = state !== NO_STATE ? state : codec.restarts(r.event_type) ? codec.initial : codec.stateAt(log, r.seq - 1);
+        state = after = codec.advance(before, r.event_type, payload);
+      }
+      payload = codec.view(after, r.event_type, payload, log);
     }
-    return {
-      id: eventId(roomId, r.seq),
-      seq: r.seq,
-      room_id: roomId,
-      event_type: r.event_type,
-      agent_key: r.agent_key,
-      turn_id: r.turn_id,
-      payload,
-      created_at: r.created_at,
-    };
+    return kind.record(streamId, r, payload);
   });
 }
 
-/** A segment's events as readers see them. A segment starts at a turn boundary, so its fold starts empty. */
-function hydrateSegment(t: TenantDb, roomId: string, seg: SegmentRow): RoomEvent[] {
-  return hydrate(t, roomId, decodeSegment(seg.events, seg.first_seq), { text: "" });
+/** A segment's events as readers see them. A segment starts at a compaction point, so its codec state starts at `initial`. */
+function hydrateSegment<R extends StreamRecord, S>(t: TenantDb, kind: StreamKind<R, S>, streamId: string, seg: SegmentRow): R[] {
+  return hydrate(t, kind, streamId, decodeSegment(seg.events, seg.first_seq), kind.codec ? kind.codec.initial : NO_STATE);
 }
 
 /** The live rows a caller said it knew are not what the table holds: nothing of that attempt may be kept. */
 class StaleLiveRows extends Error {}
 
 /**
- * Moves the room's live events with seq <= `upToSeq` into one segment. Call
- * it inside the transaction that emitted a turn's `agent:turn_end`, with that
- * event's seq: no message is in progress there, so every message of the
- * segment is whole and the live rows after it never need its text. Returns
- * how many events moved (0 when there were none).
+ * Moves the stream's live events with seq <= `upToSeq` into one segment.
+ * Call it inside the transaction that appended the kind's compaction event,
+ * with that event's seq: every segment then starts and ends at compaction
+ * points, so it replays from the codec's initial state and the live rows
+ * after it never need its contents. Returns how many events moved (0 when
+ * there were none).
  *
  * `known` are those live rows as the caller appended them, which spares
  * reading them back. They are checked, not trusted: they must be gap-free and
@@ -199,59 +181,57 @@ class StaleLiveRows extends Error {}
  * older were left out), or the attempt is rolled back (its own savepoint) and
  * the rows are read from SQL after all.
  */
-export function compactEvents(t: TenantDb, roomId: string, upToSeq: number, known?: readonly StoredEventRow[]): number {
-  const s = stmts(t.sqlite);
+export function compactEvents(t: TenantDb, kind: string, streamId: string, upToSeq: number, known?: readonly StoredEventRow[]): number {
   // Rows another writer appended in between leave a gap in what the caller knows.
   if (known && known.length > 0 && known[known.length - 1]!.seq === upToSeq && upToSeq - known[0]!.seq + 1 === known.length) {
     try {
       return t.sqlite.transaction(() => {
-        s.insertSegment.run(roomId, known[0]!.seq, upToSeq, encodeSegment(known));
-        if (s.deleteUpTo.run(roomId, upToSeq).changes !== known.length) throw new StaleLiveRows();
+        q.insertSegment.on(t).run(kind, streamId, known[0]!.seq, upToSeq, encodeSegment(known));
+        if (q.deleteUpTo.on(t).run(kind, streamId, upToSeq).changes !== known.length) throw new StaleLiveRows();
         return known.length;
       })();
     } catch (err) {
       if (!(err instanceof StaleLiveRows)) throw err;
     }
   }
-  const rows = s.liveUpTo.all(roomId, upToSeq);
+  const rows = q.liveUpTo.on(t).all(kind, streamId, upToSeq);
   if (rows.length === 0) return 0;
-  s.insertSegment.run(roomId, rows[0]!.seq, rows[rows.length - 1]!.seq, encodeSegment(rows));
-  s.deleteUpTo.run(roomId, upToSeq);
+  q.insertSegment.on(t).run(kind, streamId, rows[0]!.seq, rows[rows.length - 1]!.seq, encodeSegment(rows));
+  q.deleteUpTo.on(t).run(kind, streamId, upToSeq);
   return rows.length;
 }
 
-/** Events with seq > afterSeq, ascending, at most `limit`, as readers see them. */
-export function readEventsAfter(t: TenantDb, roomId: string, afterSeq: number, limit: number): RoomEvent[] {
-  const s = stmts(t.sqlite);
-  const out: RoomEvent[] = [];
+/** Events of the stream with seq > afterSeq, ascending, at most `limit`, as readers see them. */
+export function readEventsAfter<R extends StreamRecord, S>(t: TenantDb, kind: StreamKind<R, S>, streamId: string, afterSeq: number, limit: number): R[] {
+  const out: R[] = [];
   let cursor = afterSeq;
   // Segments are decoded one at a time and only as far as the page needs.
-  for (let seg = s.segmentAfter.get(roomId, cursor); seg; seg = s.segmentAfter.get(roomId, cursor)) {
-    for (const ev of hydrateSegment(t, roomId, seg)) if (ev.seq > afterSeq && out.length < limit) out.push(ev);
+  const segmentAfter = q.segmentAfter.on(t);
+  for (let seg = segmentAfter.get(kind.name, streamId, cursor); seg; seg = segmentAfter.get(kind.name, streamId, cursor)) {
+    for (const ev of hydrateSegment(t, kind, streamId, seg)) if (ev.seq > afterSeq && out.length < limit) out.push(ev);
     cursor = seg.last_seq;
     if (out.length >= limit) return out;
   }
-  const live = hydrate(t, roomId, parsed(s.after.all(roomId, cursor, limit - out.length)));
+  const live = hydrate(t, kind, streamId, parsed(q.after.on(t).all(kind.name, streamId, cursor, limit - out.length)), NO_STATE);
   return out.length === 0 ? live : out.concat(live);
 }
 
-/** The newest `limit` events with seq < beforeSeq, ascending. */
-export function readEventsBefore(t: TenantDb, roomId: string, beforeSeq: number, limit: number): RoomEvent[] {
-  const s = stmts(t.sqlite);
-  const live = hydrate(t, roomId, parsed(s.latest.all(roomId, beforeSeq, limit).reverse()));
+/** The newest `limit` events of the stream with seq < beforeSeq, ascending. */
+export function readEventsBefore<R extends StreamRecord, S>(t: TenantDb, kind: StreamKind<R, S>, streamId: string, beforeSeq: number, limit: number): R[] {
+  const live = hydrate(t, kind, streamId, parsed(q.latest.on(t).all(kind.name, streamId, beforeSeq, limit).reverse()), NO_STATE);
   if (live.length >= limit) return live;
   // Every live row is newer than every segment: what is missing comes from the newest segments.
-  const older: RoomEvent[][] = [];
+  const older: R[][] = [];
   let missing = limit - live.length;
   // The newest segment holding a seq < beforeSeq is the one with the smallest last_seq >= beforeSeq, or else the newest below it.
-  let seg = s.segmentAfter.get(roomId, beforeSeq - 1);
-  if (!seg || seg.first_seq >= beforeSeq) seg = s.segmentBefore.get(roomId, beforeSeq);
+  let seg = q.segmentAfter.on(t).get(kind.name, streamId, beforeSeq - 1);
+  if (!seg || seg.first_seq >= beforeSeq) seg = q.segmentBefore.on(t).get(kind.name, streamId, beforeSeq);
   while (seg && missing > 0) {
-    const events = hydrateSegment(t, roomId, seg).filter((ev) => ev.seq < beforeSeq);
+    const events = hydrateSegment(t, kind, streamId, seg).filter((ev) => ev.seq < beforeSeq);
     const taken = events.slice(Math.max(0, events.length - missing));
     older.push(taken);
     missing -= taken.length;
-    seg = s.segmentBefore.get(roomId, seg.first_seq);
+    seg = q.segmentBefore.on(t).get(kind.name, streamId, seg.first_seq);
   }
   return older.reverse().flat().concat(live);
 }

@@ -1,4 +1,13 @@
-/** The event record as the contract defines it, and the names it uses. */
+/**
+ * The room stream's vocabulary: the event record as ROOMS.md defines it and
+ * the names it uses. Rooms are the first stream kind (event.stream.ts); the
+ * kind itself is registered from src/room/room.stream.ts.
+ */
+import type { NewStreamEvent } from "./event.stream.js";
+
+/** The room kind's name in the event log (stored in every row: never rename). */
+export const ROOM_STREAM = "room";
+
 export const ROOM_EVENT_TYPES = [
   "room:rented",
   "room:updated",
@@ -34,13 +43,8 @@ export interface RoomEvent {
   created_at: string;
 }
 
-/** What a writer hands to the log; seq, id and time are assigned at the durable write. */
-export interface NewEvent {
-  event_type: RoomEventType;
-  payload: Record<string, unknown>;
-  agent_key?: string | null;
-  turn_id?: string | null;
-}
+/** What a room writer hands to the log; seq, id and time are assigned at the durable write. */
+export type NewEvent = NewStreamEvent<RoomEventType>;
 
 /** The event after which a room's stream ends. */
 export const TERMINAL_EVENT: RoomEventType = "room:released";

@@ -8,14 +8,14 @@ import { randomUUID } from "node:crypto";
 import { AppError } from "../errors.js";
 import type { Principal } from "../auth/principal.js";
 import type { EventLog } from "../events/event.log.js";
-import { lastEventSeq, readEventsAfter, readEventsBefore } from "../events/event.store.js";
-import { TERMINAL_EVENT, type RoomEvent } from "../events/event.types.js";
+import { ROOM_STREAM, TERMINAL_EVENT, type RoomEvent } from "../events/event.types.js";
 import type { SseSource } from "../sse/sse.types.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 import { HistoryPager, type HistoryListPage } from "./room.history.js";
 import { DEFAULT_ACTOR, DEFAULT_DONE_POLICY, DEFAULT_TOOL_POLICY, DEFAULT_WAKE_POLICY } from "./room.defaults.js";
 import { messageDto, roomDto, ZERO_USAGE, type MessageRecord } from "./room.dto.js";
 import { addIso, beginRelease, beginTurn, completeRelease, pickActor, settleIdle, storeMessage, type TurnPlan } from "./room.lifecycle.js";
+import { lastRoomEventSeq as lastEventSeq, readRoomEventsAfter as readEventsAfter, readRoomEventsBefore as readEventsBefore } from "./room.stream.js";
 import type { Actor, DonePolicy, PatchRoomBody, RentRoomBody, Room, RoomStatus, ToolPolicy, WakePolicy } from "./room.schemas.js";
 import { countLiveRooms, findMessage, findRoom, findTurn, type MessageRow, listMessages, listRooms, updateMessage, updateRoom, insertRoom, type RoomRow } from "./room.store.js";
 
@@ -510,7 +510,7 @@ export class RoomService {
     return {
       source: {
         replay: (after, limit) => readEventsAfter(tdb, id, after, limit),
-        subscribe: (listener) => this.#d.events.bus.subscribe(tdb.tenant, id, listener),
+        subscribe: (listener) => this.#d.events.bus.subscribe(tdb.tenant, ROOM_STREAM, id, listener),
         isTerminal: (e) => e.event_type === TERMINAL_EVENT,
         isClosed: () => findRoom(tdb, id)?.status === "released",
       },

@@ -1,33 +1,36 @@
-/** Per-tenant daily token usage (UTC days), for the optional daily budget. Both queries run once per turn, so they are prepared once per connection. */
+/** Per-tenant daily token usage (UTC days), for the optional daily budget. Both queries run once per turn: named prepared statements (storage/repository.ts). */
 import { eq, sql } from "drizzle-orm";
-import { prepared } from "../storage/prepared.js";
+import { statement } from "../storage/repository.js";
 import { tokenUsageDaily } from "../storage/schema.js";
 import type { TenantDb } from "../storage/tenant-db.js";
+
+const q = {
+  tokensUsedOn: statement("budget.tokensUsedOn", ({ db }) =>
+    db
+      .select({ tokens: tokenUsageDaily.tokens })
+      .from(tokenUsageDaily)
+      .where(eq(tokenUsageDaily.day, sql.placeholder("day")))
+      .prepare(),
+  ),
+  addTokens: statement("budget.addTokens", ({ db }) =>
+    db
+      .insert(tokenUsageDaily)
+      .values({ day: sql.placeholder("day"), tokens: sql.placeholder("tokens") })
+      .onConflictDoUpdate({ target: tokenUsageDaily.day, set: { tokens: sql`${tokenUsageDaily.tokens} + ${sql.placeholder("tokens")}` } })
+      .prepare(),
+  ),
+};
 
 export function utcDay(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
 export function tokensUsedOn(t: TenantDb, day: string): number {
-  const q = prepared(t, "tokensUsedOn", (db) =>
-    db
-      .select({ tokens: tokenUsageDaily.tokens })
-      .from(tokenUsageDaily)
-      .where(eq(tokenUsageDaily.day, sql.placeholder("day")))
-      .prepare(),
-  );
-  return q.get({ day })?.tokens ?? 0;
+  return q.tokensUsedOn.on(t).get({ day })?.tokens ?? 0;
 }
 
 /** Adds a turn's tokens to its day; runs inside the turn's final transaction. */
 export function addTokens(t: TenantDb, day: string, tokens: number): void {
   if (tokens <= 0) return;
-  const q = prepared(t, "addTokens", (db) =>
-    db
-      .insert(tokenUsageDaily)
-      .values({ day: sql.placeholder("day"), tokens: sql.placeholder("tokens") })
-      .onConflictDoUpdate({ target: tokenUsageDaily.day, set: { tokens: sql`${tokenUsageDaily.tokens} + ${sql.placeholder("tokens")}` } })
-      .prepare(),
-  );
-  q.run({ day, tokens });
+  q.addTokens.on(t).run({ day, tokens });
 }

@@ -51,7 +51,7 @@ export class RoomWorkers implements TurnRunner {
   readonly #group: GroupCommit;
 
   constructor(private readonly d: RoomWorkersDeps) {
-    this.#group = new GroupCommit(d.events);
+    this.#group = new GroupCommit(d.events, d.log);
   }
 
   start(plan: TurnPlan): void {
@@ -208,7 +208,7 @@ export class RoomWorkers implements TurnRunner {
           const mayStartNext = w.abortReason !== "shutdown" && w.abortReason !== "release" && this.d.admission().mayStartQueued(plan.tenant);
           writer.drainInto(tx);
           return finishTurn(tdb, tx, plan, outcome, { mayStartNext });
-        });
+        }, { roomId: plan.roomId, turnId: plan.turnId });
         writer.committed();
         return next;
       } catch (err) {

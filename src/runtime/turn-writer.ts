@@ -12,6 +12,7 @@
  * short turns, their final transactions were as many commits as all the
  * streamed flushes together.
  */
+import type { Logger } from "pino";
 import type { EventLog, EventTx } from "../events/event.log.js";
 import type { NewEvent, RoomEventType } from "../events/event.types.js";
 import type { TurnPlan } from "../room/room.lifecycle.js";
@@ -20,9 +21,16 @@ import type { TurnEvent } from "./llm/llm.types.js";
 
 const MERGEABLE = new Set(["text_delta", "toolcall_delta", "thinking_delta"]);
 
+/** Which turn a joined body writes for, so a failure can be logged with it. */
+export interface JoinedFor {
+  roomId: string;
+  turnId: string;
+}
+
 /** A transaction body that joined a group commit, and the promise waiting for its outcome. */
 interface Joined {
   body: (tx: EventTx) => unknown;
+  about: JoinedFor | undefined;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
@@ -36,13 +44,18 @@ interface Due {
  * Commits the due writers and joined bodies of each tenant together, once per
  * tick. If the shared transaction fails, each writer and each body is retried
  * in a transaction of its own, so one room's bad write cannot hold back (nor
- * duplicate) the others': nothing of the shared transaction was kept.
+ * duplicate) the others': nothing of the shared transaction was kept. The
+ * shared failure is logged once, with every room and turn it held back;
+ * what then fails alone is reported by its own writer or joiner.
  */
 export class GroupCommit {
   readonly #due = new Map<TenantDb, Due>();
   #immediate: NodeJS.Immediate | null = null;
 
-  constructor(private readonly events: EventLog) {}
+  constructor(
+    private readonly events: EventLog,
+    private readonly log: Pick<Logger, "warn">,
+  ) {}
 
   schedule(writer: TurnEventWriter): void {
     this.#dueOf(writer.tdb).writers.add(writer);
@@ -57,9 +70,9 @@ export class GroupCommit {
    * result once that transaction has committed (its events published), or
    * rejects with the error of the transaction it finally ran in.
    */
-  join<T>(tdb: TenantDb, body: (tx: EventTx) => T): Promise<T> {
+  join<T>(tdb: TenantDb, body: (tx: EventTx) => T, about?: JoinedFor): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#dueOf(tdb).joined.push({ body, resolve: resolve as (value: unknown) => void, reject });
+      this.#dueOf(tdb).joined.push({ body, about, resolve: resolve as (value: unknown) => void, reject });
     });
   }
 
@@ -91,7 +104,12 @@ export class GroupCommit {
           taken = writers.map((w) => w.emitQueued(tx));
           results = joined.map((j) => j.body(tx));
         });
-      } catch {
+      } catch (err) {
+        const parts = [
+          ...writers.map((w) => ({ room_id: w.roomId, turn_id: w.turnId, part: "flush" })),
+          ...joined.map((j) => ({ room_id: j.about?.roomId ?? null, turn_id: j.about?.turnId ?? null, part: "joined" })),
+        ];
+        this.log.warn({ err, tenant: tdb.tenant, parts }, "group commit failed; committing each room's part on its own");
         for (const w of writers) w.flushAlone();
         for (const j of joined) this.#runAlone(tdb, j);
         continue;
@@ -126,8 +144,16 @@ export class TurnEventWriter {
     private readonly plan: TurnPlan,
     private readonly coalesceMs: number,
     private readonly onError: (err: unknown) => void,
-    private readonly group: GroupCommit = new GroupCommit(events),
+    private readonly group: GroupCommit,
   ) {}
+
+  get roomId(): string {
+    return this.plan.roomId;
+  }
+
+  get turnId(): string {
+    return this.plan.turnId;
+  }
 
   /** Queues one runtime event; never throws. */
   push(ev: TurnEvent): void {

@@ -4,32 +4,24 @@
  * decoded per request, most of our CPU on that route once the socket write is
  * set aside).
  *
- * Correctness rests on three rules, kept by the store that owns the table:
- * every write to a row calls `forget` (inside its transaction, before it can
- * commit or roll back); rows are only cached by a read outside any
- * transaction, so an uncommitted row is never cached; and better-sqlite3
- * transactions are synchronous, so no read outside a transaction can run
- * between a write and its commit. One process owns DATA_DIR (the lock), so no
- * other writer exists. Cached rows are deep-frozen because callers share them.
+ * Correctness rests on three rules. The cache belongs to the one store that
+ * writes its table (repository.ts): it is not exported from there, and every
+ * write of a row goes through the store's one write function, which calls
+ * `forget` inside the transaction, before it can commit or roll back. Rows
+ * are only cached by a read outside any transaction, so an uncommitted row
+ * is never cached. better-sqlite3 transactions are synchronous, so no read
+ * outside a transaction can run between a write and its commit. One process
+ * owns DATA_DIR (the lock), so no other writer exists. Cached rows are
+ * deep-frozen because callers share them.
  *
- * Entries are keyed by connection, so a reopened tenant file starts cold and
- * a closed one's entries just age out; the bound is global, not per tenant,
- * so many open tenants cannot multiply it.
+ * Entries are keyed by the tenant file's Repository, so a reopened file
+ * starts cold and a closed one's entries just age out; the bound is global,
+ * not per tenant, so many open tenants cannot multiply it.
  */
-import type Database from "better-sqlite3";
-import type { rooms } from "./schema.js";
 import type { TenantDb } from "./tenant-db.js";
 
-const connectionIds = new WeakMap<Database.Database, number>();
-let nextConnectionId = 1;
-
 function keyOf(t: TenantDb, id: string): string {
-  let c = connectionIds.get(t.sqlite);
-  if (c === undefined) {
-    c = nextConnectionId++;
-    connectionIds.set(t.sqlite, c);
-  }
-  return `${c}\u0000${id}`;
+  return `${t.repo.id}\u0000${id}`;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -73,6 +65,3 @@ export class RowCache<Row extends object> {
     return this.#rows.size;
   }
 }
-
-/** Room rows (src/room/room.store.ts reads and writes them; the event store bumps their event seq). About 1-2 KB each. */
-export const roomRows = new RowCache<typeof rooms.$inferSelect>(2_000);

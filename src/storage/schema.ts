@@ -33,8 +33,6 @@ export const rooms = sqliteTable(
     sleepAt: text("sleep_at"),
     /** When the room is released for inactivity (release_after_s); null while a turn runs or once released. */
     releaseAt: text("release_at"),
-    /** Last event seq handed out for this room (the per-room counter). */
-    lastEventSeq: integer("last_event_seq").notNull().default(0),
     /** Last message seq handed out for this room. */
     lastMessageSeq: integer("last_message_seq").notNull().default(0),
   },
@@ -68,18 +66,40 @@ export const roomMessages = sqliteTable(
 );
 
 /**
- * The durable event log. `seq` is assigned in the same transaction as the
- * insert (from rooms.last_event_seq), so it is gap-free per room. The event's
- * public id is derived (`<room_id>:<seq>`), not stored. The table is
- * WITHOUT ROWID (migrations/0001, hand-written: drizzle's schema cannot say
- * so), so its key is stored once, in the table's own b-tree.
+ * The event log's streams: one row per (kind, stream id), holding the last
+ * seq handed out, so appending reads and writes this small row and nothing
+ * of the stream owner's (a room row, a run row). `closed_seq` is the seq of
+ * the stream's terminal event once it has one (src/events/event.stream.ts).
+ * WITHOUT ROWID (migrations/0003, hand-written: drizzle's schema cannot say
+ * so): the key is stored once.
  */
-export const roomEvents = sqliteTable(
-  "room_events",
+export const eventStreams = sqliteTable(
+  "event_streams",
   {
-    roomId: text("room_id")
-      .notNull()
-      .references(() => rooms.id, { onDelete: "cascade" }),
+    kind: text("kind").notNull(),
+    streamId: text("stream_id").notNull(),
+    lastSeq: integer("last_seq").notNull(),
+    closedSeq: integer("closed_seq"),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.streamId] })],
+);
+
+/**
+ * The durable event log of every stream kind (rooms, factory runs, ...).
+ * `seq` is taken from event_streams in the same transaction as the insert,
+ * so it is gap-free per stream. The public id and the wire record are the
+ * kind's (a room's `<room_id>:<seq>`), derived, not stored. `agent_key` and
+ * `turn_id` are optional attribution any kind may use (who produced the
+ * event, which unit of work it belongs to); the payload is in the kind's
+ * stored form (its codec may keep text once, elsewhere). WITHOUT ROWID
+ * (migrations/0001 and 0003, hand-written), so its key is stored once, in
+ * the table's own b-tree.
+ */
+export const streamEvents = sqliteTable(
+  "stream_events",
+  {
+    kind: text("kind").notNull(),
+    streamId: text("stream_id").notNull(),
     seq: integer("seq").notNull(),
     eventType: text("event_type").notNull(),
     agentKey: text("agent_key"),
@@ -87,30 +107,30 @@ export const roomEvents = sqliteTable(
     payload: text("payload").notNull(),
     createdAt: text("created_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.roomId, t.seq] })],
+  (t) => [primaryKey({ columns: [t.kind, t.streamId, t.seq] })],
 );
 
 /**
- * Compacted history: when a turn ends, the room's events up to that turn's
- * `agent:turn_end` move out of room_events into one row here, their stored
- * rows deflated together (src/events/event.segment.ts). A room's segments
- * cover seqs 1..n without gap or overlap and every live room_events row is
- * newer, so a reader takes segments first, then live rows. A rowid table on
- * purpose: a WITHOUT ROWID row longer than about 1 KB spills into overflow
- * pages, and a turn's segment usually is.
+ * Compacted history: when a kind's compaction event is appended (a room's
+ * `agent:turn_end`), the stream's events up to it move out of stream_events
+ * into one row here, their stored rows deflated together
+ * (src/events/event.segment.ts). A stream's segments cover seqs 1..n without
+ * gap or overlap and every live stream_events row is newer, so a reader
+ * takes segments first, then live rows. A rowid table on purpose: a WITHOUT
+ * ROWID row longer than about 1 KB spills into overflow pages, and a turn's
+ * segment usually is.
  */
-export const roomEventSegments = sqliteTable(
-  "room_event_segments",
+export const streamEventSegments = sqliteTable(
+  "stream_event_segments",
   {
     id: integer("id").primaryKey(),
-    roomId: text("room_id")
-      .notNull()
-      .references(() => rooms.id, { onDelete: "cascade" }),
+    kind: text("kind").notNull(),
+    streamId: text("stream_id").notNull(),
     firstSeq: integer("first_seq").notNull(),
     lastSeq: integer("last_seq").notNull(),
     events: blob("events", { mode: "buffer" }).notNull(),
   },
-  (t) => [uniqueIndex("room_event_segments_room_last_uq").on(t.roomId, t.lastSeq)],
+  (t) => [uniqueIndex("stream_event_segments_stream_last_uq").on(t.kind, t.streamId, t.lastSeq)],
 );
 
 /** One row per turn: the worker's durable record of what it started and how it ended. */

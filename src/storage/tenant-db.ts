@@ -9,6 +9,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { drizzle, type BetterSQLite3Database } from "drizzle-orm/better-sqlite3";
 import { applyMigrations, type Migration } from "./migrations.js";
+import { Repository } from "./repository.js";
 import * as schema from "./schema.js";
 
 export const TENANT_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
@@ -18,8 +19,16 @@ export type Drizzle = BetterSQLite3Database<typeof schema>;
 /** A tenant-bound database handle. Stores take this and nothing wider. */
 export interface TenantDb {
   readonly tenant: string;
+  /** drizzle's query builder, for cold paths (repository.ts). */
   readonly db: Drizzle;
   readonly sqlite: Database.Database;
+  /** The file's prepared statements, for hot paths (repository.ts). */
+  readonly repo: Repository;
+}
+
+/** The handle of an open, migrated tenant file, with a fresh Repository: the only way one is made. */
+export function tenantHandle(tenant: string, sqlite: Database.Database): TenantDb {
+  return { tenant, sqlite, db: drizzle({ client: sqlite, schema }), repo: new Repository() };
 }
 
 interface Entry {
@@ -184,7 +193,7 @@ export class TenantDatabases {
       sqlite?.close();
       throw guard ? guard.openFailed(tenant, file, err) : err;
     }
-    entry = { handle: { tenant, sqlite, db: drizzle({ client: sqlite, schema }) }, lastUsed: this.#now(), holds: 0 };
+    entry = { handle: tenantHandle(tenant, sqlite), lastUsed: this.#now(), holds: 0 };
     this.#open.set(tenant, entry);
     try {
       this.#onOpen?.(entry.handle);

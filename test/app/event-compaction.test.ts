@@ -11,6 +11,7 @@ import { EventBus } from "../../src/events/event.bus.js";
 import { EventLog } from "../../src/events/event.log.js";
 import type { StoredEventRow } from "../../src/events/event.segment.js";
 import { compactEvents } from "../../src/events/event.store.js";
+import { roomStream } from "../../src/room/room.stream.js";
 import { formatSseFrame } from "../../src/sse/sse.feed.js";
 import { eventually, startTestServer, type TestServer } from "../support/harness.js";
 import { parseFrames } from "../support/sse-client.js";
@@ -43,8 +44,8 @@ function stored(id: string): { segments: { first_seq: number; last_seq: number }
   const db = new Database(fileOf(), { readonly: true });
   try {
     return {
-      segments: db.prepare("SELECT first_seq, last_seq FROM room_event_segments WHERE room_id = ? ORDER BY last_seq").all(id) as { first_seq: number; last_seq: number }[],
-      live: (db.prepare("SELECT seq FROM room_events WHERE room_id = ? ORDER BY seq").all(id) as { seq: number }[]).map((r) => r.seq),
+      segments: db.prepare("SELECT first_seq, last_seq FROM stream_event_segments WHERE kind = 'room' AND stream_id = ? ORDER BY last_seq").all(id) as { first_seq: number; last_seq: number }[],
+      live: (db.prepare("SELECT seq FROM stream_events WHERE kind = 'room' AND stream_id = ? ORDER BY seq").all(id) as { seq: number }[]).map((r) => r.seq),
     };
   } finally {
     db.close();
@@ -110,7 +111,7 @@ describe("event compaction", () => {
     await say(id, "one");
     await waitIdle(id);
     const block = new Database(fileOf());
-    block.exec("CREATE TRIGGER block_segments BEFORE INSERT ON room_event_segments BEGIN SELECT RAISE(ABORT, 'disk says no'); END");
+    block.exec("CREATE TRIGGER block_segments BEFORE INSERT ON stream_event_segments BEGIN SELECT RAISE(ABORT, 'disk says no'); END");
     try {
       await say(id, "two");
       await waitIdle(id);
@@ -143,7 +144,7 @@ describe("event compaction", () => {
     await waitIdle(id); // this log now remembers the room's live rows
     const tdb = t.server.tenants.get("acme");
     // Another log over the same file (as a previous process would have been) appends rows this one never saw.
-    const other = new EventLog(new EventBus(formatSseFrame));
+    const other = new EventLog(new EventBus(formatSseFrame), { kinds: [roomStream] });
     other.transaction(tdb, (tx) => {
       tx.emit(id, { event_type: "room:updated", payload: { by: "other" } });
       tx.emit(id, { event_type: "room:updated", payload: { by: "other" } });
@@ -172,11 +173,11 @@ describe("event compaction", () => {
       for (let i = 0; i < 3; i++) tx.emit(id, { event_type: "room:updated", payload: { i } });
     });
     const rows = tdb.sqlite
-      .prepare("SELECT seq, event_type, agent_key, turn_id, payload, created_at FROM room_events WHERE room_id = ? ORDER BY seq")
+      .prepare("SELECT seq, event_type, agent_key, turn_id, payload, created_at FROM stream_events WHERE kind = 'room' AND stream_id = ? ORDER BY seq")
       .all(id) as StoredEventRow[];
     expect(rows.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
     // Gap-free and ending at 4, but missing seqs 1 and 2: only the delete's count can tell.
-    expect(tdb.sqlite.transaction(() => compactEvents(tdb, id, 4, rows.slice(2)))()).toBe(4);
+    expect(tdb.sqlite.transaction(() => compactEvents(tdb, "room", id, 4, rows.slice(2)))()).toBe(4);
     expect(stored(id)).toEqual({ segments: [{ first_seq: 1, last_seq: 4 }], live: [] });
     expect((await replay(id)).map((e) => e.seq)).toEqual([1, 2, 3, 4]);
   });

@@ -18,51 +18,70 @@ function plan(roomId: string): TurnPlan {
 
 const nextTick = () => new Promise((r) => setImmediate(r));
 
+/** What a GroupCommit logged: pino's warn(obj, msg). */
+function logSink() {
+  const lines: { obj: any; msg: string }[] = [];
+  return { lines, log: { warn: (obj: unknown, msg?: string) => void lines.push({ obj, msg: msg ?? "" }) } as any };
+}
+
 describe("group commit of turn events", () => {
   it("commits the due writers of a tenant in one transaction, each room gap-free", async () => {
     const token = await t.token("acme");
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await t.json("POST", "/llm/room", { token, body: {} })).body.data.id);
     const tdb = t.server.tenants.get("acme");
-    const group = new GroupCommit(t.server.events);
+    const sink = logSink();
+    const group = new GroupCommit(t.server.events, sink.log);
     const errors: unknown[] = [];
     const writers = ids.map((id) => new TurnEventWriter(t.server.events, tdb, plan(id), 0, (e) => errors.push(e), group));
     const transactions = vi.spyOn(t.server.events, "transaction");
-    for (const w of writers) w.push({ event_type: "pi:agent_start", payload: {} });
+    for (const w of writers) w.push({ event_type: "pi:tool_execution_start", payload: {} });
     await nextTick();
     await nextTick();
     expect(errors).toEqual([]);
+    expect(sink.lines).toEqual([]);
     expect(transactions).toHaveBeenCalledTimes(1);
     transactions.mockRestore();
     for (const id of ids) {
       const h = (await t.json("GET", `/llm/room/${id}/history`, { token })).body.data;
       expect(h.events.map((e: any) => [e.seq, e.event_type])).toEqual([
         [1, "room:rented"],
-        [2, "pi:agent_start"],
+        [2, "pi:tool_execution_start"],
       ]);
     }
   });
 
-  it("when the shared transaction fails, the healthy room's events still commit", async () => {
+  it("when the shared transaction fails, the healthy room's events still commit, and the shared error is logged with every room and turn it held", async () => {
     const token = await t.token("acme");
     const good = (await t.json("POST", "/llm/room", { token, body: {} })).body.data.id as string;
     const tdb = t.server.tenants.get("acme");
-    const group = new GroupCommit(t.server.events);
+    const sink = logSink();
+    const group = new GroupCommit(t.server.events, sink.log);
     const goodErrors: unknown[] = [];
     const badErrors: unknown[] = [];
     const missing = "00000000-0000-4000-8000-00000000dead";
     const bad = new TurnEventWriter(t.server.events, tdb, plan(missing), 0, (e) => badErrors.push(e), group);
     const ok = new TurnEventWriter(t.server.events, tdb, plan(good), 0, (e) => goodErrors.push(e), group);
-    bad.push({ event_type: "pi:agent_start", payload: {} });
-    ok.push({ event_type: "pi:agent_start", payload: {} });
+    bad.push({ event_type: "pi:tool_execution_start", payload: {} });
+    ok.push({ event_type: "pi:tool_execution_start", payload: {} });
     await nextTick();
     await nextTick();
     expect(goodErrors).toEqual([]);
     expect(badErrors.length).toBeGreaterThan(0);
     expect(String(badErrors[0])).toContain("no such room");
     const h = (await t.json("GET", `/llm/room/${good}/history`, { token })).body.data;
-    expect(h.events.map((e: any) => e.event_type)).toEqual(["room:rented", "pi:agent_start"]);
-    bad.drainInto({ emit: () => ({}) as never, nowIso: "" });
+    expect(h.events.map((e: any) => e.event_type)).toEqual(["room:rented", "pi:tool_execution_start"]);
+    expect(sink.lines).toHaveLength(1);
+    expect(sink.lines[0]!.msg).toMatch(/group commit failed/);
+    expect(String(sink.lines[0]!.obj.err)).toContain("no such room");
+    expect(sink.lines[0]!.obj).toMatchObject({
+      tenant: "acme",
+      parts: [
+        { room_id: missing, turn_id: plan(missing).turnId, part: "flush" },
+        { room_id: good, turn_id: plan(good).turnId, part: "flush" },
+      ],
+    });
+    bad.drainInto({ emit: () => ({}) as never, append: () => ({}) as never, nowIso: "" });
   });
 });
 
@@ -73,16 +92,17 @@ describe("turn ends joining the group commit", () => {
     const a = (await t.json("POST", "/llm/room", { token, body: {} })).body.data.id as string;
     const b = (await t.json("POST", "/llm/room", { token, body: {} })).body.data.id as string;
     const tdb = t.server.tenants.get("acme");
-    const group = new GroupCommit(t.server.events);
+    const sink = logSink();
+    const group = new GroupCommit(t.server.events, sink.log);
     const errors: unknown[] = [];
     const writer = new TurnEventWriter(t.server.events, tdb, plan(a), 0, (e) => errors.push(e), group);
-    return { token, a, b, tdb, group, errors, writer };
+    return { token, a, b, tdb, group, errors, writer, sink };
   }
 
   it("commits joined bodies with the tick's flushes in one transaction and resolves after it", async () => {
     const { token, a, b, tdb, group, errors, writer } = await twoRoomsOneWriter();
     const transactions = vi.spyOn(t.server.events, "transaction");
-    writer.push({ event_type: "pi:agent_start", payload: {} });
+    writer.push({ event_type: "pi:tool_execution_start", payload: {} });
     const joined = group.join(tdb, (tx) => tx.emit(b, { event_type: "room:updated", payload: {} }).seq);
     expect(transactions).toHaveBeenCalledTimes(0);
     expect(await joined).toBe(2);
@@ -90,7 +110,7 @@ describe("turn ends joining the group commit", () => {
     transactions.mockRestore();
     expect(errors).toEqual([]);
     for (const [id, type] of [
-      [a, "pi:agent_start"],
+      [a, "pi:tool_execution_start"],
       [b, "room:updated"],
     ]) {
       const h = (await t.json("GET", `/llm/room/${id}/history`, { token })).body.data;
@@ -99,26 +119,40 @@ describe("turn ends joining the group commit", () => {
   });
 
   it("a failing joined body neither loses nor duplicates the others' events", async () => {
-    const { token, a, b, tdb, group, errors, writer } = await twoRoomsOneWriter();
+    const { token, a, b, tdb, group, errors, writer, sink } = await twoRoomsOneWriter();
     const seen: string[] = [];
-    const unsubscribe = t.server.events.bus.subscribe("acme", b, (ev) => seen.push(ev.event_type));
-    writer.push({ event_type: "pi:agent_start", payload: {} });
+    const unsubscribe = t.server.events.bus.subscribe("acme", "room", b, (ev) => seen.push(ev.event_type));
+    writer.push({ event_type: "pi:tool_execution_start", payload: {} });
     const good = group.join(tdb, (tx) => {
       tx.emit(b, { event_type: "room:updated", payload: {} });
       return "ok";
     });
-    const bad = group.join(tdb, (tx) => {
-      tx.emit(b, { event_type: "room:updated", payload: { lost: true } });
-      throw new Error("boom");
-    });
+    const bad = group.join(
+      tdb,
+      (tx) => {
+        tx.emit(b, { event_type: "room:updated", payload: { lost: true } });
+        throw new Error("boom");
+      },
+      { roomId: b, turnId: "00000000-0000-4000-8000-0000000000bb" },
+    );
     await expect(bad).rejects.toThrow("boom");
     expect(await good).toBe("ok");
     unsubscribe();
     expect(errors).toEqual([]);
+    expect(sink.lines.map((l) => [String(l.obj.err), l.obj.parts])).toEqual([
+      [
+        "Error: boom",
+        [
+          { room_id: a, turn_id: plan(a).turnId, part: "flush" },
+          { room_id: null, turn_id: null, part: "joined" },
+          { room_id: b, turn_id: "00000000-0000-4000-8000-0000000000bb", part: "joined" },
+        ],
+      ],
+    ]);
     // The shared transaction rolled back as a whole and was published to no one; each part then committed (or failed) alone.
     expect(seen).toEqual(["room:updated"]);
     for (const [id, type] of [
-      [a, "pi:agent_start"],
+      [a, "pi:tool_execution_start"],
       [b, "room:updated"],
     ]) {
       const h = (await t.json("GET", `/llm/room/${id}/history`, { token })).body.data;
@@ -133,13 +167,13 @@ describe("turn ends joining the group commit", () => {
     const token = await t.token("acme");
     const a = (await t.json("POST", "/llm/room", { token, body: {} })).body.data.id as string;
     const tdb = t.server.tenants.get("acme");
-    const group = new GroupCommit(t.server.events);
+    const group = new GroupCommit(t.server.events, logSink().log);
     const writer = new TurnEventWriter(t.server.events, tdb, plan(a), 0, () => {}, group);
-    writer.push({ event_type: "pi:agent_start", payload: {} }); // due in this tick's group commit
+    writer.push({ event_type: "pi:tool_execution_start", payload: {} }); // due in this tick's group commit
     writer.close();
     await group.join(tdb, (tx) => writer.drainInto(tx));
     writer.committed();
     const h = (await t.json("GET", `/llm/room/${a}/history`, { token })).body.data;
-    expect(h.events.map((e: any) => e.event_type)).toEqual(["room:rented", "pi:agent_start"]);
+    expect(h.events.map((e: any) => e.event_type)).toEqual(["room:rented", "pi:tool_execution_start"]);
   });
 });

@@ -6,11 +6,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { drizzle } from "drizzle-orm/better-sqlite3";
 import { applyMigrations, loadMigrations } from "../../src/storage/migrations.js";
 import { packageRoot } from "../../src/storage/paths.js";
-import * as schema from "../../src/storage/schema.js";
-import type { TenantDb } from "../../src/storage/tenant-db.js";
+import { tenantHandle, type TenantDb } from "../../src/storage/tenant-db.js";
 
 export interface TenantFiles {
   /** A fresh migrated file named `<name>.db`, as a tenant handle. */
@@ -29,7 +27,7 @@ export function tenantFiles(prefix: string): TenantFiles {
       opened.push(sqlite);
       sqlite.pragma("foreign_keys = ON");
       applyMigrations(sqlite, migrations);
-      return { tenant: name, sqlite, db: drizzle({ client: sqlite, schema }) };
+      return tenantHandle(name, sqlite);
     },
     close() {
       for (const db of opened) db.close();

@@ -1,27 +1,17 @@
 /**
- * Drizzle builds and compiles a query every time it runs: on the read path
- * that cost more than SQLite itself (profiled: about 40% of a GET's CPU in
- * query building, 14% in better-sqlite3's prepare). Hot queries are built
- * once per connection with placeholders and kept here, keyed by the
- * connection, so they go when the handle is closed and garbage collected.
+ * Per-row writes (insert, update by key) prepared once per tenant connection,
+ * the Repository's way to write rows (see repository.ts for the whole rule).
  */
 import type { Statement } from "better-sqlite3";
 import { getTableColumns, getTableName, is, SQL, type Column, type InferInsertModel, type InferSelectModel, type Table } from "drizzle-orm";
-import type { Drizzle, TenantDb } from "./tenant-db.js";
+import type { TenantDb } from "./tenant-db.js";
 
-const caches = new WeakMap<Drizzle, Map<string, unknown>>();
-
-/** The query `name` prepared on this tenant's connection, built by `build` on first use. */
-export function prepared<Q>(t: TenantDb, name: string, build: (db: Drizzle) => Q): Q {
-  let cache = caches.get(t.db);
-  if (!cache) {
-    cache = new Map();
-    caches.set(t.db, cache);
-  }
-  let q = cache.get(name) as Q | undefined;
+/** The statement `name` of this tenant's Repository, prepared by `build` on first use. */
+function named(t: TenantDb, name: string, build: () => Statement): Statement {
+  let q = t.repo.named.get(name) as Statement | undefined;
   if (q === undefined) {
-    q = build(t.db);
-    cache.set(name, q);
+    q = build();
+    t.repo.named.set(name, q);
   }
   return q;
 }
@@ -31,15 +21,16 @@ const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 /**
  * Per-row writes (insert, update by key) without drizzle's per-call query
  * building, which profiled at about 12% of the CPU of a streaming turn.
- * Statements are prepared once per connection and per set of written
- * columns (a handful per call site), and values go through the drizzle
- * columns' own mappers exactly as drizzle's builder applies them: a null
- * stays SQL NULL, anything else goes through `mapToDriverValue` (JSON
- * columns are stringified); an insert fills an absent value with the
- * column's default, else NULL. Rows come back as drizzle returns them: the
- * table's keys in declaration order, NULL as null, anything else through
- * `mapFromDriverValue`. Columns, names and mappers are read from the drizzle
- * table, so the schema stays the one source.
+ * Statements are prepared once per tenant connection and per set of
+ * written columns (a handful per call site), named by both, in the
+ * tenant's Repository. Values go through the drizzle columns' own mappers
+ * exactly as drizzle's builder applies them: a null stays SQL NULL,
+ * anything else goes through `mapToDriverValue` (JSON columns are
+ * stringified); an insert fills an absent value with the column's default,
+ * else NULL. Rows come back as drizzle returns them: the table's keys in
+ * declaration order, NULL as null, anything else through
+ * `mapFromDriverValue`. Columns, names and mappers are read from the
+ * drizzle table, so the schema stays the one source.
  */
 export class RowWriter<T extends Table> {
   readonly #table: string;
@@ -67,7 +58,7 @@ export class RowWriter<T extends Table> {
 
   /** Inserts the row (absent values take the column default) and returns it as stored. */
   insert(t: TenantDb, row: InferInsertModel<T>): InferSelectModel<T> {
-    const stmt = prepared(t, `${this.#table}:insert`, () => {
+    const stmt = named(t, `${this.#table}:insert`, () => {
       const names = this.#columns.map((c) => quote(c.name)).join(", ");
       const marks = this.#columns.map(() => "?").join(", ");
       return t.sqlite.prepare(`insert into ${this.#table} (${names}) values (${marks}) returning ${this.#returning}`).raw(true);
@@ -118,7 +109,7 @@ export class RowWriter<T extends Table> {
       name += `${key},`;
     }
     if (keyed.length === 0) throw new Error("RowWriter: an update needs a where value");
-    const stmt = prepared(t, name, () => {
+    const stmt = named(t, name, () => {
       const assignments = set.map((c) => `${quote(c.name)} = ?`).join(", ");
       const conds = keyed.map((c) => `${quote(c.name)} = ?`).join(" and ");
       const sql = `update ${this.#table} set ${assignments} where ${conds}`;
