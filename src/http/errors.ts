@@ -8,7 +8,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { AppError, type ErrorCode } from "../errors.js";
 import { AuthError } from "../auth/tokens.js";
-import { classifyStorageError, storageFullError, tenantDamagedError } from "../storage/storage-health.js";
+import { classifyStorageError } from "../storage/storage-health.js";
 import { REALM } from "./constants.js";
 
 export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
@@ -67,6 +67,24 @@ export function errorResponse(c: Context, err: AppError): Response {
   }
   if (err.code === "FORBIDDEN") c.header("WWW-Authenticate", `Bearer realm="${REALM}", error="insufficient_scope"`);
   return c.json(errorBody(err.code, err.message, err.options.details), status);
+}
+
+/** Seconds a caller is told to wait after a full disk: long enough for an operator to notice, short enough to recover by itself. */
+const STORAGE_FULL_RETRY_S = 30;
+const TENANT_DAMAGED_RETRY_S = 300;
+
+function storageFullError(): AppError {
+  return new AppError("STORAGE_FULL", "the server's storage is full; nothing of this request was stored. Retry after Retry-After", {
+    retryAfterS: STORAGE_FULL_RETRY_S,
+  });
+}
+
+function tenantDamagedError(): AppError {
+  return new AppError(
+    "TENANT_DATA_DAMAGED",
+    "this tenant's data file is missing or damaged, so the server will not serve it (other tenants are unaffected); the operator has been alerted and must restore it",
+    { retryAfterS: TENANT_DAMAGED_RETRY_S },
+  );
 }
 
 /** Maps anything thrown to an AppError; unknown errors become INTERNAL (the caller logs them). */

@@ -20,13 +20,25 @@ import { readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import type Database from "better-sqlite3";
 import type { Logger } from "pino";
-import { AppError } from "../errors.js";
 import { TENANT_PATTERN, type TenantFileGuard } from "./tenant-db.js";
 
 export type StorageFault = "full" | "damaged" | "busy";
 
+/**
+ * A tenant refused because its file is missing, empty or corrupt. The HTTP
+ * layer answers it (and a raw SQLITE_CORRUPT/NOTADB) with 503
+ * TENANT_DATA_DAMAGED; this layer knows no error codes of the API.
+ */
+export class TenantDataDamagedError extends Error {
+  override name = "TenantDataDamagedError";
+  constructor(readonly tenant: string) {
+    super(`tenant ${tenant}: data file missing or damaged`);
+  }
+}
+
 /** What kind of storage failure `err` is, if it is one. */
 export function classifyStorageError(err: unknown): StorageFault | null {
+  if (err instanceof TenantDataDamagedError) return "damaged";
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== "string") return null;
   if (code.startsWith("SQLITE_FULL") || code === "ENOSPC" || code === "EDQUOT") return "full";
@@ -35,26 +47,9 @@ export function classifyStorageError(err: unknown): StorageFault | null {
   return null;
 }
 
-/** Seconds a caller is told to wait after a full disk: long enough for an operator to notice, short enough to recover by itself. */
-export const STORAGE_FULL_RETRY_S = 30;
-const DAMAGED_RETRY_S = 300;
 /** /health says storage is full for this long after the last write that found it full. */
 const FULL_REPORT_MS = 60_000;
 const FULL_LOG_EVERY_MS = 60_000;
-
-export function storageFullError(): AppError {
-  return new AppError("STORAGE_FULL", "the server's storage is full; nothing of this request was stored. Retry after Retry-After", {
-    retryAfterS: STORAGE_FULL_RETRY_S,
-  });
-}
-
-export function tenantDamagedError(): AppError {
-  return new AppError(
-    "TENANT_DATA_DAMAGED",
-    "this tenant's data file is missing or damaged, so the server will not serve it (other tenants are unaffected); the operator has been alerted and must restore it",
-    { retryAfterS: DAMAGED_RETRY_S },
-  );
-}
 
 interface Damage {
   reason: string;
@@ -138,7 +133,7 @@ export class StorageHealth implements TenantFileGuard {
   beforeOpen(tenant: string, file: string): void {
     const damage = this.#damaged.get(tenant);
     if (damage) {
-      if (signatureOf(file) === damage.signature) throw tenantDamagedError();
+      if (signatureOf(file) === damage.signature) throw new TenantDataDamagedError(tenant);
       this.#damaged.delete(tenant);
       this.#log.warn({ tenant, file }, "a damaged tenant's file changed on disk; trying it again");
     }
@@ -151,14 +146,14 @@ export class StorageHealth implements TenantFileGuard {
   /** Turns a failure to open or recover the file into what the caller should see, recording a damaged file. */
   openFailed(tenant: string, file: string, err: unknown): unknown {
     const fault = classifyStorageError(err);
-    if (fault === "damaged") {
+    if (fault === "damaged" && !(err instanceof TenantDataDamagedError)) {
       try {
         this.#markDamaged(tenant, file, describe(err));
       } catch (refusal) {
         return refusal;
       }
     }
-    if (fault === "full") return this.#full(err);
+    if (fault === "full") this.#full(err);
     return err;
   }
 
@@ -171,7 +166,7 @@ export class StorageHealth implements TenantFileGuard {
 
   /** Throws for a tenant found damaged while its file was open. Costs a size check when nothing is damaged. */
   check(tenant: string): void {
-    if (this.#damaged.size > 0 && this.#damaged.has(tenant)) throw tenantDamagedError();
+    if (this.#damaged.size > 0 && this.#damaged.has(tenant)) throw new TenantDataDamagedError(tenant);
   }
 
   get damagedCount(): number {
@@ -181,23 +176,19 @@ export class StorageHealth implements TenantFileGuard {
   /**
    * Looks at an error a request (or background work of `tenant`) ran into:
    * a corrupt file marks the tenant damaged; a full disk is remembered for
-   * /health and logged at most once a minute. Returns the AppError to answer
-   * with, or null when `err` is no storage failure this module handles.
+   * /health and logged at most once a minute. What the caller is answered is
+   * the HTTP layer's (http/errors.ts).
    */
-  observe(err: unknown, tenant: string | undefined): AppError | null {
+  observe(err: unknown, tenant: string | undefined): void {
     const fault = classifyStorageError(err);
-    if (fault === "full") return this.#full(err);
-    if (fault === "damaged") {
-      if (tenant !== undefined && !this.#damaged.has(tenant)) {
-        try {
-          this.#markDamaged(tenant, this.#fileOf(tenant), describe(err));
-        } catch {
-          // marked and logged; the refusal is built below
-        }
+    if (fault === "full") this.#full(err);
+    else if (fault === "damaged" && !(err instanceof TenantDataDamagedError) && tenant !== undefined && !this.#damaged.has(tenant)) {
+      try {
+        this.#markDamaged(tenant, this.#fileOf(tenant), describe(err));
+      } catch {
+        // marked and logged
       }
-      return tenantDamagedError();
     }
-    return null;
   }
 
   status(): StorageStatus {
@@ -207,14 +198,13 @@ export class StorageHealth implements TenantFileGuard {
     };
   }
 
-  #full(err: unknown): AppError {
+  #full(err: unknown): void {
     const at = this.#now();
     this.#fullAt = at;
     if (at - this.#fullLoggedAt >= FULL_LOG_EVERY_MS) {
       this.#fullLoggedAt = at;
       this.#log.error({ err }, "storage is full: writes are refused with 503 STORAGE_FULL until disk space is freed (nothing acknowledged is lost)");
     }
-    return storageFullError();
   }
 
   /** Records the damage, logs it once, and throws the refusal. */
@@ -226,7 +216,7 @@ export class StorageHealth implements TenantFileGuard {
         "TENANT DATA DAMAGED: refusing this tenant with 503 TENANT_DATA_DAMAGED; other tenants keep serving. Restore the file from a backup (see README, Operations)",
       );
     }
-    throw tenantDamagedError();
+    throw new TenantDataDamagedError(tenant);
   }
 }
 
