@@ -23,6 +23,8 @@ interface Totals {
   bytesPerRead: number[];
   pagesPerRead: number[];
   maxPageBytes: number;
+  /** Pages sent again after a connection error (a reused keep-alive connection the server had just closed). */
+  retries: number;
   errors: string[];
 }
 
@@ -30,28 +32,42 @@ let running = false;
 let totals: Totals = fresh();
 let readers: Promise<void>[] = [];
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-const EVENT_KEY = '"event_type":';
+const EVENT_KEY_BYTES = Buffer.from('"event_type":');
+/** The end of a page kept as text: `meta` and whatever error body a non-200 has fit in it. */
+const TAIL_BYTES = 4096;
 
 function fresh(): Totals {
-  return { pages: 0, bytes: 0, fullReads: 0, eventsPerRead: [], bytesPerRead: [], pagesPerRead: [], maxPageBytes: 0, errors: [] };
+  return { pages: 0, bytes: 0, fullReads: 0, eventsPerRead: [], bytesPerRead: [], pagesPerRead: [], maxPageBytes: 0, retries: 0, errors: [] };
 }
 
-function get(url: string, token: string): Promise<{ status: number; body: string }> {
+/**
+ * One page: its status, size, events (counted chunk by chunk, never decoded
+ * into a string) and the bytes of its last chunks, where `meta` is.
+ */
+function get(url: string, token: string): Promise<{ status: number; bytes: number; events: number; tail: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { agent, headers: { authorization: `Bearer ${token}` }, timeout: 60_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
+      let bytes = 0;
+      let events = 0;
+      let tail: Buffer = Buffer.alloc(0);
+      res.on("data", (c: Buffer) => {
+        bytes += c.length;
+        // A key split across two chunks is found in the joint of the tail and the chunk.
+        const joint = Buffer.concat([tail.subarray(Math.max(0, tail.length - EVENT_KEY_BYTES.length + 1)), c]);
+        events += count(joint, EVENT_KEY_BYTES);
+        tail = c.length >= TAIL_BYTES ? c.subarray(-TAIL_BYTES) : Buffer.concat([tail, c]).subarray(-TAIL_BYTES);
+      });
       res.on("error", reject);
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, bytes, events, tail: tail.toString("utf8") }));
     });
     req.on("timeout", () => req.destroy(new Error("history page timed out")));
     req.on("error", reject);
   });
 }
 
-function count(text: string, needle: string): number {
+function count(haystack: Buffer, needle: Buffer): number {
   let n = 0;
-  for (let i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + needle.length)) n++;
+  for (let i = haystack.indexOf(needle); i >= 0; i = haystack.indexOf(needle, i + needle.length)) n++;
   return n;
 }
 
@@ -72,22 +88,28 @@ async function reader(c: Omit<Start, "cmd" | "n">, once = false): Promise<void> 
       try {
         page = await get(url, c.token);
       } catch (err) {
-        if (totals.errors.length < 20) totals.errors.push(String(err));
-        break;
+        // A keep-alive connection the server closed as idle just as it was reused: a GET is safe to send again, once.
+        try {
+          totals.retries++;
+          page = await get(url, c.token);
+        } catch {
+          if (totals.errors.length < 20) totals.errors.push(String(err));
+          break;
+        }
       }
       if (page.status !== 200) {
-        if (totals.errors.length < 20) totals.errors.push(`HTTP ${page.status}: ${page.body.slice(0, 200)}`);
+        if (totals.errors.length < 20) totals.errors.push(`HTTP ${page.status}: ${page.tail.slice(0, 200)}`);
         break;
       }
-      const bytes = Buffer.byteLength(page.body);
+      const bytes = page.bytes;
       totals.pages++;
       totals.bytes += bytes;
       totals.maxPageBytes = Math.max(totals.maxPageBytes, bytes);
       readBytes += bytes;
       readPages++;
-      // The room record carries no event_type; every occurrence is one event of the page.
-      events += count(page.body, EVENT_KEY);
-      const meta = metaOf(page.body);
+      // The room record and messages carry no event_type; every occurrence is one event of the page.
+      events += page.events;
+      const meta = metaOf(page.tail);
       if (!meta.events.has_more) {
         totals.fullReads++;
         if (totals.eventsPerRead.length < 10_000) {

@@ -18,6 +18,7 @@
  * baseline and loaded windows; latencies are pooled over runs.
  */
 import http from "node:http";
+import os from "node:os";
 import { figure, type Figure } from "../lib/figure.js";
 import { IpcChild } from "../lib/ipc-child.js";
 import { expectStatus, request } from "../lib/http.js";
@@ -43,6 +44,7 @@ interface ReaderTotals {
   bytesPerRead: number[];
   pagesPerRead: number[];
   maxPageBytes: number;
+  retries: number;
   errors: string[];
 }
 
@@ -114,7 +116,7 @@ export async function historyUnderLoad(c: HistoryCtx): Promise<Figure> {
 
     const baseline: number[] = [];
     const loaded: number[] = [];
-    const runs: { run: number; baselineP99: number; loadedP99: number; readers: ReaderTotals; serverCpuShare: number; rssMb: number }[] = [];
+    const runs: { run: number; baselineP99: number; loadedP99: number; readers: ReaderTotals; serverCpuShare: number; readersCpuShare: number; rssMb: number }[] = [];
     let rssMax = 0;
     for (let r = 0; r < c.runs; r++) {
       const alone = async () => {
@@ -126,16 +128,19 @@ export async function historyUnderLoad(c: HistoryCtx): Promise<Figure> {
         await clients.call({ cmd: "start", base, token: c.token, roomId, n: c.readers, query: "limit=500" }, 10_000);
         await sleep(200); // every reader has a page in flight
         const cpu0 = cpuSeconds(c.server.pid());
+        const readersCpu0 = cpuSeconds(clients.child.pid!);
         const t0 = performance.now();
         let rss = 0;
         const sampler = setInterval(() => (rss = Math.max(rss, readRss(c.server.pid()))), 100);
         const s = await probe(base, c.windowMs);
         clearInterval(sampler);
-        const cpu = (cpuSeconds(c.server.pid()) - cpu0) / ((performance.now() - t0) / 1000);
+        const elapsedS = (performance.now() - t0) / 1000;
+        const cpu = (cpuSeconds(c.server.pid()) - cpu0) / elapsedS;
+        const readersCpu = (cpuSeconds(clients.child.pid!) - readersCpu0) / elapsedS;
         const totals = await clients.call<ReaderTotals>({ cmd: "stop" }, 120_000);
         loaded.push(...s);
         rssMax = Math.max(rssMax, rss);
-        return { s, totals, cpu, rss };
+        return { s, totals, cpu, readersCpu, rss };
       };
       let a: number[];
       let l: Awaited<ReturnType<typeof underLoad>>;
@@ -146,7 +151,7 @@ export async function historyUnderLoad(c: HistoryCtx): Promise<Figure> {
         l = await underLoad();
         a = await alone();
       }
-      runs.push({ run: r + 1, baselineP99: summarize(a).p99, loadedP99: summarize(l.s).p99, readers: l.totals, serverCpuShare: l.cpu, rssMb: l.rss / 1e6 });
+      runs.push({ run: r + 1, baselineP99: summarize(a).p99, loadedP99: summarize(l.s).p99, readers: l.totals, serverCpuShare: l.cpu, readersCpuShare: l.readersCpu, rssMb: l.rss / 1e6 });
     }
     const b = summarize(baseline);
     const x = summarize(loaded);
@@ -161,9 +166,9 @@ export async function historyUnderLoad(c: HistoryCtx): Promise<Figure> {
     const notes = [
       `room: one reply of ${replyLen} characters, ${events} events in all (EVENT_COALESCE_MS=0: one pi:message_update per echo token).`,
       `a full read with the cumulative text: ${(walk.bytesPerRead[0]! / 1e6).toFixed(1)} MB in ${walk.pagesPerRead[0]} pages (largest page ${(maxPageBytes / 1024).toFixed(0)} KB); with partial_text=false: ${(lean.bytesPerRead[0]! / 1e3).toFixed(0)} KB in ${lean.pagesPerRead[0]} pages.`,
-      `${c.readers} readers in their own process, each reading the whole history (limit=500, default partial_text) again and again; over all loaded windows: ${runs.reduce((n, r) => n + r.readers.fullReads, 0)} full reads completed, ${pages} pages, ${(bytes / 1e6).toFixed(0)} MB (${(bytes / 1e6 / ((c.runs * c.windowMs) / 1000)).toFixed(1)} MB/s); ${complete ? "every completed read had every event, no error" : `INCOMPLETE: events per read ${[...counts].join(", ")} (log has ${events}); errors: ${errors.slice(0, 3).join("; ")}`}.`,
+      `${c.readers} readers in their own process, each reading the whole history (limit=500, default partial_text) again and again; over all loaded windows: ${runs.reduce((n, r) => n + r.readers.fullReads, 0)} full reads completed, ${pages} pages, ${(bytes / 1e6).toFixed(0)} MB (${(bytes / 1e6 / ((c.runs * c.windowMs) / 1000)).toFixed(1)} MB/s), ${runs.reduce((n, r) => n + r.readers.retries, 0)} pages sent again after a reset keep-alive connection; ${complete ? "every completed read had every event, no error" : `INCOMPLETE: events per read ${[...counts].join(", ")} (log has ${events}); errors: ${errors.slice(0, 3).join("; ")}`}.`,
       `/health alone: p50 ${b.p50.toFixed(2)} ms, p99 ${b.p99.toFixed(2)} ms, max ${b.max.toFixed(2)} ms (${b.n} samples); under load: p50 ${x.p50.toFixed(2)} ms, p99 ${x.p99.toFixed(2)} ms, max ${x.max.toFixed(2)} ms (${x.n} samples); one request at a time, 5 ms apart, ${c.windowMs / 1000} s windows alternating.`,
-      `server CPU share under load (1.0 = one core): median ${median(runs.map((r) => r.serverCpuShare)).toFixed(2)}; server RSS peak while loaded: ${(rssMax / 1e6).toFixed(0)} MB.`,
+      `CPU share under load (1.0 = one core): server median ${median(runs.map((r) => r.serverCpuShare)).toFixed(2)}, readers' process ${median(runs.map((r) => r.readersCpuShare)).toFixed(2)}; machine load average at the end ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores (a busy machine inflates both latencies, the baseline's p99 most); server RSS peak while loaded: ${(rssMax / 1e6).toFixed(0)} MB.`,
       `per run p99 (alone / loaded, ms): ${runs.map((r) => `${r.baselineP99.toFixed(2)} / ${r.loadedP99.toFixed(2)}`).join("; ")}.`,
     ];
     return figure({

@@ -34,35 +34,8 @@ export function jsonResponse<T, S extends ContentfulStatusCode>(
   return res as Response & TypedResponse<JSONParsed<T>, S, "json">;
 }
 
-/** Characters of JSON text per chunk of a streamed body: past a socket's high-water mark, so each chunk waits for 'drain'. */
-const STREAM_CHUNK_CHARS = 64 * 1024;
-
-/**
- * A JSON answer whose text is `pieces` joined, sent as a stream of chunks of
- * about STREAM_CHUNK_CHARS, each encoded only when the previous one has been
- * taken: a large body (a history page of long replies) is neither joined into
- * one string nor encoded in one go, so sending it never holds the event loop
- * for long, and it holds at most one chunk of bytes beyond its pieces.
- */
-export function jsonPiecesResponse(c: Context<AppEnv>, pieces: readonly string[], status: ContentfulStatusCode): Response {
-  const encoder = new TextEncoder();
-  let next = 0;
-  const body = new ReadableStream<Uint8Array>(
-    {
-      pull(controller) {
-        const batch: string[] = [];
-        let chars = 0;
-        while (next < pieces.length && chars < STREAM_CHUNK_CHARS) {
-          const piece = pieces[next++]!;
-          batch.push(piece);
-          chars += piece.length;
-        }
-        if (batch.length > 0) controller.enqueue(encoder.encode(batch.length === 1 ? batch[0]! : batch.join("")));
-        if (next >= pieces.length) controller.close();
-      },
-    },
-    { highWaterMark: 0 },
-  );
+/** A JSON answer already encoded (a history page, built from each item's bytes), with X-Request-Id. */
+export function jsonBytesResponse(c: Context<AppEnv>, body: Uint8Array, status: ContentfulStatusCode): Response {
   const res = new Response(body, { status, headers: { "content-type": "application/json", "x-request-id": c.get("requestId") } });
   stamped.add(res);
   return res;

@@ -10,6 +10,10 @@
  * so paging moves on; `has_more` and the list's own cursor say where to go
  * on), items are serialised one by one with a pause for other work after
  * every `SLICE_BYTES`, and at most `maxConcurrent` pages are built at once.
+ * Each item is kept as its UTF-8 bytes, not as a string: a page waiting to be
+ * sent then sits outside the JS heap, where the young-generation collector
+ * need not copy it again and again (with 20 readers, copying pages in flight
+ * made collections take tens of ms), and its size in bytes is exact.
  * With `partial_text: false` the cumulative text is left out of every
  * `pi:message_update` (room.event-view.ts) and the page costs what its deltas do.
  *
@@ -28,8 +32,8 @@ export const LIST_BYTES = 512 * 1024;
 export const SLICE_BYTES = 32 * 1024;
 
 export interface HistoryListPage {
-  /** Each row's JSON, ascending by seq. */
-  items: string[];
+  /** Each row's JSON as UTF-8, ascending by seq. */
+  items: Buffer[];
   /** Older rows exist before the first one here. */
   hasMore: boolean;
   /** Pass as the list's `*_before_seq` for the next (older) page; null when there is none. */
@@ -100,7 +104,7 @@ export class HistoryPager {
    * the byte budget, serialised newest first so the budget keeps the newest.
    */
   async #list<T extends { seq: number }>(rows: (T | undefined)[], limit: number, project: (row: T) => T): Promise<HistoryListPage> {
-    const items: string[] = [];
+    const items: Buffer[] = [];
     let bytes = 0;
     let sinceYield = 0;
     let firstSeq: number | null = null;
@@ -108,8 +112,8 @@ export class HistoryPager {
     const oldest = Math.max(0, rows.length - limit);
     for (; i >= oldest; i--) {
       const row = rows[i]!;
-      const json = JSON.stringify(project(row));
-      const size = Buffer.byteLength(json);
+      const json = Buffer.from(JSON.stringify(project(row)), "utf8");
+      const size = json.length;
       if (items.length > 0 && bytes + size > this.#listBytes) break;
       items.push(json);
       firstSeq = row.seq;

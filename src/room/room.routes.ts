@@ -6,7 +6,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { envelopeSchema, listEnvelopeSchema, ok, okList } from "../http/envelope.js";
-import { jsonPiecesResponse, jsonResponse } from "../http/respond.js";
+import { jsonBytesResponse, jsonResponse } from "../http/respond.js";
 import type { AppEnv } from "../http/context.js";
 import { requireAccess } from "../http/middleware/auth.js";
 import { bearerSecurity, errorResponses } from "../http/openapi-helpers.js";
@@ -44,11 +44,13 @@ const json = <T extends z.ZodType>(schema: T, description: string, example?: unk
 });
 const optionalBody = <T extends z.ZodType>(schema: T) => ({ required: false, content: { "application/json": { schema } } });
 
-/** `items` with a "," piece between each two. */
-function commaSeparated(items: readonly string[]): string[] {
-  const out: string[] = [];
+const COMMA = Buffer.from(",");
+
+/** `items` with a "," between each two. */
+function commaSeparated(items: readonly Buffer[]): Buffer[] {
+  const out: Buffer[] = [];
   for (let i = 0; i < items.length; i++) {
-    if (i > 0) out.push(",");
+    if (i > 0) out.push(COMMA);
     out.push(items[i]!);
   }
   return out;
@@ -283,11 +285,16 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number; follo
         messages: { has_more: h.messages.hasMore, next_before_seq: h.messages.nextBeforeSeq },
         events: { has_more: h.events.hasMore, next_before_seq: h.events.nextBeforeSeq },
       };
-      // The lists arrive as each item's JSON (serialised a slice at a time by the service) and go out a
-      // chunk at a time, never joined into one string. The text is the 200 schema's JSON, which the
-      // typed handler cannot see in a stream.
-      const pieces = [`{"success":true,"data":{"room":${JSON.stringify(h.room)},"messages":[`, ...commaSeparated(h.messages.items), `],"events":[`, ...commaSeparated(h.events.items), `]},"meta":${JSON.stringify(meta)}}`];
-      return jsonPiecesResponse(c, pieces, 200) as never;
+      // The lists arrive as each item's JSON bytes (serialised a slice at a time by the service) and are
+      // copied once into the body. The bytes are the 200 schema's JSON, which the typed handler cannot see.
+      const body = Buffer.concat([
+        Buffer.from(`{"success":true,"data":{"room":${JSON.stringify(h.room)},"messages":[`),
+        ...commaSeparated(h.messages.items),
+        Buffer.from(`],"events":[`),
+        ...commaSeparated(h.events.items),
+        Buffer.from(`]},"meta":${JSON.stringify(meta)}}`),
+      ]);
+      return jsonBytesResponse(c, body, 200) as never;
     },
   );
 
