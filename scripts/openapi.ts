@@ -2,7 +2,8 @@
  * npm run openapi [-- --check]
  *
  * Builds the real app on a throwaway DATA_DIR and writes what it serves at
- * GET /openapi.json and GET /llms.txt to openapi/openapi.json and llms.txt.
+ * GET /openapi.json and GET /llms.txt to openapi/openapi.json and llms.txt,
+ * and the configuration table of README.md from the config schema.
  * With --check it writes nothing and exits 1 if a committed file differs.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
@@ -12,6 +13,7 @@ import { parseArgs } from "node:util";
 import pino from "pino";
 import { loadConfig } from "../src/config.js";
 import { ARTIFACT_PATHS, renderArtifacts } from "../src/docs/docs.artifacts.js";
+import { withConfigTable } from "../src/docs/docs.config.js";
 import { createServer } from "../src/server.js";
 import { packageRoot } from "../src/storage/paths.js";
 
@@ -21,10 +23,10 @@ async function run(): Promise<number> {
   try {
     const server = await createServer(loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: "silent" }), { log: pino({ level: "silent" }) });
     try {
-      const files = await renderArtifacts(server.app);
       const root = packageRoot();
+      const files: Record<string, string> = { ...(await renderArtifacts(server.app)), "README.md": withConfigTable(readFileSync(path.join(root, "README.md"), "utf8")) };
       let stale = 0;
-      for (const rel of ARTIFACT_PATHS) {
+      for (const rel of [...ARTIFACT_PATHS, "README.md"]) {
         const file = path.join(root, rel);
         let current: string | null = null;
         try {
@@ -39,7 +41,7 @@ async function run(): Promise<number> {
           process.stderr.write(`${rel}: differs from the code; run \`npm run openapi\` and commit the result\n`);
         } else {
           mkdirSync(path.dirname(file), { recursive: true });
-          writeFileSync(file, files[rel]);
+          writeFileSync(file, files[rel]!);
           process.stdout.write(`${rel}: written\n`);
         }
       }

@@ -6,7 +6,6 @@
 import type { JWK } from "jose";
 import type { Logger } from "pino";
 import type { TokenVerifier } from "./auth/tokens.js";
-import { AppError } from "./errors.js";
 import { errorBody, errorResponse, toAppError } from "./http/errors.js";
 import { authenticate } from "./http/middleware/auth.js";
 import { requestBody } from "./http/middleware/body.js";
@@ -19,7 +18,10 @@ import { requestContext } from "./http/middleware/request-context.js";
 import { createRouter } from "./http/router.js";
 import { metaRoutes } from "./meta/meta.routes.js";
 import { providerRoutes } from "./providers/providers.routes.js";
+import { responsesRoutes } from "./responses/responses.routes.js";
+import { ResponsesService } from "./responses/responses.service.js";
 import { roomRoutes } from "./room/room.routes.js";
+import { userRoutes } from "./user/user.routes.js";
 import type { RoomService } from "./room/room.service.js";
 import type { LlmRuntime } from "./runtime/llm/llm.types.js";
 import type { SseFollowers } from "./sse/sse.followers.js";
@@ -53,23 +55,35 @@ export function buildApp(d: AppDeps) {
   // Middleware is registered only for the methods it acts on (and the rate limit only when it is on): every
   // registered layer costs each request it matches a dispatch and a promise, even when it just calls next().
   app.use("*", requestContext(d.log));
-  app.use("/llm/*", authenticate(d.verifier, d.tenants));
-  // After authentication, so an anonymous caller cannot make the server wait for (or buffer) a body.
+  // The bearer-token API: /llm/* (rooms, providers, operator), /v1/* and /api/* (what the Abbotik clients call).
+  // One instance of each middleware, so the rate limit and in-flight idempotency keys are shared across them.
+  const bearerPrefixes = ["/llm/*", "/v1/*", "/api/*"];
+  const auth = authenticate(d.verifier, d.tenants);
+  const limit = d.rateLimit.rps > 0 ? rateLimit({ rps: d.rateLimit.rps, burst: d.rateLimit.burst, now: d.now }) : null;
+  const idem = idempotency(d.now);
+  for (const prefix of bearerPrefixes) app.use(prefix, auth);
+  // After authentication (an anonymous caller cannot make the server wait for or buffer a body) and before
+  // anything reads the body (idempotency hashes it): size, time and UTF-8 limits for every route.
   app.on(["POST", "PATCH", "PUT"], "*", requestBody({ maxBytes: d.bodyLimitBytes, timeoutMs: d.bodyTimeoutMs }));
-  if (d.rateLimit.rps > 0) app.use("/llm/*", rateLimit({ rps: d.rateLimit.rps, burst: d.rateLimit.burst, now: d.now }));
-  app.on(["POST", "PATCH"], "/llm/*", idempotency(d.now));
+  for (const prefix of bearerPrefixes) {
+    if (limit) app.use(prefix, limit);
+    app.on(["POST", "PATCH"], prefix, idem);
+  }
 
   app.route("/", metaRoutes({ version: d.version, publicJwk: d.publicJwk, startedAt: d.startedAt, now: d.now, isShuttingDown: d.isShuttingDown, ...(d.storage ? { storage: d.storage } : {}) }));
   app.route("/", providerRoutes(d.runtime));
   app.route("/", roomRoutes(d.rooms, d.sse));
   app.route("/", operatorRoutes(d.admission, d.storage));
+  app.route("/", responsesRoutes(new ResponsesService(d.rooms)));
+  app.route("/", userRoutes());
   app.route("/", docsRoutes({ openapi: () => app.getOpenAPI31Document(openApiConfig(d.version)) }));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
     scheme: "bearer",
     bearerFormat: "JWT",
-    description: "A JWT with claims `sub`, `tenant`, `exp` and optional `access` (read | edit | full | root). Locally: `npm run -s token -- --tenant acme`.",
+    description:
+      "A JWT with claims `sub`, `tenant`, `exp` (at most AUTH_MAX_TOKEN_TTL_S away) and optional `access` (read | edit | full | root; none means read); the operator's has `operator: true`. Locally: `npm run -s token -- --tenant acme` with the server's DATA_DIR.",
   });
   app.doc31("/openapi.json", () => openApiConfig(d.version));
 

@@ -6,72 +6,89 @@
 import path from "node:path";
 import { z } from "zod";
 
-const boolFromEnv = z
-  .enum(["true", "false", "1", "0", "yes", "no", "on", "off"])
-  .transform((v) => v === "true" || v === "1" || v === "yes" || v === "on");
-
 const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-const envSchema = z.object({
-  HOST: z.string().min(1).default("127.0.0.1"),
-  PORT: intFromEnv(0, 65535).default(8787),
-  DATA_DIR: z.string().min(1).default("./data"),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  /** Largest accepted request body, in bytes. */
-  BODY_LIMIT_BYTES: intFromEnv(1024, 64 * 1024 * 1024).default(1024 * 1024),
-  /** A request body not received this long after the request started is 408 (Node's own limit is 300 s). */
-  BODY_TIMEOUT_MS: intFromEnv(100, 300_000).default(30_000),
-  /** Public base URL used in links (docs, llms.txt); defaults to http://HOST:PORT. */
-  PUBLIC_URL: z.url().optional(),
+/**
+ * Every variable the server reads, with its default and its meaning (the
+ * description). The README's configuration table is rendered from this
+ * schema (`npm run openapi` writes it; a test fails when it drifts), so a
+ * variable cannot be read without being documented.
+ */
+export const envSchema = z.object({
+  HOST: z.string().min(1).default("127.0.0.1").describe("listen address"),
+  PORT: intFromEnv(0, 65535).default(8787).describe("listen port"),
+  DATA_DIR: z.string().min(1).default("./data").describe("SQLite files (one per tenant), the signing key, the lock; `npm run token` must use the same one"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info").describe("pino level"),
+  BODY_LIMIT_BYTES: intFromEnv(1024, 64 * 1024 * 1024).default(1024 * 1024).describe("larger request bodies are 413 `PAYLOAD_TOO_LARGE`"),
+  BODY_TIMEOUT_MS: intFromEnv(100, 300_000)
+    .default(30_000)
+    .describe("a request body not received whole this many ms after the request started is 408 `REQUEST_TIMEOUT` and the connection is closed (Node's own limit is 300 s)"),
 
-  /** Issuer and audience of the tokens this service signs itself (`npm run token`). */
-  TOKEN_ISSUER: z.string().min(1).default("roomservice"),
-  TOKEN_AUDIENCE: z.string().min(1).default("roomservice"),
-  /** Optional external issuer trusted through its JWKS. All three go together. */
-  AUTH_JWKS_URL: z.url().optional(),
-  AUTH_ISSUER: z.string().min(1).optional(),
-  AUTH_AUDIENCE: z.string().min(1).optional(),
-  /** Clock skew tolerated on exp/nbf/iat, in seconds. */
-  AUTH_CLOCK_SKEW_S: intFromEnv(0, 300).default(30),
+  TOKEN_ISSUER: z.string().min(1).default("roomservice").describe("`iss` of the tokens this service signs (`npm run token`)"),
+  TOKEN_AUDIENCE: z.string().min(1).default("roomservice").describe("`aud` of the tokens this service signs"),
+  AUTH_JWKS_URL: z.url().optional().describe("also trust an external issuer through its JWKS (set with `AUTH_ISSUER` and `AUTH_AUDIENCE`)"),
+  AUTH_ISSUER: z.string().min(1).optional().describe("`iss` of the external issuer's tokens"),
+  AUTH_AUDIENCE: z.string().min(1).optional().describe("`aud` the external issuer's tokens must carry"),
+  AUTH_CLOCK_SKEW_S: intFromEnv(0, 300).default(30).describe("tolerated clock skew on `exp`/`nbf`, in seconds"),
+  AUTH_MAX_TOKEN_TTL_S: intFromEnv(60, 366 * 86_400)
+    .default(30 * 86_400)
+    .describe("longest lifetime a token may have left, in seconds: a token whose `exp` is further away is 401"),
+  AUTH_EXTERNAL_DEFAULT_ACCESS: z
+    .enum(["read", "edit", "full"])
+    .default("read")
+    .describe("access of an external issuer's token without an `access` claim (this server's own tokens without one get `read`)"),
+  AUTH_OPERATOR_SUBJECT: z
+    .string()
+    .min(1)
+    .max(255)
+    .optional()
+    .describe("the one `sub` of the external issuer whose tokens may carry the operator claim; unset: no external token is an operator"),
 
-  /** Idle tenant database handles are closed after this many seconds. */
-  TENANT_DB_IDLE_S: intFromEnv(1, 86_400).default(300),
-  /** SQLite busy timeout, in milliseconds. */
-  SQLITE_BUSY_TIMEOUT_MS: intFromEnv(0, 60_000).default(5000),
-  /** Page cache of each open SQLite file, in KiB (SQLite's own default; better-sqlite3 would give every file 16 MB). */
-  SQLITE_CACHE_KIB: intFromEnv(64, 1_048_576).default(2048),
+  TENANT_DB_IDLE_S: intFromEnv(1, 86_400).default(300).describe("idle tenant database files are closed after this many seconds"),
+  SQLITE_BUSY_TIMEOUT_MS: intFromEnv(0, 60_000).default(5000).describe("how long a write waits for a busy tenant file, in ms"),
+  SQLITE_CACHE_KIB: intFromEnv(64, 1_048_576)
+    .default(2048)
+    .describe("page cache of each open tenant file, in KiB (the kernel caches the file too)"),
 
-  /** Operator's model providers: a JSON or YAML file. */
-  PROVIDERS_FILE: z.string().min(1).optional(),
-  /** Pace of the built-in local/echo model when an actor sets none, in ms per token. */
-  ECHO_TOKEN_DELAY_MS: intFromEnv(0, 10_000).default(1),
-  /** Provider retries before any token streamed (429, 5xx, connection errors). */
-  PROVIDER_MAX_RETRIES: intFromEnv(0, 10).default(2),
-  PROVIDER_RETRY_MAX_DELAY_MS: intFromEnv(0, 120_000).default(10_000),
+  PROVIDERS_FILE: z.string().min(1).optional().describe("JSON or YAML file of real model providers (below)"),
+  ECHO_TOKEN_DELAY_MS: intFromEnv(0, 10_000).default(1).describe("default pace of the built-in `local/echo` model, in ms per token"),
+  PROVIDER_MAX_RETRIES: intFromEnv(0, 10).default(2).describe("retries of a model request that failed (429, 5xx, connection) before anything streamed"),
+  PROVIDER_RETRY_MAX_DELAY_MS: intFromEnv(0, 120_000).default(10_000).describe("longest wait between those retries, in ms"),
 
-  /** Coalescing window for streamed text deltas, in ms (0 stores every delta). */
-  EVENT_COALESCE_MS: intFromEnv(0, 5000).default(50),
-  /** SSE comment heartbeat interval, in ms. */
-  SSE_HEARTBEAT_MS: intFromEnv(100, 60_000).default(15_000),
-  /** On SIGTERM, turns get this long to finish before they are interrupted. */
-  SHUTDOWN_GRACE_MS: intFromEnv(0, 600_000).default(10_000),
-  /** How often the lifecycle timers (idle → sleeping, auto release) are checked, in ms. */
-  LIFECYCLE_SWEEP_MS: intFromEnv(50, 600_000).default(1000),
+  EVENT_COALESCE_MS: intFromEnv(0, 5000).default(50).describe("streamed text deltas are merged into one event per window, in ms (0 stores every delta)"),
+  SSE_HEARTBEAT_MS: intFromEnv(100, 60_000).default(15_000).describe("`: ping` comment interval on event streams, in ms"),
+  SHUTDOWN_GRACE_MS: intFromEnv(0, 600_000).default(10_000).describe("on SIGTERM, running turns get this long before they are interrupted, in ms"),
+  LIFECYCLE_SWEEP_MS: intFromEnv(50, 600_000).default(1000).describe("how often idle and release deadlines are checked, in ms"),
 
-  /** Per-tenant request rate: a token bucket refilled at RATE_LIMIT_RPS with room for RATE_LIMIT_BURST. 0 turns it off. */
-  RATE_LIMIT_RPS: intFromEnv(0, 100_000).default(50),
-  RATE_LIMIT_BURST: intFromEnv(1, 1_000_000).default(200),
-  MAX_ROOMS_PER_TENANT: intFromEnv(1, 10_000_000).default(10_000),
-  MAX_MESSAGE_CHARS: intFromEnv(1, 100_000).default(100_000),
-  MAX_ACTIVE_TURNS_PER_TENANT: intFromEnv(1, 100_000).default(32),
-  MAX_ACTIVE_TURNS: intFromEnv(1, 1_000_000).default(512),
-  MAX_FOLLOWERS_PER_ROOM: intFromEnv(1, 100_000).default(2000),
-  MAX_FOLLOWERS_PER_TENANT: intFromEnv(1, 1_000_000).default(5000),
-  /** Tokens (input + output) a tenant may use per UTC day; 0 means no budget. */
-  TENANT_DAILY_TOKEN_BUDGET: intFromEnv(0, Number.MAX_SAFE_INTEGER).default(0),
-
-  PRETTY_LOGS: boolFromEnv.default(false),
+  RATE_LIMIT_RPS: intFromEnv(0, 100_000).default(50).describe("requests per second per tenant (token bucket; 0 turns it off); over it is 429 `RATE_LIMITED`"),
+  RATE_LIMIT_BURST: intFromEnv(1, 1_000_000).default(200).describe("burst size of that bucket"),
+  MAX_ROOMS_PER_TENANT: intFromEnv(1, 10_000_000).default(10_000).describe("rooms a tenant may hold that are not released"),
+  MAX_MESSAGE_CHARS: intFromEnv(1, 100_000).default(100_000).describe("longest message `content`, in characters"),
+  MAX_ACTIVE_TURNS_PER_TENANT: intFromEnv(1, 100_000).default(32).describe("turns one tenant may run at once"),
+  MAX_ACTIVE_TURNS: intFromEnv(1, 1_000_000).default(512).describe("turns the whole server runs at once"),
+  MAX_FOLLOWERS_PER_ROOM: intFromEnv(1, 100_000).default(2000).describe("open event streams (and long polls) on one room"),
+  MAX_FOLLOWERS_PER_TENANT: intFromEnv(1, 1_000_000).default(5000).describe("open event streams (and long polls) of one tenant"),
+  TENANT_DAILY_TOKEN_BUDGET: intFromEnv(0, Number.MAX_SAFE_INTEGER)
+    .default(0)
+    .describe("tokens (input + output) a tenant may use per UTC day; 0 means no budget"),
 });
+
+/** One row of the configuration table: the variable, its default (null: unset) and what it does. */
+export interface ConfigVariable {
+  name: string;
+  defaultValue: string | null;
+  meaning: string;
+}
+
+/** Every variable of the schema, in schema order; throws if one has no description. */
+export function configVariables(): ConfigVariable[] {
+  return Object.entries(envSchema.shape).map(([name, field]) => {
+    const meaning = field.description;
+    if (!meaning) throw new Error(`config variable ${name} has no description`);
+    const value: unknown = (field as z.ZodType).safeParse(undefined).data;
+    return { name, defaultValue: value === undefined ? null : String(value), meaning };
+  });
+}
 
 export type Env = z.input<typeof envSchema>;
 
@@ -82,12 +99,18 @@ export interface Config {
   readonly logLevel: string;
   readonly bodyLimitBytes: number;
   readonly bodyTimeoutMs: number;
-  readonly publicUrl: string;
   readonly auth: {
     readonly issuer: string;
     readonly audience: string;
     readonly clockSkewS: number;
-    readonly external: { readonly jwksUrl: string; readonly issuer: string; readonly audience: string } | null;
+    readonly maxTokenTtlS: number;
+    readonly external: {
+      readonly jwksUrl: string;
+      readonly issuer: string;
+      readonly audience: string;
+      readonly defaultAccess: "read" | "edit" | "full";
+      readonly operatorSubject: string | null;
+    } | null;
   };
   readonly storage: { readonly idleCloseMs: number; readonly busyTimeoutMs: number; readonly cacheKib: number };
   readonly providers: { readonly file: string | null; readonly echoTokenDelayMs: number; readonly maxRetries: number; readonly retryMaxDelayMs: number };
@@ -132,7 +155,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (externalParts.some(Boolean) && !externalParts.every(Boolean)) {
     throw new ConfigError("invalid configuration:\n  AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE must be set together");
   }
-  const displayHost = e.HOST.includes(":") ? `[${e.HOST}]` : e.HOST;
+  if (e.AUTH_OPERATOR_SUBJECT && !e.AUTH_JWKS_URL) {
+    throw new ConfigError("invalid configuration:\n  AUTH_OPERATOR_SUBJECT names a subject of the external issuer: set AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE too (this server's own operator tokens need no setting: `npm run -s token -- --operator`)");
+  }
   return deepFreeze<Config>({
     host: e.HOST,
     port: e.PORT,
@@ -140,12 +165,20 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     bodyTimeoutMs: e.BODY_TIMEOUT_MS,
-    publicUrl: (e.PUBLIC_URL ?? `http://${displayHost}:${e.PORT}`).replace(/\/+$/, ""),
     auth: {
       issuer: e.TOKEN_ISSUER,
       audience: e.TOKEN_AUDIENCE,
       clockSkewS: e.AUTH_CLOCK_SKEW_S,
-      external: e.AUTH_JWKS_URL ? { jwksUrl: e.AUTH_JWKS_URL, issuer: e.AUTH_ISSUER!, audience: e.AUTH_AUDIENCE! } : null,
+      maxTokenTtlS: e.AUTH_MAX_TOKEN_TTL_S,
+      external: e.AUTH_JWKS_URL
+        ? {
+            jwksUrl: e.AUTH_JWKS_URL,
+            issuer: e.AUTH_ISSUER!,
+            audience: e.AUTH_AUDIENCE!,
+            defaultAccess: e.AUTH_EXTERNAL_DEFAULT_ACCESS,
+            operatorSubject: e.AUTH_OPERATOR_SUBJECT ?? null,
+          }
+        : null,
     },
     storage: { idleCloseMs: e.TENANT_DB_IDLE_S * 1000, busyTimeoutMs: e.SQLITE_BUSY_TIMEOUT_MS, cacheKib: e.SQLITE_CACHE_KIB },
     providers: {

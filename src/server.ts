@@ -1,8 +1,9 @@
 /**
- * Wires the service from a Config: storage, keys, runtime, recovery, app.
- * main.ts calls it with the parsed environment; tests call it with a temp
- * data dir. It opens files but never reads the environment, listens or
- * handles signals.
+ * Wires the service from a Config: storage, keys, runtime, the features and
+ * their lifecycle, the app. main.ts calls it with the parsed environment;
+ * tests call it with a temp data dir. It opens files but never reads the
+ * environment, listens or handles signals. It knows features, not rooms:
+ * each feature registers its recovery, sweeps and drain with the Lifecycle.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -13,16 +14,18 @@ import { createVerifier } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import { EventBus } from "./events/event.bus.js";
 import { EventLog } from "./events/event.log.js";
-import { claimInTransaction, outsideRequest } from "./idempotency/idempotency.context.js";
-import { RoomService } from "./room/room.service.js";
+import { claimInTransaction } from "./idempotency/idempotency.context.js";
+import { idempotencyLifecycle } from "./idempotency/idempotency.service.js";
+import { createRoomFeature } from "./room/room.feature.js";
+import type { RoomService } from "./room/room.service.js";
 import { roomStream } from "./room/room.stream.js";
 import { Admission } from "./runtime/admission.js";
-import { LifecycleTimers } from "./runtime/lifecycle-timers.js";
+import { Lifecycle } from "./runtime/lifecycle.js";
+import type { LifecycleTimers } from "./runtime/lifecycle-timers.js";
 import { createLlmRuntime } from "./runtime/llm/llm.runtime.js";
 import { loadProviderConfigFile } from "./runtime/llm/provider-config.js";
 import type { LlmRuntime } from "./runtime/llm/llm.types.js";
-import { recoverTenant } from "./runtime/recovery.js";
-import { RoomWorkers } from "./runtime/room-workers.js";
+import type { EndRetry, RoomWorkers } from "./runtime/room-workers.js";
 import { SseFollowers } from "./sse/sse.followers.js";
 import { formatSseFrame } from "./sse/sse.stream.js";
 import { loadMigrations } from "./storage/migrations.js";
@@ -46,8 +49,11 @@ export interface Server {
   admission: Admission;
   events: EventLog;
   runtime: LlmRuntime;
+  /** The rooms feature's deadline sweep. */
   timers: LifecycleTimers;
   rooms: RoomService;
+  /** Features' recovery, sweeps and drain. */
+  lifecycle: Lifecycle;
   /** The boot-time pass that opens (and so recovers) every tenant on disk; `done` resolves when it has. */
   recovery: RecoveryPass;
   /** Stops new turns, drains running ones for up to graceMs, then closes storage. */
@@ -60,6 +66,8 @@ export interface ServerOptions {
   now?: () => number;
   /** Where provider key variables (`api_key_env`) are read. main.ts passes the process environment; default: none. */
   secretsEnv?: Readonly<Record<string, string | undefined>>;
+  /** How a turn's end is retried while storage fails (tests shorten it). */
+  turnEndRetry?: EndRetry;
 }
 
 export function packageVersion(): string {
@@ -109,40 +117,29 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       onCompactionFailed: (t, kind, streamId, err) =>
         log.warn({ err, tenant: t.tenant, kind, stream_id: streamId }, "event compaction failed; the stream's events stay uncompacted until its next compaction event"),
     });
+    // Features register in dependency order: recovery runs in this order when a
+    // tenant file first opens (before any request reads it), sweeps on every
+    // open and every tick, drains together on shutdown.
+    const lifecycle = new Lifecycle(tenants, { log, now });
     let admission: Admission | null = null;
-    const workers = new RoomWorkers({
+    const roomFeature = createRoomFeature({
       tenants,
       events,
       runtime,
       log,
-      coalesceMs: config.events.coalesceMs,
-      historyMessages: limits.historyMessages,
       admission: () => admission!,
+      limits,
+      coalesceMs: config.events.coalesceMs,
+      now,
+      ...(opts.turnEndRetry ? { endRetry: opts.turnEndRetry } : {}),
     });
-    admission = new Admission(serviceDb, limits, (tenant) => workers.activeCount(tenant), now);
-    const rooms = new RoomService({ holdTenant: (tenant) => tenants.hold(tenant), events, catalog: runtime, runner: workers, admission, limits });
-    const timers = new LifecycleTimers(tenants, events, (t, r) => workers.isRunning(t, r), log, now);
+    admission = new Admission(serviceDb, limits, (tenant) => roomFeature.workers.activeCount(tenant), now);
+    lifecycle.register(roomFeature.lifecycle);
+    lifecycle.register(idempotencyLifecycle(now));
+    const rooms = roomFeature.service;
 
-    // Recovery runs once per tenant per process, the moment its file is first
-    // opened, before any request can read it: crashed turns end, resting rooms
-    // sleep, queued work resumes. Every open also applies deadlines that passed
-    // while the file was closed. Both run outside any request's idempotency
-    // context: a request that happens to open the file must not claim its key
-    // with the recovery's transaction.
-    const recovered = new Set<string>();
-    tenants.setOnOpen((t) =>
-      outsideRequest(() => {
-        if (!recovered.has(t.tenant)) {
-          const report = recoverTenant(t, events, admission!);
-          recovered.add(t.tenant);
-          for (const plan of report.resumed) workers.start(plan);
-          if (report.failedTurns + report.released + report.resumed.length > 0) log.warn({ tenant: t.tenant, ...report, resumed: report.resumed.length }, "recovered after restart");
-        }
-        timers.sweep(t);
-      }),
-    );
     const recovery = recoverAllTenants(tenants, log);
-    timers.start(config.lifecycle.sweepMs);
+    lifecycle.start(config.lifecycle.sweepMs);
 
     const startedAt = now();
     const followers = new SseFollowers();
@@ -151,7 +148,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       version: packageVersion(),
       bodyLimitBytes: config.bodyLimitBytes,
       bodyTimeoutMs: config.bodyTimeoutMs,
-      verifier: createVerifier({ key: signingKey, issuer: config.auth.issuer, audience: config.auth.audience, clockSkewS: config.auth.clockSkewS, external: config.auth.external, now }),
+      verifier: createVerifier({ key: signingKey, ...config.auth, now }),
       publicJwk: signingKey.publicJwk,
       tenants,
       rooms,
@@ -172,20 +169,20 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       log,
       signingKey,
       tenants,
-      workers,
+      workers: roomFeature.workers,
       admission,
       events,
       runtime,
-      timers,
+      timers: roomFeature.timers,
       rooms,
+      lifecycle,
       recovery,
       async shutdown(graceMs: number) {
         if (closed) return;
         closed = true;
         recovery.stop();
         admission!.beginShutdown();
-        timers.stop();
-        await workers.drain(graceMs);
+        await lifecycle.drain(graceMs);
         // The drained turns' last events are published; let every follower send what is durable, then end.
         await followers.closeAll(FOLLOWER_CLOSE_MS);
         tenants.closeAll();

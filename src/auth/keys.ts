@@ -28,8 +28,12 @@ async function fromJwk(privateJwk: JWK): Promise<SigningKey> {
   return { kid, alg: SIGNING_ALG, privateKey, publicJwk: { ...pub, kid, alg: SIGNING_ALG, use: "sig" } };
 }
 
-/** Loads the key pair, creating it atomically if absent; a concurrent creator wins and both end with the same key. */
-export async function loadOrCreateSigningKey(dataDir: string): Promise<SigningKey> {
+/**
+ * Loads the key pair, creating it atomically if absent; a concurrent creator
+ * wins and both end with the same key. `onCreate` hears when this call made a
+ * new key (the token command warns: a server on another DATA_DIR refuses it).
+ */
+export async function loadOrCreateSigningKey(dataDir: string, onCreate?: (file: string) => void): Promise<SigningKey> {
   const file = keyFile(dataDir);
   try {
     return await fromJwk(JSON.parse(readFileSync(file, "utf8")) as JWK);
@@ -48,5 +52,6 @@ export async function loadOrCreateSigningKey(dataDir: string): Promise<SigningKe
     return fromJwk(JSON.parse(readFileSync(file, "utf8")) as JWK);
   }
   chmodSync(file, 0o600);
+  onCreate?.(file);
   return fromJwk(jwk);
 }

@@ -8,6 +8,13 @@ export interface Principal {
   readonly access: Access;
   /** Token expiry, epoch seconds. */
   readonly exp: number;
+  /**
+   * The operator credential: the token carries `operator: true` and was signed
+   * by this server's own key (only `npm run token -- --operator` mints it), or
+   * by the external issuer for exactly the configured AUTH_OPERATOR_SUBJECT.
+   * No access level implies it: a tenant's `root` token is not an operator.
+   */
+  readonly operator: boolean;
 }
 
 /** True when `have` is at least `need` on the read < edit < full < root scale. */

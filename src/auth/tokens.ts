@@ -1,8 +1,12 @@
 /**
  * Signing and verifying bearer tokens (JWT). Verification pins algorithms,
- * requires exp and sub, checks issuer and audience with a bounded clock skew,
- * validates the tenant claim, and can trust one external issuer through its
- * JWKS. No hono here: the HTTP layer maps AuthError to 401.
+ * requires exp and sub, caps how long a token may still live, checks issuer
+ * and audience with a bounded clock skew, validates the tenant claim, and can
+ * trust one external issuer through its JWKS. A token without an `access`
+ * claim gets least privilege (`read`; the operator picks the external
+ * issuer's default). The operator claim counts only from this server's own
+ * key, or from the external issuer for exactly one configured subject. No
+ * hono here: the HTTP layer maps AuthError to 401.
  */
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { TENANT_PATTERN } from "../storage/tenant-db.js";
@@ -27,7 +31,12 @@ export interface TokenRequest {
   sub: string;
   access: Access;
   ttlS: number;
+  /** Adds the operator claim (operator routes such as the global stop). */
+  operator?: boolean;
 }
+
+/** How a caller on this machine gets a token; error messages quote it, so it must stay copy-paste correct. */
+export const MINT_HINT = "`npm run -s token -- --tenant acme` (run in the repository, with DATA_DIR set as the server has it)";
 
 export interface TokenSettings {
   issuer: string;
@@ -37,7 +46,7 @@ export interface TokenSettings {
 /** Signs a token with the service's own key. */
 export async function signToken(key: SigningKey, settings: TokenSettings, req: TokenRequest): Promise<string> {
   if (!TENANT_PATTERN.test(req.tenant)) throw new Error(`tenant must match ${TENANT_PATTERN}`);
-  return new SignJWT({ tenant: req.tenant, access: req.access })
+  return new SignJWT(req.operator ? { tenant: req.tenant, access: req.access, operator: true } : { tenant: req.tenant, access: req.access })
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "JWT" })
     .setSubject(req.sub)
     .setIssuer(settings.issuer)
@@ -47,10 +56,22 @@ export async function signToken(key: SigningKey, settings: TokenSettings, req: T
     .sign(key.privateKey);
 }
 
+export interface ExternalIssuer {
+  jwksUrl: string;
+  issuer: string;
+  audience: string;
+  /** Access of its tokens that carry no `access` claim. */
+  defaultAccess: Access;
+  /** The one `sub` whose tokens may carry the operator claim; null: none. */
+  operatorSubject: string | null;
+}
+
 export interface VerifierOptions extends TokenSettings {
   key: SigningKey;
   clockSkewS: number;
-  external: { jwksUrl: string; issuer: string; audience: string } | null;
+  /** A token whose exp is further than this from now is refused. */
+  maxTokenTtlS: number;
+  external: ExternalIssuer | null;
   /** Verified tokens are cached until they expire; this bounds the cache. */
   cacheSize?: number;
   now?: () => number;
@@ -58,17 +79,18 @@ export interface VerifierOptions extends TokenSettings {
 
 export type TokenVerifier = (token: string) => Promise<Principal>;
 
-function principalFrom(payload: JWTPayload): Principal {
+function principalFrom(payload: JWTPayload, from: { defaultAccess: Access; operatorSubject: string | null; local: boolean }): Principal {
   const tenant = payload["tenant"];
   if (typeof tenant !== "string" || !TENANT_PATTERN.test(tenant)) throw new AuthError("AUTH_INVALID", "token has no valid tenant claim");
   if (typeof payload.sub !== "string" || payload.sub.length === 0 || payload.sub.length > 255) {
     throw new AuthError("AUTH_INVALID", "token has no valid sub claim");
   }
-  const rawAccess = payload["access"] ?? "full";
+  const rawAccess = payload["access"] ?? from.defaultAccess;
   if (typeof rawAccess !== "string" || !(ACCESS_LEVELS as readonly string[]).includes(rawAccess)) {
-    throw new AuthError("AUTH_INVALID", "token has an unknown access level");
+    throw new AuthError("AUTH_INVALID", `token has an unknown access level; use one of ${ACCESS_LEVELS.join(", ")}`);
   }
-  return { tenant, sub: payload.sub, access: rawAccess as Access, exp: payload.exp as number };
+  const operator = payload["operator"] === true && (from.local || (from.operatorSubject !== null && payload.sub === from.operatorSubject));
+  return { tenant, sub: payload.sub, access: rawAccess as Access, exp: payload.exp as number, operator };
 }
 
 /**
@@ -90,8 +112,9 @@ export function createVerifier(opts: VerifierOptions): TokenVerifier {
       throw new AuthError("AUTH_INVALID", "token is malformed");
     }
     const external = opts.external && remote && claimedIssuer === opts.external.issuer;
+    let payload: JWTPayload;
     try {
-      const { payload } = external
+      ({ payload } = external
         ? await jwtVerify(token, remote, {
             algorithms: EXTERNAL_ALGS,
             issuer: opts.external!.issuer,
@@ -107,15 +130,32 @@ export function createVerifier(opts: VerifierOptions): TokenVerifier {
             clockTolerance: opts.clockSkewS,
             requiredClaims: ["exp", "sub"],
             currentDate: new Date(now()),
-          });
-      return principalFrom(payload);
+          }));
     } catch (err) {
-      if (err instanceof AuthError) throw err;
-      if (err instanceof joseErrors.JWTExpired) throw new AuthError("AUTH_INVALID", "token has expired");
+      if (err instanceof joseErrors.JWTExpired) throw new AuthError("AUTH_INVALID", `token has expired; get a new one: ${external ? "ask your identity provider" : MINT_HINT}`);
       if (err instanceof joseErrors.JWTClaimValidationFailed) throw new AuthError("AUTH_INVALID", `token claim "${err.claim}" is invalid`);
+      if (err instanceof joseErrors.JWKSNoMatchingKey && !external) {
+        throw new AuthError(
+          "AUTH_INVALID",
+          `token was signed by a key this server does not know (a token minted with another DATA_DIR makes its own key); mint one with ${MINT_HINT}`,
+        );
+      }
       if (err instanceof joseErrors.JOSEError) throw new AuthError("AUTH_INVALID", "token signature or algorithm is not accepted");
       throw err;
     }
+    const leftS = (payload.exp as number) - now() / 1000;
+    if (leftS > opts.maxTokenTtlS + opts.clockSkewS) {
+      throw new AuthError(
+        "AUTH_INVALID",
+        `token lives too long: this server accepts tokens that expire within ${opts.maxTokenTtlS} s (AUTH_MAX_TOKEN_TTL_S); get one with a shorter lifetime`,
+      );
+    }
+    return principalFrom(
+      payload,
+      external
+        ? { defaultAccess: opts.external!.defaultAccess, operatorSubject: opts.external!.operatorSubject, local: false }
+        : { defaultAccess: "read", operatorSubject: null, local: true },
+    );
   }
 
   return async (token: string) => {

@@ -43,38 +43,45 @@ export const LIFECYCLE_TABLE = `| from | verb or cause | to |
 | any but \`released\` | release, or \`release_after_s\` without activity | \`releasing\` then \`released\`; in-flight turn aborted, queued message \`cancelled\` |
 | \`released\` | message, wake, PATCH, interrupt | 409 \`ROOM_RELEASED\` |
 | server restart | a turn was in flight | that turn ends \`failed\` with code \`SERVER_RESTARTED\`; room \`failed\`; nothing acknowledged is lost |
+| \`active\` | storage fails while the turn ends, past the retries | once storage answers (the next lifecycle sweep, or an interrupt or wake), the turn ends \`failed\` with code \`TURN_NOT_RECORDED\`; room \`failed\`; until then interrupt and wake answer an error, not 200 |
+| \`released\` | anything, a restart included | stays \`released\`: \`room:released\` is the last event of its log |
 
 With wake policy \`manual\`, messages are stored \`queued\` and wait for a wake. A turn is bounded by \`done_policy\` (\`max_turn_s\`, \`max_output_tokens\`, \`max_steps\`) and \`tool_policy\` (\`allowed_tools\`, \`max_tool_calls\`).`;
 
-export const ACCESS_LEVELS_DOC: Record<Access, string> = {
-  read: "Only GET (and HEAD): list and read rooms, history, events, providers.",
-  edit: "Also `PATCH` a room, send messages, wake, interrupt.",
-  full: "Also rent (`POST /llm/room`) and release rooms. The default of `npm run token`.",
-  root: "Also the operator routes (`/llm/operator/stop`, the global stop switch).",
+export const ACCESS_LEVELS_DOC: Record<Access | "operator", string> = {
+  read: "Only GET (and HEAD): list and read rooms, history, events, providers, your own principal. Also what a token without an `access` claim gets.",
+  edit: "Also `PATCH` a room, send messages (`POST /v1/responses` into an existing room), wake, interrupt.",
+  full: "Also rent (`POST /llm/room`, `POST /v1/responses` without `room_id`) and release rooms. The default of `npm run token`.",
+  root: "The same as `full` (kept for older tokens). It does **not** reach the operator routes.",
+  operator: "Not a level but a separate credential: the claim `operator: true`, which only this server's own key makes count (`npm run -s token -- --operator`), or the external issuer for exactly the subject `AUTH_OPERATOR_SUBJECT`. Needed by the operator routes (`/llm/operator/stop`, the global stop of every tenant); no tenant token carries it.",
 };
 
 export function authSection(): string {
-  const levels = (Object.entries(ACCESS_LEVELS_DOC) as [Access, string][]).map(([a, s]) => `| \`${a}\` | ${s} |`).join("\n");
+  const levels = (Object.entries(ACCESS_LEVELS_DOC) as [Access | "operator", string][]).map(([a, s]) => `| \`${a}\` | ${s} |`).join("\n");
   return `Every \`/llm/*\` route needs \`Authorization: Bearer <JWT>\`. The public routes (\`/\`, \`/health\`, \`/docs\`, \`/docs/llm/*\`, \`/llms.txt\`, \`/openapi.json\`, \`/reference\`, \`/.well-known/jwks.json\`) need none.
 
-The token's claims: \`sub\` (the caller), \`tenant\` (a slug matching \`^[a-z][a-z0-9_]{0,62}$\`), \`exp\` (required), and optional \`access\`. The tenant comes only from the verified token, never from the URL or body: every room you can reach belongs to your tenant, and another tenant's room id is 404, never 403. Algorithms are pinned; \`alg: none\` and algorithm confusion are refused.
+The token's claims: \`sub\` (the caller), \`tenant\` (a slug matching \`^[a-z][a-z0-9_]{0,62}$\`), \`exp\` (required, at most \`AUTH_MAX_TOKEN_TTL_S\` away: 30 days by default), optional \`access\`, and for the operator only \`operator: true\`. The tenant comes only from the verified token, never from the URL or body: every room you can reach belongs to your tenant, and another tenant's room id is 404, never 403. Algorithms are pinned; \`alg: none\` and algorithm confusion are refused.
 
-Get a token signed by the server's own key (the key lives in \`DATA_DIR\`, so this works with or without the server running):
+Get a token signed by the server's own key. The key lives in \`DATA_DIR\`, so this works with or without the server running, but only with the server's \`DATA_DIR\`: minted with another one, the command makes a second key (it says so on stderr) and the server answers 401 "signed by a key this server does not know".
 
 \`\`\`sh
-TOKEN=$(npm run -s token -- --tenant acme)                     # access full, 1 hour
+TOKEN=$(npm run -s token -- --tenant acme)                     # access full, 1 hour; DATA_DIR=./data as the server's default
+TOKEN=$(DATA_DIR=/srv/rooms npm run -s token -- --tenant acme)  # a server started with DATA_DIR=/srv/rooms
 npm run -s token -- --tenant acme --sub alice --access read --ttl 600
+OPERATOR=$(npm run -s token -- --operator)                     # the operator credential, for /llm/operator/*
 \`\`\`
+
+Use \`npm run -s\` (silent): without \`-s\`, npm prints its own banner, which \`$(...)\` would capture into the token.
 
 An operator may also trust an external issuer through its JWKS (\`AUTH_JWKS_URL\`, \`AUTH_ISSUER\`, \`AUTH_AUDIENCE\`). The server's public key is at \`GET /.well-known/jwks.json\`.
 
-Access levels, each including the ones above it (\`read\` < \`edit\` < \`full\` < \`root\`):
+Access levels, each including the ones above it (\`read\` < \`edit\` < \`full\` < \`root\`), and the operator credential:
 
 | access | may |
 | --- | --- |
 ${levels}
 
-A token without \`access\` has access \`full\`; an unknown level is 401 \`AUTH_INVALID\`. A verb the level does not allow is 403 \`FORBIDDEN\` (with \`WWW-Authenticate: Bearer error="insufficient_scope"\`); a missing or bad token is 401 (\`AUTH_REQUIRED\`, \`AUTH_INVALID\`).`;
+A token without \`access\` has access \`read\` (least privilege; for the external issuer the operator may choose another default with \`AUTH_EXTERNAL_DEFAULT_ACCESS\`); an unknown level is 401 \`AUTH_INVALID\`. A verb the level does not allow is 403 \`FORBIDDEN\` naming the level the route needs (with \`WWW-Authenticate: Bearer error="insufficient_scope"\`); a missing, expired, too long-lived or wrongly signed token is 401 (\`AUTH_REQUIRED\`, \`AUTH_INVALID\`) with what to do in the message.`;
 }
 
 export function idempotencySection(): string {
@@ -159,7 +166,8 @@ Fixed by the API's schemas (a request outside them is 400 \`VALIDATION_FAILED\`)
 | \`wake_policy\` | \`idle_timeout_s\` 1 s to 30 days (default 300), \`release_after_s\` 1 s to 365 days (default 86400) |
 | queued messages | one per room behind the running turn; another is 409 \`ROOM_QUEUE_FULL\` |
 | \`GET /llm/room\` | \`limit\` 1 to 200 (default 50), paged with \`cursor\` |
-| \`GET /history\` | \`limit\` 1 to 1000 (default 500) messages and as many events; each list also stops at about 512 KB of JSON (at least one item) |`;
+| \`GET /history\` | \`limit\` 1 to 1000 (default 500) messages and as many events; each list also stops at about 512 KB of JSON (at least one item) |
+| \`GET /llm/room/{id}/messages/{message_id}\` | \`wait\` 0 to 60 seconds (default 0); a wait counts as an event follower |`;
 }
 
 /** A complete session from the shell; `base` is where the server answers. */
@@ -168,7 +176,7 @@ export function curlSession(base: string): string {
 
 \`\`\`sh
 BASE=${base}
-TOKEN=$(npm run -s token -- --tenant acme --sub alice)   # run inside the repo; prints only the JWT
+TOKEN=$(npm run -s token -- --tenant acme --sub alice)   # in the repo, with the server's DATA_DIR (default ./data); prints only the JWT
 H="Authorization: Bearer $TOKEN"
 J='Content-Type: application/json'
 
@@ -182,11 +190,16 @@ echo "room $ROOM"
 curl -N "$BASE/llm/room/$ROOM/events?follow=true" -H "$H"
 
 # 3. Send a message (202): the turn starts at once and streams into the follower.
-curl -s -X POST $BASE/llm/room/$ROOM/messages -H "$H" -H "$J" -d '{"content":"Calculate 42 * 19"}'
+MSG=$(curl -s -X POST $BASE/llm/room/$ROOM/messages -H "$H" -H "$J" -d '{"content":"Calculate 42 * 19"}' \\
+  | node -pe 'JSON.parse(require("fs").readFileSync(0)).data.id')
 
-# 4. Read the answer: the agent's output message in the history.
+# 4. Wait for the answer: this returns as soon as the turn has ended (at most 30 s here, no polling).
+curl -s "$BASE/llm/room/$ROOM/messages/$MSG?wait=30" -H "$H" \\
+  | node -pe 'const d = JSON.parse(require("fs").readFileSync(0)).data; d.output ? d.output.content : d.reason'
+
+# 4b. The whole conversation (an interrupted turn's text shows as kind "partial", never "output").
 curl -s "$BASE/llm/room/$ROOM/history" -H "$H" \\
-  | node -pe 'JSON.parse(require("fs").readFileSync(0)).data.messages.map(m => m.author_kind + ": " + m.content).join("\\n")'
+  | node -pe 'JSON.parse(require("fs").readFileSync(0)).data.messages.map(m => m.author_kind + " [" + m.kind + "]: " + m.content).join("\\n")'
 
 # 5. A slow turn, interrupted: the model call is aborted and the turn ends "interrupted".
 curl -s -X PATCH $BASE/llm/room/$ROOM -H "$H" -H "$J" \\
@@ -201,6 +214,18 @@ curl -N "$BASE/llm/room/$ROOM/events" -H "$H" -H 'Last-Event-ID: 5'
 curl -s -X POST $BASE/llm/room/$ROOM/release -H "$H" -H "$J" -d '{"reason":"done"}'
 \`\`\``;
 }
+
+/** The built-in tools and when the built-in model calls one; the room guide's "Tools" section. */
+export const TOOLS_DOC = `A room's \`tool_policy.allowed_tools\` names the built-in tools a turn may call (none by default); \`max_tool_calls\` bounds the calls per turn (default 8). Renting or patching with a name that is not built in is 400 \`UNKNOWN_TOOL\`.
+
+| tool | arguments | returns |
+| --- | --- | --- |
+| \`calculator\` | \`{expression}\`: numbers, \`+ - * / % ^\`, parentheses, \`sqrt abs round floor ceil min max\`, \`pi\`, \`e\` (never \`eval\`) | the number, e.g. \`798\`; a bad expression or division by zero is an error result the model sees |
+| \`clock\` | \`{timezone?}\`: an IANA zone such as \`Europe/Paris\` (default \`UTC\`) | \`{iso, unix_ms, timezone, local}\` |
+
+A model is offered only the allowed tools. If it asks for a built-in tool the policy leaves out, the tool does not run and the model gets the error result \`Tool <name> was not run: this room's tool_policy does not allow it (allowed_tools: ...)\` (also in the \`pi:tool_execution_end\` event); a name that is not built in at all is \`Tool <name> not found\`.
+
+The built-in \`local/echo\` model calls a tool in exactly two cases: its actor's \`options.tool_call\` is set (\`{name, args}\`: it asks for that tool once, allowed or not, then answers with the result), or \`calculator\` is allowed, no \`reply\` is set and the prompt holds arithmetic ("Calculate 42 * 19": it asks \`calculator\`, then answers \`42 * 19 = 798\`). Otherwise it answers \`reply\`, or \`Echo: <prompt>\`.`;
 
 /** How to check the browsable reference renders, for people and CI. */
 export const REFERENCE_CHECK = `\`GET /reference\` is Swagger UI, served from the \`swagger-ui-dist\` package in \`node_modules\` (no CDN, works offline), pointed at \`/openapi.json\`. To check that it renders, with the server running:

@@ -23,15 +23,15 @@ export const ERROR_REMEDIES: Record<ErrorCode, { when: string; remedy: string }>
   },
   AUTH_REQUIRED: {
     when: "No `Authorization` header on a `/llm/*` route.",
-    remedy: "Send `Authorization: Bearer <token>`. Locally: `npm run -s token -- --tenant <slug>`.",
+    remedy: "Send `Authorization: Bearer <token>`. Locally, in the repository and with the server's `DATA_DIR`: `TOKEN=$(npm run -s token -- --tenant acme)`.",
   },
   AUTH_INVALID: {
-    when: "The token is malformed, expired, not yet valid, wrongly signed, for another issuer or audience, or uses a refused algorithm.",
-    remedy: "Get a fresh token; `WWW-Authenticate` says why this one failed. Retrying with the same token never helps.",
+    when: "The token is malformed, expired, not yet valid, lives longer than `AUTH_MAX_TOKEN_TTL_S`, is signed by a key this server does not know (minted with another `DATA_DIR`), is for another issuer or audience, or uses a refused algorithm.",
+    remedy: "The message (and `WWW-Authenticate`) says why. Get a new token: locally `npm run -s token -- --tenant acme` with the server's `DATA_DIR`. Retrying with the same token never helps.",
   },
   FORBIDDEN: {
-    when: "The token is valid but its `access` level does not allow this verb.",
-    remedy: "Use a token with a higher `access` (see Auth and access levels). Do not retry with the same token.",
+    when: "The token is valid but its `access` level does not allow this verb, or an operator route was called without the operator credential.",
+    remedy: "The message and `details.required_access` name what the route needs: a token with that `access` (see Auth and access levels), or for `/llm/operator/*` an operator token. Do not retry with the same token.",
   },
   NOT_FOUND: {
     when: "No such route (or not with this method).",
@@ -42,12 +42,12 @@ export const ERROR_REMEDIES: Record<ErrorCode, { when: string; remedy: string }>
     remedy: "List yours with `GET /llm/room` (add `?status=released` to see released ones).",
   },
   MESSAGE_NOT_FOUND: {
-    when: "Reserved for message-level routes; no current route returns it.",
-    remedy: "Read the room's messages with `GET /llm/room/{id}/history`.",
+    when: "`GET /llm/room/{id}/messages/{message_id}` names a message that is not in that room.",
+    remedy: "Use the `id` that posting the message returned (or `request_message_id` of `POST /v1/responses`); the room's messages are in `GET /llm/room/{id}/history`.",
   },
   METHOD_NOT_ALLOWED: {
-    when: "Reserved; today a method a path does not have is answered 404 `NOT_FOUND`.",
-    remedy: "Check `GET /openapi.json` for the methods of the path.",
+    when: "`DELETE /llm/room/{id}`: rooms are released, not deleted (the `Allow` header lists the methods the path has). Other methods a path does not have are 404 `NOT_FOUND`.",
+    remedy: "Release the room with `POST /llm/room/{id}/release`; its history stays readable.",
   },
   ROOM_RELEASED: {
     when: "The room is released: messages, wake, PATCH and interrupt are refused.",
@@ -94,7 +94,7 @@ export const ERROR_REMEDIES: Record<ErrorCode, { when: string; remedy: string }>
     remedy: "Wait `Retry-After` seconds, then slow down.",
   },
   QUOTA_EXCEEDED: {
-    when: "A tenant or server quota is used up: rooms per tenant, running turns, event followers, or the daily token budget.",
+    when: "A tenant or server quota is used up: rooms per tenant, running turns, event followers (open event streams and waiting long polls), or the daily token budget.",
     remedy: "The message names the quota. Release rooms or close streams you do not need, or wait `Retry-After` seconds.",
   },
   INTERNAL: {

@@ -47,11 +47,11 @@ export const EVENT_CATALOGUE: Record<RoomEventType, EventDoc> = {
     example: { changes: ["metadata"], version: 2 },
   },
   "message:created": {
-    when: "A message was stored: a caller's message, task or note, or an agent's output.",
+    when: "A message was stored: a caller's message, task or note, an agent's output, or the partial text of an interrupted or failed turn.",
     payload: z.looseObject({
       message_id: z.string(),
       seq: z.number().int().openapi({ description: "The message's own per-room seq (not the event's)." }),
-      kind: z.string().openapi({ description: "message | task | note | output | system" }),
+      kind: z.string().openapi({ description: "message | task | note | output | partial | system" }),
       author_kind: z.string().openapi({ description: "user | agent | system" }),
     }),
     example: { message_id: TRIGGER, seq: 1, kind: "message", author_kind: "user" },
@@ -138,7 +138,7 @@ export const EVENT_CATALOGUE: Record<RoomEventType, EventDoc> = {
     turnScoped: true,
   },
   "agent:output": {
-    when: "The turn's answer was stored as a message (`author_kind: agent`, `kind: output`).",
+    when: "A completed turn's answer was stored as a message (`author_kind: agent`, `kind: output`). An interrupted or failed turn has none: its text, if any, is a `kind: partial` message (its `message:created` only).",
     payload: z.looseObject({ message_id: z.string(), text: z.string().openapi({ description: "The full answer text." }) }),
     example: { message_id: OUTPUT, text: "42 * 19 = 798" },
     agentKey: "assistant",
@@ -183,7 +183,7 @@ export const EVENT_CATALOGUE: Record<RoomEventType, EventDoc> = {
   },
   error: {
     when: "A turn failed (provider error, timeout, tool crash, server restart); the room is `failed` and `last_error` is set.",
-    payload: z.looseObject({ code: z.string().openapi({ description: "PROVIDER_ERROR, TURN_TIMEOUT, TOOL_ERROR, SERVER_RESTARTED, ..." }), message: z.string(), turn_id: z.string().nullable() }),
+    payload: z.looseObject({ code: z.string().openapi({ description: "PROVIDER_ERROR, TURN_TIMEOUT, TOOL_ERROR, SERVER_RESTARTED, TURN_NOT_RECORDED, ..." }), message: z.string(), turn_id: z.string().nullable() }),
     example: { code: "PROVIDER_ERROR", message: "the model provider failed: 502 from upstream", turn_id: TURN },
     agentKey: "assistant",
     turnScoped: true,

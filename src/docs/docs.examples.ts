@@ -71,3 +71,12 @@ export const HISTORY_EXAMPLE = {
   messages: [{ ...MESSAGE_EXAMPLE, status: "done" }, OUTPUT_MESSAGE_EXAMPLE],
   events: [exampleEvent("room:rented", 1), exampleEvent("message:created", 2), exampleEvent("agent:output", 3), exampleEvent("room:idle", 4)],
 };
+
+export const MESSAGE_RESULT_EXAMPLE = {
+  message: { ...MESSAGE_EXAMPLE, status: "done" },
+  done: true,
+  turn: { id: TURN_ID, agent_id: "assistant", status: "completed", started_at: "2026-01-05T10:00:01.000Z", ended_at: "2026-01-05T10:00:02.000Z", error: null },
+  output: OUTPUT_MESSAGE_EXAMPLE,
+  partial: null,
+  reason: null,
+};

@@ -15,7 +15,8 @@ export type OpenApiDocument = ReturnType<OpenAPIHono["getOpenAPI31Document"]>;
 export const TAGS = [
   { name: "rooms", description: "Rent rooms, send messages, follow events, interrupt, release." },
   { name: "providers", description: "The models the operator enabled." },
-  { name: "operator", description: "Operator controls; access `root`." },
+  { name: "clients", description: "What the public Abbotik CLI and TUI call besides /llm/*: the room-backed ingress and the caller's principal." },
+  { name: "operator", description: "Operator controls; an operator token (`npm run -s token -- --operator`), never a tenant's." },
   { name: "meta", description: "Health, index and keys; no auth." },
   { name: "docs", description: "These documents; no auth." },
 ];
@@ -31,7 +32,7 @@ export function openApiConfig(version: string): OpenApiConfig {
         "",
         "Guides: `GET /docs` (overview), `GET /docs/llm/room` (rooms: lifecycle, events, errors, limits, a curl session), `GET /llms.txt`. Browsable: `GET /reference`.",
         "",
-        "Access levels of the bearer token (`access` claim): `read` may only GET; `edit` may also patch, send messages, wake and interrupt; `full` (the default) may also rent and release; `root` may also use `/llm/operator/*`.",
+        "Access levels of the bearer token (`access` claim): `read` (also a token without the claim) may only GET; `edit` may also patch, send messages, wake and interrupt; `full` may also rent and release; `root` is `full` kept for older tokens. `/llm/operator/*` needs an operator token (claim `operator: true`, minted by `npm run -s token -- --operator`), which no tenant access level gives.",
       ].join("\n"),
       license: { name: "MIT" },
     },
@@ -46,7 +47,7 @@ export function openApiConfig(version: string): OpenApiConfig {
  * render it; test/docs checks it against the running app, so a route whose
  * guard changes fails the test until this table (and so the docs) follow.
  */
-export const REQUIRED_ACCESS: Record<string, Access> = {
+export const REQUIRED_ACCESS: Record<string, Access | "operator"> = {
   listProviders: "read",
   listModels: "read",
   listRooms: "read",
@@ -59,10 +60,18 @@ export const REQUIRED_ACCESS: Record<string, Access> = {
   releaseRoom: "full",
   roomHistory: "read",
   roomEvents: "read",
-  getGlobalStop: "root",
-  setGlobalStop: "root",
-  getStorageState: "root",
+  createResponse: "edit",
+  introspect: "read",
+  getMessage: "read",
+  getGlobalStop: "operator",
+  setGlobalStop: "operator",
+  getStorageState: "operator",
 };
+
+/** Paths of the bearer-token API: rooms and the rest under /llm/, and what the Abbotik clients call (/v1/, /api/). */
+export function isApiPath(path: string): boolean {
+  return path.startsWith("/llm/") || path.startsWith("/v1/") || path.startsWith("/api/");
+}
 
 export interface Operation {
   method: string;
@@ -72,7 +81,7 @@ export interface Operation {
   description: string;
   tags: string[];
   secured: boolean;
-  access: Access | null;
+  access: Access | "operator" | null;
   raw: Record<string, unknown>;
 }
 

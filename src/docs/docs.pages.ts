@@ -14,12 +14,13 @@ import {
   LIFECYCLE_TABLE,
   REFERENCE_CHECK,
   ROOM_INTRO,
+  TOOLS_DOC,
   SERVICE_SUMMARY,
   sseSection,
 } from "./docs.content.js";
 import { errorTableMarkdown } from "./docs.errors.js";
 import { EVENT_CATALOGUE, exampleEvent } from "./docs.events.js";
-import { operationsOf, type OpenApiDocument, type Operation } from "./docs.openapi.js";
+import { isApiPath, operationsOf, type OpenApiDocument, type Operation } from "./docs.openapi.js";
 
 type Json = Record<string, unknown>;
 
@@ -119,7 +120,7 @@ ${curlSession(base)}
 /** GET /docs/llm/room: the complete guide to rooms. */
 export function renderRoomPage(doc: OpenApiDocument, base: string): string {
   const ops = operationsOf(doc);
-  const roomOps = ops.filter((o) => o.path.startsWith("/llm/"));
+  const roomOps = ops.filter((o) => isApiPath(o.path));
   const room = (resolve(doc, { $ref: "#/components/schemas/Room" }) ?? {})["example"];
   const message = (resolve(doc, { $ref: "#/components/schemas/Message" }) ?? {})["example"];
   return `# Rooms
@@ -156,7 +157,11 @@ ${room ? `\`\`\`json\n${JSON.stringify(room, null, 2)}\n\`\`\`` : ""}
 
 ${message ? `\`\`\`json\n${JSON.stringify(message, null, 2)}\n\`\`\`` : ""}
 
-\`seq\` is per room, strictly increasing and gap-free. A turn's answer is a message with \`author_kind: "agent"\`, \`kind: "output"\`, a \`seq\` greater than its trigger's, and \`content\` holding the full text.
+\`seq\` is per room, strictly increasing and gap-free. \`kind\` is \`message\`, \`task\` or \`note\` for what callers send, \`output\` for an answer, \`partial\` for the text of a turn that did not complete, and \`system\` for what the service writes.
+
+A turn's answer is a message with \`author_kind: "agent"\`, \`kind: "output"\`, a \`seq\` greater than its trigger's, the trigger's \`turn_id\`, and \`content\` holding the full text; only a \`completed\` turn has one. When a turn is interrupted, fails or is cancelled after it streamed some text, that text is kept as \`kind: "partial"\` with \`metadata: {"partial": true, "turn_status": "interrupted" | "failed" | "cancelled"}\`, so a client that takes the newest \`output\` after its message never shows a cut reply as an answer.
+
+To wait for the answer to a message without polling, \`GET /llm/room/{id}/messages/{message_id}?wait=30\` (at most 60): it returns as soon as the message's turn has ended, with \`done\`, the \`output\` (or \`partial\`) and a \`reason\` when there is no output, or after \`wait\` seconds with \`done: false\`; ask again until \`done\`.
 
 ## Lifecycle
 
@@ -198,6 +203,10 @@ ${limitsSection()}
 
 Provider \`local\`, model \`echo\`: no network, no key; the default actor when a room names none. It streams a deterministic answer derived from the prompt, token by token, reports usage, and runs through the same agent loop, events and storage as a real provider. Actor \`options\` for it: \`token_delay_ms\` (pace of the stream), \`reply\` (fixed answer text), \`fail_after_tokens\` (raise a provider error after N tokens), \`tool_call\` (\`{name, args}\`: call that tool once before answering). Real providers (OpenAI-compatible endpoints, Anthropic) are configured by the operator and listed by \`GET /llm/providers\`.
 
+## Tools
+
+${TOOLS_DOC}
+
 ## A complete session with curl
 
 ${curlSession(base)}
@@ -217,13 +226,13 @@ export function renderFactoryPage(base: string): string {
 export function renderLlmsTxt(doc: OpenApiDocument, base: string): string {
   const ops = operationsOf(doc);
   const api = ops
-    .filter((o) => o.path.startsWith("/llm/"))
+    .filter((o) => isApiPath(o.path))
     .map((o) => `- [${o.summary}](${guideAnchor(base, o)}): \`${o.method} ${o.path}\`, access \`${o.access ?? "?"}\`. ${lead(o.description)}`);
   return `# ${doc.info.title}
 
 > ${SERVICE_SUMMARY}
 
-Authenticate every \`/llm/*\` call with \`Authorization: Bearer <JWT>\` (locally: \`npm run -s token -- --tenant acme\`). Access levels: \`read\` may only GET; \`edit\` may also patch, send messages, wake and interrupt; \`full\` may also rent and release; \`root\` may also use \`/llm/operator/stop\`. Retry POST/PATCH safely with \`Idempotency-Key\`. Follow a room with \`GET /llm/room/{id}/events?follow=true\` (SSE) and resume with \`Last-Event-ID\`.
+Authenticate every \`/llm/*\`, \`/v1/*\` and \`/api/*\` call with \`Authorization: Bearer <JWT>\` (locally, with the server's DATA_DIR: \`npm run -s token -- --tenant acme\`). Access levels: \`read\` (also a token without \`access\`) may only GET; \`edit\` may also patch, send messages, wake and interrupt; \`full\` may also rent and release; \`root\` is the same as \`full\`. \`/llm/operator/stop\` needs the operator's token (\`npm run -s token -- --operator\`), never a tenant's. Retry POST/PATCH safely with \`Idempotency-Key\`. Send a message, then wait for its answer with \`GET /llm/room/{id}/messages/{message_id}?wait=30\` (no polling); or follow a room with \`GET /llm/room/{id}/events?follow=true\` (SSE) and resume with \`Last-Event-ID\`. An interrupted or failed turn's text is \`kind: "partial"\`, never \`kind: "output"\`.
 
 ## Docs
 
@@ -251,7 +260,7 @@ function lead(text: string): string {
   const out: string[] = [];
   for (const raw of sentences) {
     const s = raw.trim();
-    if (!s || /^Needs access/.test(s)) continue;
+    if (!s || /^Needs (access|an operator token)/.test(s)) continue;
     out.push(s);
     if (out.join(" ").length >= 80) break;
   }

@@ -96,7 +96,7 @@ export function toAppError(err: unknown): { appError: AppError; unexpected: bool
   if (fault === "full") return { appError: storageFullError(), unexpected: false };
   if (fault === "damaged") return { appError: tenantDamagedError(), unexpected: false };
   if (err instanceof HTTPException) {
-    if (err.status === 413) return { appError: new AppError("PAYLOAD_TOO_LARGE", "request body is too large"), unexpected: false };
+    if (err.status === 413) return { appError: new AppError("PAYLOAD_TOO_LARGE", "request body is too large", { headers: { Connection: "close" } }), unexpected: false };
     if (err.status === 415) {
       return { appError: new AppError("UNSUPPORTED_MEDIA_TYPE", "send the body as JSON with Content-Type: application/json"), unexpected: false };
     }

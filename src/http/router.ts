@@ -15,7 +15,8 @@ export function createRouter() {
         const issues = result.error.issues.map((i) => ({ path: i.path.map(String).join(".") || "(root)", message: i.message, code: i.code }));
         const where = result.target === "json" ? "body" : result.target;
         const first = issues[0];
-        const summary = first ? `${where}${first.path === "(root)" ? "" : `.${first.path}`}: ${first.message}` : "invalid request";
+        // "invalid body: purpose: ...", not "invalid body: body.purpose: ..." (the place is named once).
+        const summary = first ? `${first.path === "(root)" ? "" : `${first.path}: `}${first.message}` : "not valid";
         throw new AppError("VALIDATION_FAILED", `invalid ${where}: ${summary}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ""}`, {
           details: issues,
         });

@@ -2,6 +2,7 @@
  * The idempotency verbs the HTTP middleware needs, over the tenant's own
  * key rows: what to do with an incoming key, and recording the final answer.
  */
+import type { LifecycleFeature } from "../runtime/lifecycle.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 import { deleteKey, findKey, purgeExpired, saveResponse } from "./idempotency.store.js";
 
@@ -45,4 +46,16 @@ export function recordResponse(t: TenantDb, scope: string, status: number, body:
 /** Drops keys past their retention (bounded per call). */
 export function purge(t: TenantDb, nowMs: number): void {
   purgeExpired(t, new Date(nowMs).toISOString());
+}
+
+/** How often the lifecycle sweep purges each open tenant's expired keys. */
+export const PURGE_EVERY_MS = 60_000;
+
+/**
+ * Expired keys are purged by the lifecycle (each open tenant once a minute,
+ * and each file as it opens), not by the requests that carry keys: no
+ * per-tenant bookkeeping lives in memory, however many tenants come and go.
+ */
+export function idempotencyLifecycle(now: () => number): LifecycleFeature {
+  return { name: "idempotency", sweepEveryMs: PURGE_EVERY_MS, sweep: (t) => purge(t, now()) };
 }

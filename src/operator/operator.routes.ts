@@ -1,11 +1,11 @@
 /**
- * Operator controls (access `root`): the global stop. While on, no new turn
+ * Operator controls (an operator token, not a tenant's access level): the global stop. While on, no new turn
  * starts anywhere (503 GLOBAL_STOP_ACTIVE), running turns can still be
  * interrupted, and reads keep working. The switch is durable.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { envelopeSchema, ok } from "../http/envelope.js";
-import { requireAccess } from "../http/middleware/auth.js";
+import { requireOperator } from "../http/middleware/auth.js";
 import { bearerSecurity, errorResponses } from "../http/openapi-helpers.js";
 import { createRouter } from "../http/router.js";
 import type { Admission } from "../runtime/admission.js";
@@ -39,9 +39,9 @@ export function operatorRoutes(admission: Admission, storage?: { status(): { ful
       tags: ["operator"],
       summary: "Read storage faults",
       description:
-        "Needs access `root`. Whether the disk was found full, and which tenants are refused because their data file is missing or damaged, with the reason: what `/health` only counts.",
+        "Needs the operator's token. Whether the disk was found full, and which tenants are refused because their data file is missing or damaged, with the reason: what `/health` only counts.",
       security: bearerSecurity,
-      middleware: [requireAccess("root")] as const,
+      middleware: [requireOperator()] as const,
       responses: {
         200: { description: "Storage faults.", content: { "application/json": { schema: envelopeSchema(StorageState), example: ok({ full: false, degraded_tenants: [] }) } } },
         ...errorResponses([403]),
@@ -59,9 +59,9 @@ export function operatorRoutes(admission: Admission, storage?: { status(): { ful
       operationId: "getGlobalStop",
       tags: ["operator"],
       summary: "Read the global stop",
-      description: "Needs access `root`. Whether the operator's global stop is on, why, and since when. While it is on, no new turn starts in any tenant.",
+      description: "Needs an operator token (`npm run -s token -- --operator`; a tenant's `root` token is refused). Whether the operator's global stop is on, why, and since when. While it is on, no new turn starts in any tenant.",
       security: bearerSecurity,
-      middleware: [requireAccess("root")] as const,
+      middleware: [requireOperator()] as const,
       responses: {
         200: { description: "The switch.", content: { "application/json": { schema: envelopeSchema(StopState), example: ok({ active: false, reason: null, since: null }) } } },
         ...errorResponses([403]),
@@ -77,9 +77,9 @@ export function operatorRoutes(admission: Admission, storage?: { status(): { ful
       tags: ["operator"],
       summary: "Switch the global stop on or off",
       description:
-        "Needs access `root`. While on, no new turn starts in any tenant (503 GLOBAL_STOP_ACTIVE with Retry-After) and queued messages wait; running turns go on and can be interrupted; reads keep working. Survives restarts.",
+        "Needs an operator token (`npm run -s token -- --operator`; a tenant's `root` token is refused). While on, no new turn starts in any tenant (503 GLOBAL_STOP_ACTIVE with Retry-After) and queued messages wait; running turns go on and can be interrupted; reads keep working. Survives restarts.",
       security: bearerSecurity,
-      middleware: [requireAccess("root")] as const,
+      middleware: [requireOperator()] as const,
       request: { body: { required: true, content: { "application/json": { schema: StopBody } } } },
       responses: {
         200: { description: "The switch, as now stored.", content: { "application/json": { schema: envelopeSchema(StopState), example: ok({ active: true, reason: "provider incident", since: "2026-11-24T10:00:00.000Z" }) } } },

@@ -10,7 +10,8 @@ export function roomDto(tenant: string, r: RoomRow): Room {
     id: r.id,
     tenant,
     status: r.status as Room["status"],
-    purpose: r.purpose,
+    // Always a string: clients (the Abbotik TUI) parse it as one, and a room rented without one has none.
+    purpose: r.purpose ?? "",
     metadata: r.metadata,
     actors: r.actors as Actor[],
     tool_policy: r.toolPolicy as ToolPolicy,

@@ -10,7 +10,7 @@ import { addTokens } from "../runtime/budget.store.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 import { ZERO_USAGE } from "./room.dto.js";
 import type { Actor, DonePolicy, ToolPolicy, Usage, WakePolicy } from "./room.schemas.js";
-import { findMessage, findRoom, findTurn, insertMessage, insertTurn, nextMessageSeq, updateMessage, updateRoom, updateTurn, type MessageRow, type RoomRow } from "./room.store.js";
+import { findMessage, findRoom, findTurn, insertMessage, insertTurn, nextMessageSeq, updateMessage, updateRoom, updateTurn, type MessageRow, type RoomRow, type TurnRow } from "./room.store.js";
 
 /** Everything a worker needs to run one turn, fixed when the turn begins. */
 export interface TurnPlan {
@@ -152,12 +152,22 @@ export function finishTurn(t: TenantDb, tx: EventTx, plan: TurnPlan, outcome: Tu
   const turn = findTurn(t, plan.turnId);
   if (!turn || turn.status !== "running") return null;
   const room = mustRoom(t, plan.roomId);
+  if (room.status === "released") {
+    // Released is final and `room:released` is the log's last event: the turn's rows end, quietly.
+    const usage = outcome.usage ?? ZERO_USAGE;
+    addTokens(t, tx.nowIso.slice(0, 10), usage.totalTokens);
+    updateTurn(t, plan.turnId, { status: outcome.status, endedAt: tx.nowIso, usage, error: outcome.error ?? null });
+    updateMessage(t, plan.messageId, { status: outcome.status === "completed" ? "done" : outcome.status === "failed" ? "failed" : "cancelled" });
+    return null;
+  }
 
   const agentKey = plan.actor.agent_id;
   if (outcome.text.length > 0) {
+    // Only a completed turn has an answer (`output`, announced by agent:output). The text of an interrupted or
+    // failed one is kept as `partial`, so a client taking the newest output never prints a cut reply as complete.
     const partial = outcome.status !== "completed";
     const out = storeMessage(t, tx, plan.roomId, {
-      kind: "output",
+      kind: partial ? "partial" : "output",
       authorKind: "agent",
       authorId: agentKey,
       actorKey: agentKey,
@@ -166,7 +176,7 @@ export function finishTurn(t: TenantDb, tx: EventTx, plan: TurnPlan, outcome: Tu
       status: "done",
       turnId: plan.turnId,
     });
-    tx.emit(plan.roomId, { event_type: "agent:output", payload: { message_id: out.id, text: outcome.text }, agent_key: agentKey, turn_id: plan.turnId });
+    if (!partial) tx.emit(plan.roomId, { event_type: "agent:output", payload: { message_id: out.id, text: outcome.text }, agent_key: agentKey, turn_id: plan.turnId });
   }
   const usage = outcome.usage ?? ZERO_USAGE;
   addTokens(t, tx.nowIso.slice(0, 10), usage.totalTokens);
@@ -190,12 +200,14 @@ export function finishTurn(t: TenantDb, tx: EventTx, plan: TurnPlan, outcome: Tu
 
   if (outcome.status === "failed") {
     const error = outcome.error ?? { code: "PROVIDER_ERROR", message: "the turn failed" };
+    const releasing = room.status === "releasing";
     updateRoom(t, room.id, {
       ...base,
-      status: room.status === "releasing" ? "releasing" : "failed",
+      status: releasing ? "releasing" : "failed",
       lastError: { code: error.code, message: error.message, at: tx.nowIso, turn_id: plan.turnId },
       sleepAt: null,
-      releaseAt: room.status === "releasing" ? null : addIso(tx.nowIso, (room.wakePolicy as WakePolicy).release_after_s),
+      // A release in progress keeps its deadline (see beginRelease).
+      releaseAt: releasing ? room.releaseAt : addIso(tx.nowIso, (room.wakePolicy as WakePolicy).release_after_s),
     });
     tx.emit(plan.roomId, { event_type: "error", payload: { code: error.code, message: error.message, turn_id: plan.turnId }, agent_key: agentKey, turn_id: plan.turnId });
     return null;
@@ -214,25 +226,94 @@ export function finishTurn(t: TenantDb, tx: EventTx, plan: TurnPlan, outcome: Tu
   return null;
 }
 
-/** Starts the release: `releasing`, the queued message cancelled. The caller aborts any running turn, then calls completeRelease. */
+/**
+ * Starts the release: `releasing`, the queued message cancelled. The caller
+ * aborts any running turn, then calls completeRelease. The release deadline
+ * is now: if whoever began the release never completes it (a failed write,
+ * a crash between the two steps), the lifecycle sweep completes it as soon
+ * as no worker runs in the room, so `releasing` cannot last.
+ */
 export function beginRelease(t: TenantDb, tx: EventTx, room: RoomRow, reason: string): RoomRow {
   if (room.queuedMessageId) updateMessage(t, room.queuedMessageId, { status: "cancelled" });
   const updated = updateRoom(t, room.id, {
     status: "releasing",
     queuedMessageId: null,
     sleepAt: null,
-    releaseAt: null,
+    releaseAt: tx.nowIso,
     updatedAt: tx.nowIso,
   })!;
   tx.emit(room.id, { event_type: "room:releasing", payload: { reason } });
   return updated;
 }
 
-/** Finishes the release: `released`, with room:released as the stream's last event. */
+/**
+ * Finishes the release: `released`, with room:released as the stream's last
+ * event. A turn still marked running (its worker is gone: it could not record
+ * its end, or the server stopped) ends `cancelled` first, so its
+ * `agent:turn_end` comes before `room:released` and nothing can follow it.
+ * The caller must have stopped the room's worker, if it had one.
+ */
 export function completeRelease(t: TenantDb, tx: EventTx, roomId: string, reason: string): RoomRow {
-  const room = mustRoom(t, roomId);
+  let room = mustRoom(t, roomId);
   if (room.status === "released") return room;
+  const orphan = runningTurnOf(t, room);
+  if (orphan) {
+    finishTurn(t, tx, orphan, { status: "cancelled", text: "", usage: ZERO_USAGE }, { mayStartNext: false });
+    room = mustRoom(t, roomId);
+  }
   const updated = updateRoom(t, roomId, { status: "released", releasedAt: tx.nowIso, updatedAt: tx.nowIso, activeTurn: null, sleepAt: null, releaseAt: null })!;
   tx.emit(roomId, { event_type: "room:released", payload: { reason } });
   return updated;
+}
+
+/**
+ * The plan of a turn row that is still `running`, rebuilt from the rows (for
+ * a turn whose worker is gone: recovery after a restart, a lost turn end, a
+ * release). Undefined when the turn, its room or its message is missing.
+ */
+export function planForTurn(t: TenantDb, turn: TurnRow): TurnPlan | undefined {
+  const room = findRoom(t, turn.roomId);
+  const message = room ? findMessage(t, turn.roomId, turn.messageId) : undefined;
+  if (!room || !message) return undefined;
+  const actors = room.actors as Actor[];
+  const actor = actors.find((a) => a.agent_id === turn.agentId) ?? actors[0];
+  if (!actor) return undefined;
+  return {
+    tenant: t.tenant,
+    roomId: room.id,
+    turnId: turn.id,
+    messageId: message.id,
+    messageSeq: message.seq,
+    prompt: message.content,
+    actor,
+    toolPolicy: room.toolPolicy as ToolPolicy,
+    donePolicy: room.donePolicy as DonePolicy,
+  };
+}
+
+/** The room's active turn if its row is still `running`, as a plan. */
+function runningTurnOf(t: TenantDb, room: RoomRow): TurnPlan | undefined {
+  const turnId = (room.activeTurn as { id?: string } | null)?.id;
+  const turn = turnId ? findTurn(t, turnId) : undefined;
+  return turn && turn.status === "running" ? planForTurn(t, turn) : undefined;
+}
+
+/** What a turn ends with when its worker could not record its end. */
+export const TURN_NOT_RECORDED = {
+  code: "TURN_NOT_RECORDED",
+  message: "storage failed while this turn ended, so its result was not recorded; POST /wake to retry it",
+} as const;
+
+/**
+ * Ends the room's running turn `failed` with TURN_NOT_RECORDED when no worker
+ * runs it any more (the caller checks that): the durable `error` and
+ * `agent:turn_end` events, the room `failed`. Returns whether a turn ended;
+ * false when the room has no turn still running (nothing to do).
+ */
+export function failOrphanTurn(t: TenantDb, tx: EventTx, roomId: string): boolean {
+  const room = findRoom(t, roomId);
+  const plan = room ? runningTurnOf(t, room) : undefined;
+  if (!plan) return false;
+  finishTurn(t, tx, plan, { status: "failed", text: "", usage: ZERO_USAGE, error: { ...TURN_NOT_RECORDED } }, { mayStartNext: false });
+  return true;
 }

@@ -17,18 +17,24 @@ import type { SseFollowers } from "../sse/sse.followers.js";
 import { withoutPartialText } from "./room.event-view.js";
 import { setSuccessStatus } from "../idempotency/idempotency.context.js";
 import { parseIfMatch, type RoomCtx, type RoomService } from "./room.service.js";
-import { HISTORY_EXAMPLE, MESSAGE_EXAMPLE, ROOM_EXAMPLE } from "../docs/docs.examples.js";
+import { userActor } from "../auth/actor.js";
+import { HISTORY_EXAMPLE, MESSAGE_EXAMPLE, MESSAGE_RESULT_EXAMPLE, ROOM_EXAMPLE } from "../docs/docs.examples.js";
 import { RoomEventFrame, SSE_WIRE_EXAMPLE } from "../docs/docs.events.js";
 import { ROOM_EVENT_TYPES } from "../events/event.types.js";
 import {
   History,
   HistoryMeta,
   HistoryQuery,
+  IdempotencyHeaders,
   IfMatchHeaders,
   InterruptBody,
   ListRoomsQuery,
   EventsQuery,
+  MAX_MESSAGE_WAIT_S,
   Message,
+  MessageParams,
+  MessageQuery,
+  MessageResult,
   PatchRoomBody,
   PostMessageBody,
   ReasonBody,
@@ -57,7 +63,7 @@ function commaSeparated(items: readonly Buffer[]): Buffer[] {
 }
 
 function ctxOf(c: Context<AppEnv>): RoomCtx {
-  return { tdb: c.get("tenantDb"), principal: c.get("principal") };
+  return { tdb: c.get("tenantDb"), actor: userActor(c.get("principal")) };
 }
 
 function withVersion(c: Context<AppEnv>, room: { version: number }) {
@@ -97,7 +103,7 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number; follo
         "Creates a room in status `rented` and emits `room:rented`. Every policy has a default; with no `agents` the room gets one actor on the built-in `local/echo` model. Needs access `full`.",
       security: bearerSecurity,
       middleware: [requireAccess("full")] as const,
-      request: { headers: IfMatchHeaders, body: optionalBody(RentRoomBody) },
+      request: { headers: IdempotencyHeaders, body: optionalBody(RentRoomBody) },
       responses: {
         201: json(envelopeSchema(Room), "The new room.", ok({ ...ROOM_EXAMPLE, status: "rented", last_active_at: null, usage: { input: 0, output: 0, totalTokens: 0, cost: { total: 0 } } })),
         ...errorResponses([400, 403, 409, 413, 415, 422, 503], { 400: ["VALIDATION_FAILED", "UNKNOWN_MODEL", "UNKNOWN_TOOL"], 409: ["IDEMPOTENCY_IN_PROGRESS"], 429: ["RATE_LIMITED", "QUOTA_EXCEEDED"], 503: ["STORAGE_BUSY"] }),
@@ -130,6 +136,14 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number; follo
       return jsonResponse(c, ok(room), 200, { etag: `"${room.version}"` });
     },
   );
+
+  // Rooms are released, not deleted: point a DELETE at the verb that exists (not an operation, so not in OpenAPI).
+  app.delete("/llm/room/:id", (c) => {
+    const id = encodeURIComponent(c.req.param("id"));
+    throw new AppError("METHOD_NOT_ALLOWED", `rooms are not deleted; release this one with POST /llm/room/${id}/release (its history stays readable)`, {
+      headers: { Allow: "GET, PATCH" },
+    });
+  });
 
   app.openapi(
     createRoute({
@@ -180,6 +194,33 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number; follo
       setSuccessStatus(body.kind === "note" ? 201 : 202);
       const { message } = rooms.postMessage(ctxOf(c), c.req.valid("param").id, body, parseIfMatch(c.req.header("if-match")));
       return c.json(ok(message), message.kind === "note" ? 201 : 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/llm/room/{id}/messages/{message_id}",
+      operationId: "getMessage",
+      tags,
+      summary: "Read a message and its answer (long poll)",
+      description: [
+        `The message, whether its work has ended (\`done\`), the turn that ran it, and the agent's answer (\`output\`) or the reason there is none (\`reason\`: queued, running, interrupted with the \`partial\` text, failed with its code, cancelled, a note).`,
+        "",
+        `With \`?wait=<s>\` (at most ${MAX_MESSAGE_WAIT_S}) and the work not ended yet, the answer waits until it has, then comes at once; after \`wait\` seconds it comes with the current state (\`done: false\`). Waiting is free: no polling and no worker, it wakes on the room's own events. A wait counts as an event follower (429 QUOTA_EXCEEDED past MAX_FOLLOWERS_PER_ROOM/_TENANT) and ends when the client leaves. To get an answer without polling: post, then \`GET\` this with \`wait=30\` until \`done\`.`,
+      ].join("\n"),
+      security: bearerSecurity,
+      request: { params: MessageParams, query: MessageQuery },
+      responses: {
+        200: json(envelopeSchema(MessageResult), "The message and what became of it.", ok(MESSAGE_RESULT_EXAMPLE)),
+        ...errorResponses([400, 404, 503], { 404: ["ROOM_NOT_FOUND", "MESSAGE_NOT_FOUND"], 429: ["RATE_LIMITED", "QUOTA_EXCEEDED"], 503: ["STORAGE_BUSY"] }),
+      },
+    }),
+    async (c) => {
+      const { id, message_id } = c.req.valid("param");
+      const result = await rooms.message(ctxOf(c), id, message_id, c.req.valid("query").wait * 1000, c.req.raw.signal);
+      c.header("Cache-Control", "no-store");
+      return c.json(ok(result), 200);
     },
   );
 
@@ -239,7 +280,7 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number; follo
       tags,
       summary: "Release a room",
       description:
-        "Aborts any running turn, cancels the queued message, and ends the room `released` (`room:releasing`, then `room:released`, the stream's last event). Releasing a released room answers 200 again. Needs access `full`.",
+        "Aborts any running turn, cancels the queued message, and ends the room `released` (`room:releasing`, then `room:released`, the stream's last event). Releasing a released room answers 200 again. This is how a room ends: there is no DELETE (`DELETE /llm/room/{id}` answers 405 METHOD_NOT_ALLOWED pointing here), and a released room's history stays readable. Needs access `full`.",
       security: bearerSecurity,
       middleware: [requireAccess("full")] as const,
       request: { params: RoomIdParams, headers: IfMatchHeaders, body: optionalBody(ReasonBody) },

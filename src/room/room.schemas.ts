@@ -6,15 +6,15 @@
  */
 import { z } from "@hono/zod-openapi";
 import { MAX_FREEFORM_JSON_BYTES, MAX_JSON_DEPTH, jsonDepthExceeds } from "../json-limits.js";
-import { ACTOR_EXAMPLE, ACTOR_INPUT_EXAMPLE, EVENT_EXAMPLE, HISTORY_EXAMPLE, MESSAGE_EXAMPLE, ROOM_EXAMPLE, USAGE_EXAMPLE } from "../docs/docs.examples.js";
+import { ACTOR_EXAMPLE, ACTOR_INPUT_EXAMPLE, EVENT_EXAMPLE, HISTORY_EXAMPLE, MESSAGE_EXAMPLE, MESSAGE_RESULT_EXAMPLE, ROOM_EXAMPLE, USAGE_EXAMPLE } from "../docs/docs.examples.js";
 
 export const ROOM_STATUSES = ["rented", "active", "idle", "sleeping", "releasing", "released", "failed"] as const;
 export type RoomStatus = (typeof ROOM_STATUSES)[number];
 
-export const MESSAGE_KINDS = ["message", "task", "note", "output", "system"] as const;
+export const MESSAGE_KINDS = ["message", "task", "note", "output", "partial", "system"] as const;
 export const MESSAGE_STATUSES = ["queued", "running", "done", "cancelled", "failed"] as const;
 
-const freeformObject = (what: string) =>
+export const freeformObject = (what: string) =>
   z
     .record(z.string().max(200), z.unknown())
     .superRefine((value, ctx) => {
@@ -112,7 +112,7 @@ export const Room = z
     id: z.uuid(),
     tenant: z.string(),
     status: z.enum(ROOM_STATUSES),
-    purpose: z.string().nullable(),
+    purpose: z.string().openapi({ description: "Always a string: `\"\"` when the room was rented without one (or PATCHed to null)." }),
     metadata: z.record(z.string(), z.unknown()),
     actors: z.array(Actor),
     tool_policy: ToolPolicy,
@@ -147,7 +147,7 @@ export type RentRoomBody = z.infer<typeof RentRoomBody>;
 
 export const PatchRoomBody = z
   .strictObject({
-    purpose: z.string().max(2000).nullable().optional(),
+    purpose: z.string().max(2000).nullable().optional().openapi({ description: "null (or `\"\"`) clears it; the room then reads `purpose: \"\"`." }),
     metadata: freeformObject("metadata").optional().openapi({ description: "Merged into the stored metadata; a key set to null is removed." }),
     agents: z.array(ActorInput).min(1).max(16).optional(),
     actors: z.array(ActorInput).min(1).max(16).optional().openapi({ description: "Alias of `agents`." }),
@@ -183,17 +183,25 @@ export const ListRoomsQuery = z.object({
   cursor: z.string().max(500).optional().openapi({ description: "`meta.next_cursor` of the previous page.", example: "WyIyMDI2LTAxLTA1VDEwOjAwOjAwLjAwMFoiLCIwYjZmM2MxZS00ZDBhLTRhNTctOWE1Ny0wZTNiNWY3YzJkMTEiXQ" }),
 });
 
+const idempotencyKeyHeader = z
+  .string()
+  .max(255)
+  .optional()
+  .openapi({ description: "`Idempotency-Key`: 1–255 visible ASCII characters; a retry with the same key and request replays the first answer (`Idempotent-Replayed: true`).", example: "0e4a8f2c-rent-1" });
+
+/** Headers of a write that creates something (no version to match yet). */
+export const IdempotencyHeaders = z.object({ "idempotency-key": idempotencyKeyHeader });
+
 export const IfMatchHeaders = z.object({
   "if-match": z
     .string()
     .max(40)
     .optional()
-    .openapi({ description: "`If-Match`: the expected `version`; a stale one is 409 VERSION_CONFLICT (header names are case-insensitive).", example: "3" }),
-  "idempotency-key": z
-    .string()
-    .max(255)
-    .optional()
-    .openapi({ description: "`Idempotency-Key`: 1–255 visible ASCII characters; a retry with the same key and request replays the first answer (`Idempotent-Replayed: true`).", example: "0e4a8f2c-rent-1" }),
+    .openapi({
+      description: "`If-Match`: the expected `version` (`3`, `\"3\"` or `W/\"3\"`); a stale one is 409 VERSION_CONFLICT. `*` matches any current version (RFC 9110). Header names are case-insensitive.",
+      example: "3",
+    }),
+  "idempotency-key": idempotencyKeyHeader,
 });
 
 export const PostMessageBody = z
@@ -211,7 +219,10 @@ export const Message = z
     id: z.string(),
     room_id: z.string(),
     seq: z.number().int(),
-    kind: z.enum(MESSAGE_KINDS),
+    kind: z.enum(MESSAGE_KINDS).openapi({
+      description:
+        "`message`, `task`, `note`: sent by a user. `output`: a completed turn's answer. `partial`: the text an interrupted or failed turn had streamed, never an answer (`metadata.turn_status` says how the turn ended). `system`: written by the service.",
+    }),
     author_kind: z.enum(["user", "agent", "system"]),
     author_id: z.string(),
     actor_key: z.string().nullable(),
@@ -235,6 +246,50 @@ export const RoomEventSchema = z
     created_at: z.string(),
   })
   .openapi("RoomEvent", { example: EVENT_EXAMPLE });
+
+export const TurnRecord = z
+  .object({
+    id: z.string(),
+    agent_id: z.string(),
+    status: z.enum(["running", "completed", "interrupted", "failed", "cancelled"]),
+    started_at: z.string(),
+    ended_at: z.string().nullable(),
+    error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  })
+  .openapi("Turn", {
+    example: { id: "5d1c9a7e-2b3f-4c8d-9e0a-1f2b3c4d5e6f", agent_id: "assistant", status: "completed", started_at: "2026-01-05T10:00:01.000Z", ended_at: "2026-01-05T10:00:02.000Z", error: null },
+  });
+export type TurnRecord = z.infer<typeof TurnRecord>;
+
+export const MessageResult = z
+  .object({
+    message: Message.openapi({ description: "The message as stored now." }),
+    done: z.boolean().openapi({ description: "Its work has ended (or it has none: a note, an agent's message). False: queued or running, the long poll timed out." }),
+    turn: z.union([TurnRecord, z.null()]).openapi({ description: "The turn that ran (or runs) it; null before one started." }),
+    output: z.union([Message, z.null()]).openapi({ description: "The answer: the completed turn's `output` message." }),
+    partial: z.union([Message, z.null()]).openapi({ description: "What an interrupted or failed turn had written (`kind: partial`); never an answer." }),
+    reason: z.string().nullable().openapi({ description: "Why there is no `output` (yet): queued, running, interrupted, failed with its code, cancelled, a note. Null when `output` is set." }),
+  })
+  .openapi("MessageResult", { example: MESSAGE_RESULT_EXAMPLE });
+export type MessageResult = z.infer<typeof MessageResult>;
+
+export const MessageParams = z.object({
+  id: z.string().openapi({ param: { name: "id", in: "path" }, example: "0b6f3c1e-4d0a-4a57-9a57-0e3b5f7c2d11" }),
+  message_id: z.string().openapi({ param: { name: "message_id", in: "path" }, example: "7a2e4c6b-8d0f-4a1c-b3e5-d7f9a1c3e5b7" }),
+});
+
+/** Longest long poll of GET /messages/:message_id, in seconds. */
+export const MAX_MESSAGE_WAIT_S = 60;
+
+export const MessageQuery = z.object({
+  wait: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_MESSAGE_WAIT_S)
+    .default(0)
+    .openapi({ type: "integer", description: `Seconds to wait for the message's work to end, 0 to ${MAX_MESSAGE_WAIT_S} (default 0: answer at once).`, example: 30 }),
+});
 
 export const ReasonBody = z.strictObject({ reason: z.string().max(2000).optional() }).openapi("ReasonBody", { example: { reason: "done for today" } });
 export const InterruptBody = z

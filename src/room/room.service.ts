@@ -1,22 +1,25 @@
 /**
- * The room verbs. Each verb validates the lifecycle rule it needs, then does
- * its writes in one EventLog transaction (durable, then published), and only
- * after commit touches workers. Services never import hono: they take a
- * tenant-bound handle and the caller's principal, and throw AppError.
+ * The room verbs. Each verb checks the access its actor needs (its first
+ * line), validates the lifecycle rule it needs, then does its writes in one
+ * EventLog transaction (durable, then published), and only after commit
+ * touches workers. Services never import hono: they take a tenant-bound
+ * handle and the actor (a token's user, or the system itself), and throw
+ * AppError.
  */
 import { randomUUID } from "node:crypto";
 import { AppError } from "../errors.js";
-import type { Principal } from "../auth/principal.js";
-import type { EventLog } from "../events/event.log.js";
+import { actorId, authorize, type Actor as Caller } from "../auth/actor.js";
+import type { EventLog, EventTx } from "../events/event.log.js";
 import { ROOM_STREAM, TERMINAL_EVENT, type RoomEvent } from "../events/event.types.js";
 import type { SseSource } from "../sse/sse.types.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 import { HistoryPager, type HistoryListPage } from "./room.history.js";
 import { DEFAULT_ACTOR, DEFAULT_DONE_POLICY, DEFAULT_TOOL_POLICY, DEFAULT_WAKE_POLICY } from "./room.defaults.js";
 import { messageDto, roomDto, ZERO_USAGE, type MessageRecord } from "./room.dto.js";
-import { addIso, beginRelease, beginTurn, completeRelease, pickActor, settleIdle, storeMessage, type TurnPlan } from "./room.lifecycle.js";
+import { addIso, beginRelease, beginTurn, completeRelease, failOrphanTurn, pickActor, settleIdle, storeMessage, type TurnPlan } from "./room.lifecycle.js";
 import { lastRoomEventSeq as lastEventSeq, readRoomEventsAfter as readEventsAfter, readRoomEventsBefore as readEventsBefore } from "./room.stream.js";
-import type { Actor, DonePolicy, PatchRoomBody, RentRoomBody, Room, RoomStatus, ToolPolicy, WakePolicy } from "./room.schemas.js";
+import type { Actor, DonePolicy, MessageResult, PatchRoomBody, RentRoomBody, Room, RoomStatus, ToolPolicy, WakePolicy } from "./room.schemas.js";
+import { MESSAGE_END_EVENTS, messageResult } from "./room.message-result.js";
 import { countLiveRooms, findMessage, findRoom, findTurn, type MessageRow, listMessages, listRooms, updateMessage, updateRoom, insertRoom, type RoomRow } from "./room.store.js";
 
 
@@ -68,9 +71,10 @@ export interface RoomServiceDeps {
   limits: RoomLimits;
 }
 
+/** What every room verb is called with: the tenant's file and who acts. */
 export interface RoomCtx {
   tdb: TenantDb;
-  principal: Principal;
+  actor: Caller;
 }
 
 export interface PostMessageInput {
@@ -79,6 +83,16 @@ export interface PostMessageInput {
   metadata?: Record<string, unknown> | undefined;
   actor?: string | undefined;
   mentions?: string[] | undefined;
+}
+
+/** A room to rent, checked and filled with defaults; inserted by the rent transaction. */
+interface RoomDraft {
+  purpose: string | null;
+  actors: Actor[];
+  toolPolicy: ToolPolicy;
+  wakePolicy: WakePolicy;
+  donePolicy: DonePolicy;
+  metadata: Record<string, unknown>;
 }
 
 export interface HistoryQueryInput {
@@ -120,11 +134,11 @@ function decodeCursor(cursor: string): { rentedAt: string; id: string } {
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Parses If-Match: `3`, `"3"` or `W/"3"`. */
+/** Parses If-Match: `3`, `"3"` or `W/"3"`; `*` (any current version, RFC 9110) checks nothing. */
 export function parseIfMatch(header: string | undefined): number | undefined {
-  if (header === undefined) return undefined;
+  if (header === undefined || header.trim() === "*") return undefined;
   const m = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(header);
-  if (!m) throw new AppError("VALIDATION_FAILED", 'If-Match must be the room version, e.g. If-Match: 3 or If-Match: "3"', { details: [{ path: "If-Match", message: "not a version" }] });
+  if (!m) throw new AppError("VALIDATION_FAILED", 'If-Match must be the room version, e.g. If-Match: 3 or If-Match: "3", or * for any version', { details: [{ path: "If-Match", message: "not a version" }] });
   return Number(m[1]);
 }
 
@@ -189,6 +203,33 @@ export class RoomService {
 
   /** POST /llm/room: a new room in `rented`, with room:rented as its first event. */
   rent(ctx: RoomCtx, body: RentRoomBody): Room {
+    const draft = this.#roomDraft(ctx, body);
+    return this.#d.events.transaction(ctx.tdb, (tx) => roomDto(ctx.tdb.tenant, this.#rentIn(ctx, tx, draft)));
+  }
+
+  /**
+   * POST /v1/responses without a room: rents a room and posts the first
+   * message in one transaction, so both are durable or neither is (a turn
+   * refused by admission rents nothing). `answer` builds the transaction's
+   * result, which is also what an Idempotency-Key stores with the effect.
+   */
+  rentAndPost<T>(ctx: RoomCtx, body: RentRoomBody, input: PostMessageInput, answer: (room: Room, message: MessageRecord) => T): T {
+    const draft = this.#roomDraft(ctx, body);
+    this.#checkPost(ctx, input);
+    let plan: TurnPlan | null = null;
+    const result = this.#d.events.transaction(ctx.tdb, (tx) => {
+      const row = this.#rentIn(ctx, tx, draft);
+      const posted = this.#postIn(ctx, tx, row.id, input, undefined);
+      plan = posted.plan;
+      return answer(roomDto(ctx.tdb.tenant, row), posted.message);
+    });
+    if (plan) this.#d.runner.start(plan);
+    return result;
+  }
+
+  /** What renting checks before its transaction; the room it will insert. */
+  #roomDraft(ctx: RoomCtx, body: RentRoomBody): RoomDraft {
+    authorize(ctx.actor, ctx.tdb.tenant, "full");
     if (body.agents && body.actors) {
       throw new AppError("VALIDATION_FAILED", "send either agents or actors (they are aliases), not both", { details: [{ path: "actors", message: "alias of agents" }] });
     }
@@ -197,47 +238,52 @@ export class RoomService {
     const wakePolicy = { ...DEFAULT_WAKE_POLICY, ...stripUndefined(body.wake_policy ?? {}) } as WakePolicy;
     const donePolicy = { ...DEFAULT_DONE_POLICY, ...stripUndefined(body.done_policy ?? {}) } as DonePolicy;
     const metadata = dropNulls(body.metadata ?? {});
+    return { purpose: body.purpose ?? null, actors, toolPolicy, wakePolicy, donePolicy, metadata };
+  }
+
+  /** Inside a transaction: the room row (tenant quota checked) and its room:rented. */
+  #rentIn(ctx: RoomCtx, tx: EventTx, d: RoomDraft): RoomRow {
     const { tdb } = ctx;
-    return this.#d.events.transaction(tdb, (tx) => {
-      if (countLiveRooms(tdb) >= this.#d.limits.maxRoomsPerTenant) {
-        throw new AppError("QUOTA_EXCEEDED", `this tenant already has ${this.#d.limits.maxRoomsPerTenant} rooms that are not released; release one first`, {
-          retryAfterS: 60,
-        });
-      }
-      const id = randomUUID();
-      const row = insertRoom(tdb, {
-        id,
-        status: "rented",
-        purpose: body.purpose ?? null,
-        name: typeof metadata["name"] === "string" ? (metadata["name"] as string) : null,
-        metadata,
-        actors,
-        toolPolicy,
-        wakePolicy,
-        donePolicy,
-        version: 1,
-        rentedAt: tx.nowIso,
-        updatedAt: tx.nowIso,
-        lastActiveAt: null,
-        releasedAt: null,
-        lastError: null,
-        queuedMessageId: null,
-        activeTurn: null,
-        usage: ZERO_USAGE,
-        summaryText: null,
-        createdBy: ctx.principal.sub,
-        releaseAt: addIso(tx.nowIso, wakePolicy.release_after_s),
+    if (countLiveRooms(tdb) >= this.#d.limits.maxRoomsPerTenant) {
+      throw new AppError("QUOTA_EXCEEDED", `this tenant already has ${this.#d.limits.maxRoomsPerTenant} rooms that are not released; release one first`, {
+        retryAfterS: 60,
       });
-      tx.emit(id, { event_type: "room:rented", payload: { actors } });
-      return roomDto(tdb.tenant, row);
+    }
+    const id = randomUUID();
+    const row = insertRoom(tdb, {
+      id,
+      status: "rented",
+      purpose: d.purpose,
+      name: typeof d.metadata["name"] === "string" ? (d.metadata["name"] as string) : null,
+      metadata: d.metadata,
+      actors: d.actors,
+      toolPolicy: d.toolPolicy,
+      wakePolicy: d.wakePolicy,
+      donePolicy: d.donePolicy,
+      version: 1,
+      rentedAt: tx.nowIso,
+      updatedAt: tx.nowIso,
+      lastActiveAt: null,
+      releasedAt: null,
+      lastError: null,
+      queuedMessageId: null,
+      activeTurn: null,
+      usage: ZERO_USAGE,
+      summaryText: null,
+      createdBy: actorId(ctx.actor),
+      releaseAt: addIso(tx.nowIso, d.wakePolicy.release_after_s),
     });
+    tx.emit(id, { event_type: "room:rented", payload: { actors: d.actors } });
+    return row;
   }
 
   get(ctx: RoomCtx, id: string): Room {
+    authorize(ctx.actor, ctx.tdb.tenant, "read");
     return roomDto(ctx.tdb.tenant, this.#roomOr404(ctx.tdb, id));
   }
 
   list(ctx: RoomCtx, q: { status?: RoomStatus[] | undefined; name?: string | undefined; limit: number; cursor?: string | undefined }): ListResult {
+    authorize(ctx.actor, ctx.tdb.tenant, "read");
     const rows = listRooms(ctx.tdb, {
       statuses: q.status && q.status.length > 0 ? q.status : null,
       name: q.name ?? null,
@@ -251,6 +297,7 @@ export class RoomService {
 
   /** PATCH: merges metadata, replaces the roster, merges policies; version+1 and room:updated. */
   patch(ctx: RoomCtx, id: string, body: PatchRoomBody, ifMatch: number | undefined): Room {
+    authorize(ctx.actor, ctx.tdb.tenant, "edit");
     if (body.agents && body.actors) {
       throw new AppError("VALIDATION_FAILED", "send either agents or actors (they are aliases), not both", { details: [{ path: "actors", message: "alias of agents" }] });
     }
@@ -300,6 +347,8 @@ export class RoomService {
         set.donePolicy = { ...(room.donePolicy as DonePolicy), ...stripUndefined(body.done_policy) } as DonePolicy;
         changes.push("done_policy");
       }
+      // A PATCH that changes nothing (`{}`, or only current values) is no write: same version, no event.
+      if (changes.every((field) => sameValue(field, set, room))) return roomDto(tdb.tenant, room);
       const version = room.version + 1;
       const updated = updateRoom(tdb, id, { ...set, version, updatedAt: tx.nowIso }, room.version);
       if (!updated) throw new AppError("VERSION_CONFLICT", "room changed while patching; GET it and retry", { details: { current_version: room.version + 1 } });
@@ -313,80 +362,113 @@ export class RoomService {
    * (when the room can start one) the turn's start are one transaction.
    */
   postMessage(ctx: RoomCtx, id: string, input: PostMessageInput, ifMatch?: number): { message: MessageRecord; startedTurn: boolean } {
-    const { tdb, principal } = ctx;
-    const kind = input.kind ?? "message";
+    const { message, startedTurn } = this.postMessageAs(ctx, id, input, ifMatch, (m) => m);
+    return { message, startedTurn };
+  }
+
+  /** postMessage whose transaction returns `answer(message)` (what an Idempotency-Key stores with the effect). */
+  postMessageAs<T>(ctx: RoomCtx, id: string, input: PostMessageInput, ifMatch: number | undefined, answer: (message: MessageRecord) => T): { message: MessageRecord; startedTurn: boolean; answer: T } {
+    this.#checkPost(ctx, input);
+    let plan: TurnPlan | null = null;
+    let message!: MessageRecord;
+    const result = this.#d.events.transaction(ctx.tdb, (tx) => {
+      const posted = this.#postIn(ctx, tx, id, input, ifMatch);
+      plan = posted.plan;
+      message = posted.message;
+      return answer(posted.message);
+    });
+    if (plan) this.#d.runner.start(plan);
+    return { message, startedTurn: plan !== null, answer: result };
+  }
+
+  /** What posting checks before its transaction. */
+  #checkPost(ctx: RoomCtx, input: PostMessageInput): void {
+    authorize(ctx.actor, ctx.tdb.tenant, "edit");
     if (input.content.length > this.#d.limits.maxMessageChars) {
       throw new AppError("VALIDATION_FAILED", `content is longer than ${this.#d.limits.maxMessageChars} characters; split it`, {
         details: [{ path: "content", message: "too long" }],
       });
     }
-    let plan: TurnPlan | null = null;
-    const message = this.#d.events.transaction(tdb, (tx): MessageRecord => {
-      const room = this.#roomOr404(tdb, id);
-      assertNotReleased(room);
-      checkVersion(room, ifMatch);
-      const actors = room.actors as Actor[];
-      if (input.actor && !actors.some((a) => a.agent_id === input.actor)) {
-        throw new AppError("VALIDATION_FAILED", `no actor "${input.actor}" in this room; its actors are ${actors.map((a) => a.agent_id).join(", ")}`, {
-          details: [{ path: "actor", message: "unknown actor" }],
-        });
-      }
-      const metadata = input.mentions && input.mentions.length > 0 ? { ...(input.metadata ?? {}), mentions: input.mentions } : (input.metadata ?? {});
-      if (kind === "note") {
-        const note = storeMessage(tdb, tx, id, {
-          kind,
-          authorKind: "user",
-          authorId: principal.sub,
-          actorKey: input.actor ?? null,
-          content: input.content,
-          metadata,
-          status: "done",
-          turnId: null,
-        });
-        return messageDto(note);
-      }
-      if (room.status === "failed") {
-        throw new AppError("ROOM_FAILED", "the room's last turn failed; POST /wake to retry it, or release the room", {
-          details: { last_error: room.lastError },
-        });
-      }
-      if (room.queuedMessageId) {
-        throw new AppError("ROOM_QUEUE_FULL", "a message is already queued in this room; wait for the current turn to end and retry", { retryAfterS: 1 });
-      }
-      const actor = pickActor(actors, input.actor ?? null, input.mentions ?? []);
-      const wake = room.wakePolicy as WakePolicy;
-      const startsNow = room.status !== "active" && wake.mode === "on_message";
-      if (startsNow) this.#d.admission.checkNewTurn(tdb);
-      const stored = storeMessage(tdb, tx, id, {
+  }
+
+  /** Inside a transaction: stores the message and, when the room can, begins its turn (the plan to start after commit). */
+  #postIn(ctx: RoomCtx, tx: EventTx, id: string, input: PostMessageInput, ifMatch: number | undefined): { message: MessageRecord; plan: TurnPlan | null } {
+    const { tdb } = ctx;
+    const author = actorId(ctx.actor);
+    const kind = input.kind ?? "message";
+    const room = this.#roomOr404(tdb, id);
+    assertNotReleased(room);
+    checkVersion(room, ifMatch);
+    const actors = room.actors as Actor[];
+    if (input.actor && !actors.some((a) => a.agent_id === input.actor)) {
+      throw new AppError("VALIDATION_FAILED", `no actor "${input.actor}" in this room; its actors are ${actors.map((a) => a.agent_id).join(", ")}`, {
+        details: [{ path: "actor", message: "unknown actor" }],
+      });
+    }
+    const unknownMention = (input.mentions ?? []).findIndex((m) => !actors.some((a) => a.agent_id === m));
+    if (unknownMention >= 0) {
+      throw new AppError("VALIDATION_FAILED", `no actor "${input.mentions![unknownMention]}" in this room to mention; its actors are ${actors.map((a) => a.agent_id).join(", ")}`, {
+        details: [{ path: `mentions.${unknownMention}`, message: "unknown actor" }],
+      });
+    }
+    const metadata = input.mentions && input.mentions.length > 0 ? { ...(input.metadata ?? {}), mentions: input.mentions } : (input.metadata ?? {});
+    if (kind === "note") {
+      const note = storeMessage(tdb, tx, id, {
         kind,
         authorKind: "user",
-        authorId: principal.sub,
-        actorKey: actor?.agent_id ?? null,
+        authorId: author,
+        actorKey: input.actor ?? null,
         content: input.content,
         metadata,
-        status: "queued",
+        status: "done",
         turnId: null,
       });
-      if (startsNow) {
-        plan = beginTurn(tdb, tx, room, stored);
-        return messageDto(findMessage(tdb, id, stored.id)!);
-      }
-      updateRoom(tdb, id, { queuedMessageId: stored.id, updatedAt: tx.nowIso });
-      return messageDto(stored);
+      return { message: messageDto(note), plan: null };
+    }
+    if (room.status === "failed") {
+      throw new AppError("ROOM_FAILED", "the room's last turn failed; POST /wake to retry it, or release the room", {
+        details: { last_error: room.lastError },
+      });
+    }
+    if (room.queuedMessageId) {
+      throw new AppError("ROOM_QUEUE_FULL", "a message is already queued in this room; wait for the current turn to end and retry", { retryAfterS: 1 });
+    }
+    const actor = pickActor(actors, input.actor ?? null, input.mentions ?? []);
+    const wake = room.wakePolicy as WakePolicy;
+    const startsNow = room.status !== "active" && wake.mode === "on_message";
+    if (startsNow) this.#d.admission.checkNewTurn(tdb);
+    const stored = storeMessage(tdb, tx, id, {
+      kind,
+      authorKind: "user",
+      authorId: author,
+      actorKey: actor?.agent_id ?? null,
+      content: input.content,
+      metadata,
+      status: "queued",
+      turnId: null,
     });
-    if (plan) this.#d.runner.start(plan);
-    return { message, startedTurn: plan !== null };
+    if (startsNow) {
+      const plan = beginTurn(tdb, tx, room, stored);
+      return { message: messageDto(findMessage(tdb, id, stored.id)!), plan };
+    }
+    updateRoom(tdb, id, { queuedMessageId: stored.id, updatedAt: tx.nowIso });
+    return { message: messageDto(stored), plan: null };
   }
 
   /** POST /wake: runs what waits (or retries a failed turn); otherwise the room goes idle. */
   wake(ctx: RoomCtx, id: string, reason: string | undefined, ifMatch?: number): Room {
+    authorize(ctx.actor, ctx.tdb.tenant, "edit");
     const { tdb } = ctx;
     let plan: TurnPlan | null = null;
     const room = this.#d.events.transaction(tdb, (tx): Room => {
-      const room = this.#roomOr404(tdb, id);
+      let room = this.#roomOr404(tdb, id);
       assertNotReleased(room);
       checkVersion(room, ifMatch);
-      if (room.status === "active") return roomDto(tdb.tenant, room);
+      if (room.status === "active") {
+        if (this.#d.runner.isRunning(tdb.tenant, id)) return roomDto(tdb.tenant, room);
+        // No worker runs the room's turn (its end was lost): it ends failed here, and the wake retries it.
+        if (failOrphanTurn(tdb, tx, id)) room = findRoom(tdb, id)!;
+      }
       const why = reason ?? "manual";
       tx.emit(id, { event_type: "room:woken", payload: { reason: why } });
       let retry: MessageRow | undefined;
@@ -413,8 +495,9 @@ export class RoomService {
 
   /** POST /interrupt: aborts the running turn at the model call and waits until it has ended durably. */
   async interrupt(ctx: RoomCtx, id: string, input: { reason?: string | undefined; drop_queued?: boolean | undefined }, ifMatch?: number): Promise<Room> {
+    authorize(ctx.actor, ctx.tdb.tenant, "edit");
     const { tdb } = ctx;
-    this.#d.events.transaction(tdb, (tx) => {
+    const turnId = this.#d.events.transaction(tdb, (tx): string | null => {
       const room = this.#roomOr404(tdb, id);
       assertNotReleased(room);
       checkVersion(room, ifMatch);
@@ -423,31 +506,59 @@ export class RoomService {
       }
       if (input.drop_queued && room.queuedMessageId) {
         updateMessage(tdb, room.queuedMessageId, { status: "cancelled" });
-        return roomDto(tdb.tenant, updateRoom(tdb, id, { queuedMessageId: null, updatedAt: tx.nowIso })!);
+        updateRoom(tdb, id, { queuedMessageId: null, updatedAt: tx.nowIso });
       }
-      return roomDto(tdb.tenant, room);
+      if (this.#d.runner.isRunning(tdb.tenant, id)) return (room.activeTurn as { id: string }).id;
+      // No worker runs the turn (its end was lost): it ends failed now instead of an abort that would reach nothing.
+      failOrphanTurn(tdb, tx, id);
+      return null;
     });
-    await this.#d.runner.abort(tdb.tenant, id, "interrupt");
-    return this.get(ctx, id);
+    if (turnId !== null) {
+      await this.#d.runner.abort(tdb.tenant, id, "interrupt");
+      this.#endIfLost(tdb, id, turnId);
+    }
+    return roomDto(tdb.tenant, this.#roomOr404(tdb, id));
+  }
+
+  /**
+   * After an abort: if the turn's worker gave up on recording its end (storage
+   * failing), end the turn failed here, or throw the storage error, so a verb
+   * never answers as if the turn had ended while it still shows running.
+   */
+  #endIfLost(tdb: TenantDb, id: string, turnId: string): void {
+    const room = findRoom(tdb, id);
+    if (!room || room.status !== "active" || (room.activeTurn as { id?: string } | null)?.id !== turnId || this.#d.runner.isRunning(tdb.tenant, id)) return;
+    this.#d.events.transaction(tdb, (tx) => failOrphanTurn(tdb, tx, id));
   }
 
   /** POST /release: idempotent; aborts the running turn, cancels the queued message, ends with room:released. */
   async release(ctx: RoomCtx, id: string, reason: string | undefined, ifMatch?: number): Promise<Room> {
+    authorize(ctx.actor, ctx.tdb.tenant, "full");
     const { tdb } = ctx;
     const room = this.#roomOr404(tdb, id);
     if (room.status === "released") return roomDto(tdb.tenant, room);
     checkVersion(room, ifMatch);
-    await this.releaseRoom(tdb, id, reason ?? "released by caller");
-    return this.get(ctx, id);
+    await this.#release(tdb, id, reason ?? "released by caller");
+    return roomDto(tdb.tenant, this.#roomOr404(tdb, id));
   }
 
-  /** The release path shared by the verb and the auto-release timer. */
-  async releaseRoom(tdb: TenantDb, id: string, reason: string): Promise<void> {
-    this.#d.events.transaction(tdb, (tx) => {
+  /**
+   * One transaction when no worker runs in the room (begin, end a turn whose
+   * worker is gone, complete). With a worker, `releasing` is committed first,
+   * the worker is aborted and waited for, and a second transaction completes;
+   * if that one fails, the release deadline set by beginRelease lets the
+   * lifecycle sweep complete it.
+   */
+  async #release(tdb: TenantDb, id: string, reason: string): Promise<void> {
+    const running = this.#d.events.transaction(tdb, (tx) => {
       const room = findRoom(tdb, id);
-      if (!room || room.status === "released" || room.status === "releasing") return room ? roomDto(tdb.tenant, room) : null;
-      return roomDto(tdb.tenant, beginRelease(tdb, tx, room, reason));
+      if (!room || room.status === "released") return false;
+      if (room.status !== "releasing") beginRelease(tdb, tx, room, reason);
+      if (this.#d.runner.isRunning(tdb.tenant, id)) return true;
+      completeRelease(tdb, tx, id, reason);
+      return false;
     });
+    if (!running) return;
     await this.#d.runner.abort(tdb.tenant, id, "release");
     this.#d.events.transaction(tdb, (tx) => {
       const room = findRoom(tdb, id);
@@ -462,6 +573,7 @@ export class RoomService {
    * and serialised a slice at a time; the tenant's file is held open until then.
    */
   async history(ctx: RoomCtx, id: string, q: HistoryQueryInput): Promise<HistoryResult> {
+    authorize(ctx.actor, ctx.tdb.tenant, "read");
     const { tdb } = ctx;
     const room = roomDto(tdb.tenant, this.#roomOr404(tdb, id));
     const lastSeq = lastEventSeq(tdb, id);
@@ -488,10 +600,36 @@ export class RoomService {
    * returned close must be called exactly once when the stream ends.
    */
   openEventStream(ctx: RoomCtx, id: string): RoomEventStream {
+    authorize(ctx.actor, ctx.tdb.tenant, "read");
     const { tdb } = ctx;
     this.#roomOr404(tdb, id);
-    const roomKey = `${tdb.tenant}/${id}`;
-    const tenantKey = `${tdb.tenant}/`;
+    const giveBack = this.#followerSlot(tdb.tenant, id);
+    const release = this.#d.holdTenant(tdb.tenant);
+    let closed = false;
+    return {
+      source: {
+        replay: (after, limit) => readEventsAfter(tdb, id, after, limit),
+        subscribe: (listener) => this.#d.events.bus.subscribe(tdb.tenant, ROOM_STREAM, id, listener),
+        isTerminal: (e) => e.event_type === TERMINAL_EVENT,
+        isClosed: () => findRoom(tdb, id)?.status === "released",
+      },
+      close: () => {
+        if (closed) return;
+        closed = true;
+        giveBack();
+        release();
+      },
+    };
+  }
+
+  /**
+   * Takes one follower slot of the room and of its tenant (event streams and
+   * long polls share the quotas), or throws 429 QUOTA_EXCEEDED. The returned
+   * function gives both back; call it exactly once.
+   */
+  #followerSlot(tenant: string, id: string): () => void {
+    const roomKey = `${tenant}/${id}`;
+    const tenantKey = `${tenant}/`;
     if ((this.#followers.get(roomKey) ?? 0) >= this.#d.limits.maxFollowersPerRoom) {
       throw new AppError("QUOTA_EXCEEDED", `this room already has ${this.#d.limits.maxFollowersPerRoom} event followers; close one and retry`, { retryAfterS: 5 });
     }
@@ -505,23 +643,76 @@ export class RoomService {
     };
     bump(roomKey, 1);
     bump(tenantKey, 1);
-    const release = this.#d.holdTenant(tdb.tenant);
-    let closed = false;
-    return {
-      source: {
-        replay: (after, limit) => readEventsAfter(tdb, id, after, limit),
-        subscribe: (listener) => this.#d.events.bus.subscribe(tdb.tenant, ROOM_STREAM, id, listener),
-        isTerminal: (e) => e.event_type === TERMINAL_EVENT,
-        isClosed: () => findRoom(tdb, id)?.status === "released",
-      },
-      close: () => {
-        if (closed) return;
-        closed = true;
-        bump(roomKey, -1);
-        bump(tenantKey, -1);
-        release();
-      },
+    return () => {
+      bump(roomKey, -1);
+      bump(tenantKey, -1);
     };
+  }
+
+  /**
+   * GET /messages/:message_id: the message and what became of it. With
+   * `waitMs` > 0 and its work not yet ended, waits on the room's event bus
+   * (no polling, no worker) until it has ended, the time is up, or `signal`
+   * aborts (the client left). While waiting it takes a follower slot and
+   * holds the tenant's file; both are given back however the wait ends.
+   */
+  async message(ctx: RoomCtx, id: string, messageId: string, waitMs: number, signal: AbortSignal): Promise<MessageResult> {
+    authorize(ctx.actor, ctx.tdb.tenant, "read");
+    const { tdb } = ctx;
+    this.#roomOr404(tdb, id);
+    const read = (): MessageResult => {
+      const row = UUID_RE.test(messageId) ? findMessage(tdb, id, messageId) : undefined;
+      if (!row) throw new AppError("MESSAGE_NOT_FOUND", "no such message in this room; the room's messages are in GET /llm/room/{id}/history");
+      return messageResult(tdb, id, row);
+    };
+    const first = read();
+    if (first.done || waitMs <= 0 || signal.aborted) return first;
+    const giveBack = this.#followerSlot(tdb.tenant, id);
+    const release = this.#d.holdTenant(tdb.tenant);
+    return new Promise<MessageResult>((resolve, reject) => {
+      let settled = false;
+      let checkQueued = false;
+      const settle = (answer: () => MessageResult) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        unsubscribe();
+        signal.removeEventListener("abort", onAbort);
+        try {
+          resolve(answer());
+        } catch (err) {
+          reject(err);
+        } finally {
+          giveBack();
+          release();
+        }
+      };
+      const check = () => {
+        checkQueued = false;
+        if (settled) return;
+        let now: MessageResult;
+        try {
+          now = read();
+        } catch (err) {
+          settle(() => {
+            throw err;
+          });
+          return;
+        }
+        if (now.done) settle(() => now);
+      };
+      // Published after commit, synchronously: only note it here and read once the publisher is done.
+      const unsubscribe = this.#d.events.bus.subscribe(tdb.tenant, ROOM_STREAM, id, (event) => {
+        if (checkQueued || !MESSAGE_END_EVENTS.has(event.event_type)) return;
+        checkQueued = true;
+        queueMicrotask(check);
+      });
+      const onAbort = () => settle(() => first);
+      const timer = setTimeout(() => settle(read), waitMs);
+      signal.addEventListener("abort", onAbort, { once: true });
+      // It may have ended between the first read and the subscription.
+      check();
+    });
   }
 
   /** Live event followers, for tests and metrics. */
@@ -550,6 +741,23 @@ function checkVersion(room: RoomRow, ifMatch: number | undefined): void {
       details: { current_version: room.version },
     });
   }
+}
+
+/** The row column each PATCH field writes. */
+const PATCH_COLUMNS: Record<string, keyof RoomRow> = {
+  purpose: "purpose",
+  metadata: "metadata",
+  actors: "actors",
+  tool_policy: "toolPolicy",
+  wake_policy: "wakePolicy",
+  done_policy: "donePolicy",
+};
+
+/** Whether a PATCH field's new value equals the room's (stored JSON compares by content; purpose null and "" read the same). */
+function sameValue(field: string, set: Partial<RoomRow>, room: RoomRow): boolean {
+  const column = PATCH_COLUMNS[field]!;
+  if (column === "purpose") return (set.purpose ?? "") === (room.purpose ?? "");
+  return JSON.stringify(set[column]) === JSON.stringify(room[column]);
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -215,3 +215,26 @@ export function roomsDue(t: TenantDb, nowIso: string, afterId: string, limit: nu
 export function roomsInStatus(t: TenantDb, statuses: readonly string[]): RoomRow[] {
   return t.db.select().from(rooms).where(inArray(rooms.status, [...statuses])).all();
 }
+
+/** Ids of rooms in one of `statuses`, after `afterId` in id order, at most `limit`: a batched pass over many rooms. */
+export function roomIdsInStatus(t: TenantDb, statuses: readonly string[], afterId: string, limit: number): string[] {
+  return t.db
+    .select({ id: rooms.id })
+    .from(rooms)
+    .where(and(inArray(rooms.status, [...statuses]), gt(rooms.id, afterId)))
+    .orderBy(asc(rooms.id))
+    .limit(limit)
+    .all()
+    .map((r) => r.id);
+}
+
+/** The agent message (`output` or `partial`) a turn wrote, found after its trigger's seq (it is stored at the turn's end). */
+export function findTurnReply(t: TenantDb, roomId: string, afterSeq: number, turnId: string): MessageRow | undefined {
+  return t.db
+    .select()
+    .from(roomMessages)
+    .where(and(eq(roomMessages.roomId, roomId), gt(roomMessages.seq, afterSeq), eq(roomMessages.turnId, turnId), eq(roomMessages.authorKind, "agent")))
+    .orderBy(asc(roomMessages.seq))
+    .limit(1)
+    .get();
+}

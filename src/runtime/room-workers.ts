@@ -4,12 +4,18 @@
  * room comes to rest. Abort goes through the turn's AbortController into the
  * model's HTTP request; the turn's end (turn row, events, next state) is one
  * transaction, written exactly once, whatever stopped it.
+ *
+ * A turn whose end cannot be written (storage failing past the retries) or
+ * whose worker crashed is *lost*: no worker runs it, but its rows still say
+ * running. The worker keeps the tenant's file open for it and the rooms
+ * sweep (`endLostTurns`) ends it `failed` as soon as storage answers again;
+ * the room verbs end it too when they find an active room with no worker.
  */
 import type { Logger } from "pino";
 import type { EventLog } from "../events/event.log.js";
-import { finishTurn, type TurnEndStatus, type TurnOutcome, type TurnPlan } from "../room/room.lifecycle.js";
+import { finishTurn, TURN_NOT_RECORDED, type TurnEndStatus, type TurnOutcome, type TurnPlan } from "../room/room.lifecycle.js";
 import type { AbortReason, TurnRunner } from "../room/room.service.js";
-import { conversationBefore } from "../room/room.store.js";
+import { conversationBefore, findTurn } from "../room/room.store.js";
 import type { TenantDatabases, TenantDb } from "../storage/tenant-db.js";
 import type { Admission } from "./admission.js";
 import type { ChatTurn, LlmRuntime, TurnEvent, TurnResult } from "./llm/llm.types.js";
@@ -24,7 +30,17 @@ export interface RoomWorkersDeps {
   coalesceMs: number;
   historyMessages: number;
   admission: () => Admission;
+  /** How a turn's end is retried while storage fails before the turn counts as lost (default: 20 attempts, 25 ms doubling to 1 s). */
+  endRetry?: EndRetry;
 }
+
+export interface EndRetry {
+  attempts: number;
+  baseMs: number;
+  maxMs: number;
+}
+
+const DEFAULT_END_RETRY: EndRetry = { attempts: 20, baseMs: 25, maxMs: 1000 };
 
 interface Worker {
   key: string;
@@ -34,8 +50,20 @@ interface Worker {
   abortReason: AbortReason | null;
   /** Resolves when the current turn has ended durably; made only when an abort waits for it, as most turns are never aborted. */
   turnEnded: { promise: Promise<void>; resolve: () => void } | null;
+  /**
+   * Turns begun while this worker was finishing its last one (a caller
+   * committed a new turn before the worker had left the registry): they run
+   * next, in order, in this worker.
+   */
+  pending: TurnPlan[];
   /** Resolves when the worker has exited. */
   done: Promise<void>;
+}
+
+/** A turn no worker runs any more, and the hold that keeps its tenant's file open until it has ended. */
+interface LostTurn {
+  plan: TurnPlan;
+  release: () => void;
 }
 
 const ZERO = { input: 0, output: 0, totalTokens: 0, cost: { total: 0 } };
@@ -48,28 +76,47 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 
 export class RoomWorkers implements TurnRunner {
   readonly #workers = new Map<string, Worker>();
+  /** Lost turns by tenant/room (see the file comment). */
+  readonly #lost = new Map<string, LostTurn>();
   readonly #group: GroupCommit;
+  readonly #endRetry: EndRetry;
 
   constructor(private readonly d: RoomWorkersDeps) {
     this.#group = new GroupCommit(d.events, d.log);
+    this.#endRetry = d.endRetry ?? DEFAULT_END_RETRY;
   }
 
+  /**
+   * Runs a committed turn. If the room's worker is still registered (it is
+   * finishing the turn before, which already let the room rest), the plan
+   * waits in that worker and runs next: a committed turn always runs.
+   */
   start(plan: TurnPlan): void {
     const key = `${plan.tenant}/${plan.roomId}`;
-    if (this.#workers.has(key)) {
-      // The lifecycle never begins a turn in an active room; reaching here is a bug worth shouting about.
-      this.d.log.error({ tenant: plan.tenant, room_id: plan.roomId }, "a second worker was requested for an active room");
+    const existing = this.#workers.get(key);
+    if (existing) {
+      existing.pending.push(plan);
       return;
     }
-    const worker: Worker = { key, tenant: plan.tenant, plan, controller: new AbortController(), abortReason: null, turnEnded: null, done: Promise.resolve() };
+    const worker: Worker = { key, tenant: plan.tenant, plan, controller: new AbortController(), abortReason: null, turnEnded: null, pending: [], done: Promise.resolve() };
     this.#workers.set(key, worker);
     const release = this.d.tenants.hold(plan.tenant);
+    let lost = false;
     // The worker outlives the request that started it: it must not inherit that request's idempotency context.
     worker.done = outsideRequest(() => this.#loop(worker))
-      .catch((err) => this.d.log.error({ err, tenant: plan.tenant, room_id: plan.roomId }, "room worker crashed"))
+      .then(
+        (lostPlan) => {
+          if (lostPlan) lost = this.#markLost(lostPlan, release);
+        },
+        (err) => {
+          this.d.log.error({ err, tenant: plan.tenant, room_id: plan.roomId, turn_id: worker.plan.turnId }, "room worker crashed; its turn will be ended failed");
+          lost = this.#markLost(worker.plan, release);
+          this.#leave(worker);
+        },
+      )
       .finally(() => {
-        this.#workers.delete(key);
-        release();
+        if (this.#workers.get(key) === worker) this.#workers.delete(key);
+        if (!lost) release();
         worker.turnEnded?.resolve();
       });
   }
@@ -109,7 +156,48 @@ export class RoomWorkers implements TurnRunner {
     }
   }
 
-  async #loop(w: Worker): Promise<void> {
+  /** Turns whose end was lost, for tests and logs. */
+  lostCount(tenant?: string): number {
+    if (tenant === undefined) return this.#lost.size;
+    let n = 0;
+    for (const l of this.#lost.values()) if (l.plan.tenant === tenant) n++;
+    return n;
+  }
+
+  /**
+   * Ends the tenant's lost turns `failed` with TURN_NOT_RECORDED (the durable
+   * `error` and `agent:turn_end`, the room `failed`), one transaction each; a
+   * turn something else has ended meanwhile is just forgotten. Throws the
+   * storage error if storage still fails (the next sweep tries again).
+   */
+  endLostTurns(t: TenantDb): void {
+    for (const [key, lost] of this.#lost) {
+      if (lost.plan.tenant !== t.tenant) continue;
+      this.d.events.transaction(t, (tx) =>
+        finishTurn(t, tx, lost.plan, { status: "failed", text: "", usage: ZERO, error: { ...TURN_NOT_RECORDED } }, { mayStartNext: false }),
+      );
+      this.#lost.delete(key);
+      lost.release();
+      this.d.log.warn({ tenant: t.tenant, room_id: lost.plan.roomId, turn_id: lost.plan.turnId }, "a turn whose end had been lost was ended failed");
+    }
+  }
+
+  /** Registers a lost turn; returns true when it keeps the worker's hold on the tenant file. */
+  #markLost(plan: TurnPlan, release: () => void): boolean {
+    const key = `${plan.tenant}/${plan.roomId}`;
+    const prev = this.#lost.get(key);
+    this.#lost.set(key, { plan, release });
+    prev?.release();
+    return true;
+  }
+
+  /**
+   * Runs turns until the room rests. Returns null, or the plan of a turn
+   * whose end could not be written (lost). The worker leaves the registry in
+   * the same synchronous step that finds nothing more to run, so a `start`
+   * either lands in `pending` here or makes a new worker, never neither.
+   */
+  async #loop(w: Worker): Promise<TurnPlan | null> {
     let plan: TurnPlan | null = w.plan;
     while (plan) {
       w.plan = plan;
@@ -121,15 +209,43 @@ export class RoomWorkers implements TurnRunner {
       );
       const { result, streamedChars } = await this.#run(tdb, plan, w, writer, budgetLeft);
       const outcome = this.#outcome(result, w.abortReason, streamedChars);
-      const next = await this.#finish(tdb, plan, outcome, writer, w);
+      const ended = await this.#finish(tdb, plan, outcome, writer, w);
       w.turnEnded?.resolve();
       w.turnEnded = null;
+      if (!ended.recorded) {
+        this.#leave(w);
+        return plan;
+      }
+      const next = ended.next ?? this.#nextPending(w, tdb);
       if (next) {
         w.controller = new AbortController();
         w.abortReason = null;
       }
       plan = next;
     }
+    this.#leave(w);
+    return null;
+  }
+
+  #leave(w: Worker): void {
+    if (this.#workers.get(w.key) === w) this.#workers.delete(w.key);
+    // Plans that arrived after the last check cannot exist (this runs in the same synchronous step), but never drop one.
+    for (const plan of w.pending.splice(0)) this.start(plan);
+  }
+
+  /**
+   * The next turn begun behind this worker's back, if it still runs: one
+   * ended meanwhile (by a release) is skipped, and none starts after this
+   * worker was stopped for a release or shutdown (recovery or the release
+   * ends those turns).
+   */
+  #nextPending(w: Worker, tdb: TenantDb): TurnPlan | null {
+    while (w.pending.length > 0) {
+      const plan = w.pending.shift()!;
+      if (w.abortReason === "release" || w.abortReason === "shutdown") continue;
+      if (findTurn(tdb, plan.turnId)?.status === "running") return plan;
+    }
+    return null;
   }
 
   /** Not async: while the model runs, the turn's only suspended frame here is #loop's. */
@@ -200,8 +316,9 @@ export class RoomWorkers implements TurnRunner {
    * with the other rooms' flushes of that tick); retried while storage is
    * busy so a turn can never be left running by a transient error.
    */
-  async #finish(tdb: TenantDb, plan: TurnPlan, outcome: TurnOutcome, writer: TurnEventWriter, w: Worker): Promise<TurnPlan | null> {
+  async #finish(tdb: TenantDb, plan: TurnPlan, outcome: TurnOutcome, writer: TurnEventWriter, w: Worker): Promise<{ recorded: boolean; next: TurnPlan | null }> {
     writer.close();
+    const { attempts, baseMs, maxMs } = this.#endRetry;
     for (let attempt = 0; ; attempt++) {
       try {
         const next = await this.#group.join(tdb, (tx) => {
@@ -210,13 +327,13 @@ export class RoomWorkers implements TurnRunner {
           return finishTurn(tdb, tx, plan, outcome, { mayStartNext });
         }, { roomId: plan.roomId, turnId: plan.turnId });
         writer.committed();
-        return next;
+        return { recorded: true, next };
       } catch (err) {
-        if (attempt >= 20) {
-          this.d.log.error({ err, room_id: plan.roomId, turn_id: plan.turnId }, "could not record the end of a turn; recovery will end it at next start");
-          return null;
+        if (attempt + 1 >= attempts) {
+          this.d.log.error({ err, tenant: plan.tenant, room_id: plan.roomId, turn_id: plan.turnId }, "could not record the end of a turn; it will be ended failed once storage answers");
+          return { recorded: false, next: null };
         }
-        await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
+        await new Promise((r) => setTimeout(r, Math.min(maxMs, baseMs * 2 ** attempt)));
       }
     }
   }

@@ -35,6 +35,12 @@ interface Entry {
   handle: TenantDb;
   lastUsed: number;
   holds: number;
+  /**
+   * The open hook on this handle: `running` (reentrant uses from inside the
+   * hook get the handle), `failed` (it threw while something held the file:
+   * it runs again on next use) or `done`.
+   */
+  hook: "running" | "failed" | "done";
 }
 
 /**
@@ -116,7 +122,31 @@ export class TenantDatabases {
 
   /** Keeps the tenant's file open until the returned release is called (workers, SSE followers). Release is idempotent. */
   hold(tenant: string): () => void {
+    return this.#hold(this.#entry(tenant));
+  }
+
+  /**
+   * The tenant's handle, held open until `release(handle)`: what a request
+   * uses, so the idle closer cannot close the file while the request still
+   * reads its body or writes. No allocation (the request path is hot); call
+   * `release` exactly once.
+   */
+  acquire(tenant: string): TenantDb {
     const entry = this.#entry(tenant);
+    entry.lastUsed = this.#now();
+    entry.holds++;
+    return entry.handle;
+  }
+
+  /** Ends an `acquire`. A handle closed meanwhile (shutdown) is ignored. */
+  release(handle: TenantDb): void {
+    const entry = this.#open.get(handle.tenant);
+    if (!entry || entry.handle !== handle) return;
+    entry.holds--;
+    entry.lastUsed = this.#now();
+  }
+
+  #hold(entry: Entry): () => void {
     entry.holds++;
     let released = false;
     return () => {
@@ -133,6 +163,11 @@ export class TenantDatabases {
       .filter((f) => f.endsWith(".db"))
       .map((f) => f.slice(0, -3))
       .filter((t) => TENANT_PATTERN.test(t));
+  }
+
+  /** How many holds (requests, workers, followers) keep the tenant's file open now; 0 when it is closed. For tests and metrics. */
+  holdCount(tenant: string): number {
+    return this.#open.get(tenant)?.holds ?? 0;
   }
 
   isOpen(tenant: string): boolean {
@@ -178,6 +213,7 @@ export class TenantDatabases {
     let entry = this.#open.get(tenant);
     if (entry) {
       guard?.check(tenant);
+      if (entry.hook === "failed") this.#runOnOpen(tenant, entry);
       return entry;
     }
     if (this.#closed) throw new Error("tenant databases are closed");
@@ -193,17 +229,30 @@ export class TenantDatabases {
       sqlite?.close();
       throw guard ? guard.openFailed(tenant, file, err) : err;
     }
-    entry = { handle: tenantHandle(tenant, sqlite), lastUsed: this.#now(), holds: 0 };
+    entry = { handle: tenantHandle(tenant, sqlite), lastUsed: this.#now(), holds: 0, hook: "running" };
     this.#open.set(tenant, entry);
+    this.#runOnOpen(tenant, entry);
+    return entry;
+  }
+
+  /**
+   * Runs the open hook (recovery). If it fails, the file is closed so the
+   * next use opens it and retries, unless something the hook started before
+   * failing (a resumed worker) holds it: closing would pull the file from
+   * under that work, so it stays open and the hook runs again on next use.
+   */
+  #runOnOpen(tenant: string, entry: Entry): void {
+    entry.hook = "running";
     try {
       this.#onOpen?.(entry.handle);
+      entry.hook = "done";
     } catch (err) {
-      // Recovery or a deadline sweep failed (e.g. SQLITE_BUSY): close, so the next use opens and retries it.
-      this.#close(tenant, entry);
-      throw guard ? guard.openFailed(tenant, file, err) : err;
+      entry.hook = "failed";
+      if (entry.holds === 0) this.#close(tenant, entry);
+      const guard = this.#opts.guard;
+      throw guard ? guard.openFailed(tenant, this.fileOf(tenant), err) : err;
     }
-    guard?.opened(tenant);
-    return entry;
+    this.#opts.guard?.opened(tenant);
   }
 
   #close(tenant: string, entry: Entry): void {

@@ -114,3 +114,32 @@ describe("Idempotency-Key", () => {
     expect(stored.headers).toEqual({ location: `/llm/room/${res.body.data.id}`, etag: '"1"' });
   });
 });
+
+describe("expired Idempotency-Keys", () => {
+  it("are purged from every open tenant by the periodic lifecycle sweep, with no keyed request needed", async () => {
+    let offsetMs = 0;
+    const s = await startTestServer({ env: { LIFECYCLE_SWEEP_MS: "600000", RATE_LIMIT_RPS: "0" }, server: { now: () => Date.now() + offsetMs } });
+    try {
+      const keys = (tenant: string) => (s.server.tenants.get(tenant).sqlite.prepare("SELECT count(*) AS n FROM idempotency_keys").get() as { n: number }).n;
+      for (const tenant of ["acme", "globex"]) {
+        const tok = await s.token(tenant);
+        expect((await s.json("POST", "/llm/room", { token: tok, body: {}, headers: withKey("old") })).status).toBe(201);
+        expect(keys(tenant)).toBe(1);
+      }
+      // A minute on, the keys are still within their 24 h: the sweep keeps them.
+      offsetMs = 61_000;
+      s.server.lifecycle.sweepAll();
+      expect([keys("acme"), keys("globex")]).toEqual([1, 1]);
+      // A day on, they have expired: the next sweep removes them, though no request carried a key since.
+      // (The files are held open, so it is the periodic sweep that purges, not a reopen.)
+      const holds = ["acme", "globex"].map((tenant) => s.server.tenants.hold(tenant));
+      offsetMs = 24 * 3600_000 + 122_000;
+      s.server.lifecycle.sweepAll();
+      expect([keys("acme"), keys("globex")]).toEqual([0, 0]);
+      expect(s.server.tenants.openTenants().sort()).toEqual(["acme", "globex"]);
+      for (const release of holds) release();
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -31,7 +31,7 @@ describe("lifecycle sweep", () => {
     let transactions = 0;
     const events = t.server.events;
     const counting = { transaction: (...args: Parameters<EventLog["transaction"]>) => (transactions++, events.transaction(...args)) } as unknown as EventLog;
-    const timers = new LifecycleTimers(t.server.tenants, counting, (_tenant, roomId) => running.has(roomId), t.server.log, () => Date.now() + 5_000, 2);
+    const timers = new LifecycleTimers(counting, (_tenant, roomId) => running.has(roomId), () => Date.now() + 5_000, 2);
 
     timers.sweep(t.server.tenants.get("acme"));
 

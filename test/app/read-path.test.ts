@@ -13,6 +13,7 @@ import { Writable } from "node:stream";
 import { serve, type ServerType } from "@hono/node-server";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { systemActor } from "../../src/auth/actor.js";
 import { signToken } from "../../src/auth/tokens.js";
 import { loadConfig } from "../../src/config.js";
 import { createServer, type Server } from "../../src/server.js";
@@ -80,7 +81,7 @@ describe("GET /llm/room/:id on the wire", () => {
     expect(Number(res.headers["content-length"])).toBe(Buffer.byteLength(res.body));
     const body = JSON.parse(res.body) as { success: boolean; data: { id: string; tenant: string; version: number; purpose: string } };
     expect(body).toMatchObject({ success: true, data: { id: roomId, tenant: "acme", version: 1, purpose: "read" } });
-    expect(res.body).toBe(JSON.stringify({ success: true, data: server.rooms.get({ tdb: server.tenants.get("acme"), principal: { tenant: "acme", sub: "alice", access: "full", exp: 0 } }, roomId) }));
+    expect(res.body).toBe(JSON.stringify({ success: true, data: server.rooms.get({ tdb: server.tenants.get("acme"), actor: systemActor("test") }, roomId) }));
   });
 
   it("makes a request id when the caller sends none, and logs the request with its route and tenant", async () => {

@@ -13,7 +13,7 @@ import { ACCESS_LEVELS, type Access } from "../../src/auth/principal.js";
 import { loadConfig } from "../../src/config.js";
 import { CONFIGURABLE_LIMITS } from "../../src/docs/docs.content.js";
 import { errorRows } from "../../src/docs/docs.errors.js";
-import { REQUIRED_ACCESS } from "../../src/docs/docs.openapi.js";
+import { isApiPath, REQUIRED_ACCESS } from "../../src/docs/docs.openapi.js";
 import { ERROR_CODES } from "../../src/errors.js";
 import { ROOM_EVENT_TYPES } from "../../src/events/event.types.js";
 import { STATUS_BY_CODE } from "../../src/http/errors.js";
@@ -68,7 +68,7 @@ describe("markdown pages", () => {
 
   it("lists every /llm/* operation of the OpenAPI document with its access level", async () => {
     const { text } = await page("/docs/llm/room");
-    for (const { method, path: p, op } of operations(doc).filter((o) => o.path.startsWith("/llm/"))) {
+    for (const { method, path: p, op } of operations(doc).filter((o) => isApiPath(o.path))) {
       expect(text, `${method} ${p}`).toContain(`### ${method.toUpperCase()} \`${p}\`: ${op["summary"]}`);
       expect(text).toContain(`| ${method.toUpperCase()} | \`${p}\` | ${op["summary"]} | \`${REQUIRED_ACCESS[op["operationId"]]}\` |`);
     }
@@ -135,7 +135,7 @@ describe("llms.txt", () => {
     const links = [...text.matchAll(/\[([^\]]+)\]\(([^)\s]+)\)/g)].map((m) => m[2]!);
     for (const p of ["/docs/llm/room", "/docs", "/docs/llm/factory", "/openapi.json", "/reference"]) expect(links).toContain(`http://localhost${p}`);
     const guide = (await page("/docs/llm/room")).text;
-    for (const { op } of operations(doc).filter((o) => o.path.startsWith("/llm/"))) {
+    for (const { op } of operations(doc).filter((o) => isApiPath(o.path))) {
       const id = op["operationId"] as string;
       expect(links, id).toContain(`http://localhost/docs/llm/room#${id}`);
       expect(guide, `anchor ${id}`).toContain(`<a id="${id}"></a>`);
@@ -151,12 +151,14 @@ describe("llms.txt", () => {
 });
 
 describe("access levels", () => {
-  const below: Record<Access, Access | null> = { read: null, edit: "read", full: "edit", root: "full" };
+  const below: Record<Access | "operator", Access | null> = { read: null, edit: "read", full: "edit", root: "full", operator: "root" };
 
   it("each protected operation refuses the level below the documented one and admits the documented one", async () => {
-    const tokens = Object.fromEntries(await Promise.all(ACCESS_LEVELS.map(async (a) => [a, await t.token("docs_access", { access: a })] as const))) as Record<Access, string>;
+    const tokens = Object.fromEntries(await Promise.all(ACCESS_LEVELS.map(async (a) => [a, await t.token("docs_access", { access: a })] as const))) as Record<Access | "operator", string>;
+    tokens.operator = await t.token("docs_access", { access: "read", operator: true });
     const fresh = async () => (await t.json("POST", "/llm/room", { token: tokens.full, body: { purpose: "access check" } })).body.data.id as string;
-    const bodies: Record<string, unknown> = {
+    const bodies = (room: string): Record<string, unknown> => ({
+      createResponse: { input: "hi", room_id: room },
       rentRoom: {},
       updateRoom: { purpose: "patched" },
       postMessage: { kind: "note", content: "a note" },
@@ -164,17 +166,19 @@ describe("access levels", () => {
       interruptRoom: {},
       releaseRoom: {},
       setGlobalStop: { active: false },
-    };
-    const ops = operations(doc).filter((o) => o.path.startsWith("/llm/"));
+    });
+    const ops = operations(doc).filter((o) => isApiPath(o.path));
     expect(ops.map((o) => o.op["operationId"]).sort()).toEqual(Object.keys(REQUIRED_ACCESS).sort());
     for (const { method, path: p, op } of ops) {
       const id = op["operationId"] as string;
       const need = REQUIRED_ACCESS[id]!;
-      const url = p.replace("{id}", await fresh());
-      const send = async (level: Access) => {
-        const res = await t.req(method.toUpperCase(), url, { token: tokens[level], ...(method === "get" ? {} : { body: bodies[id] ?? {} }) });
+      const room = await fresh();
+      const note = (await t.json("POST", `/llm/room/${room}/messages`, { token: tokens.full, body: { kind: "note", content: "n" } })).body.data.id as string;
+      const url = p.replace("{id}", room).replace("{message_id}", note);
+      const send = async (level: Access | "operator") => {
+        const res = await t.req(method.toUpperCase(), url, { token: tokens[level], ...(method === "get" ? {} : { body: bodies(room)[id] ?? {} }) });
         const json = (res.headers.get("content-type") ?? "").includes("application/json");
-        const body = json ? ((await res.json()) as { code?: string }) : (await res.body?.cancel(), {});
+        const body = json ? ((await res.json()) as { code?: string; message?: string }) : (await res.body?.cancel(), {} as { code?: string; message?: string });
         return { status: res.status, body };
       };
       const lower = below[need];
@@ -182,6 +186,8 @@ describe("access levels", () => {
         const refused = await send(lower);
         expect(refused.status, `${id} with ${lower}`).toBe(403);
         expect(refused.body.code).toBe("FORBIDDEN");
+        // The refusal names the level this route needs, not a generic one.
+        expect(refused.body.message, `${id} refusal names ${need}`).toMatch(need === "operator" ? /operator token/ : new RegExp(`needs a token with access ${need} or higher`));
       }
       const admitted = await send(need);
       expect([401, 403], `${id} with ${need}: ${admitted.status} ${JSON.stringify(admitted.body)}`).not.toContain(admitted.status);

@@ -10,7 +10,7 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOM_EVENT_TYPES } from "../../src/events/event.types.js";
 import { ARTIFACT_PATHS, renderArtifacts } from "../../src/docs/docs.artifacts.js";
-import { REQUIRED_ACCESS } from "../../src/docs/docs.openapi.js";
+import { isApiPath, REQUIRED_ACCESS } from "../../src/docs/docs.openapi.js";
 import { startTestServer, type TestServer } from "../support/harness.js";
 import { deref, findExamples, operations, pointer, schemaTool } from "./openapi-support.js";
 
@@ -53,7 +53,7 @@ describe("OpenAPI document", () => {
     expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: "http", scheme: "bearer", bearerFormat: "JWT" });
     for (const { method, path: p, op } of operations(doc)) {
       const where = `${method.toUpperCase()} ${p}`;
-      if (p.startsWith("/llm/")) {
+      if (isApiPath(p)) {
         expect(op["security"], where).toEqual([{ bearerAuth: [] }]);
         expect(REQUIRED_ACCESS[op["operationId"] as string], `${where} has a documented access level`).toBeDefined();
       } else {
@@ -66,7 +66,7 @@ describe("OpenAPI document", () => {
     for (const { method, path: p, op } of operations(doc)) {
       const where = `${method.toUpperCase()} ${p}`;
       const statuses = Object.keys(op["responses"]);
-      if (p.startsWith("/llm/")) {
+      if (isApiPath(p)) {
         // authenticate and rate-limit run before every /llm/* handler.
         for (const s of ["401", "429", "500"]) expect(statuses, `${where} documents ${s}`).toContain(s);
         if (method !== "get") {

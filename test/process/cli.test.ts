@@ -40,6 +40,26 @@ describe("npm run token", () => {
       server.child.kill("SIGTERM");
       expect(await server.exited).toBe(0);
     }
+  }, 120_000); // two token runs and two spawned servers: slow on a loaded two-core machine
+
+  it("--operator mints the operator claim; a new key is announced on stderr, never on stdout", async () => {
+    const dataDir = tmp();
+    const first = await runScript("scripts/token.ts", ["--operator"], { DATA_DIR: dataDir });
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\n$/);
+    expect(first.stderr).toMatch(/made a new signing key at .*signing-key\.jwk\.json.*different DATA_DIR/s);
+    expect(decodeJwt(first.stdout.trim())).toMatchObject({ operator: true, tenant: "operator", sub: "operator", access: "root" });
+    const plain = await runScript("scripts/token.ts", ["--tenant", "acme"], { DATA_DIR: dataDir });
+    expect(plain.stderr).toBe("");
+    expect(decodeJwt(plain.stdout.trim())["operator"]).toBeUndefined();
+  });
+
+  it("refuses a --ttl over AUTH_MAX_TOKEN_TTL_S", async () => {
+    const dataDir = tmp();
+    const out = await runScript("scripts/token.ts", ["--tenant", "acme", "--ttl", "7200"], { DATA_DIR: dataDir, AUTH_MAX_TOKEN_TTL_S: "3600" });
+    expect(out.code).toBe(2);
+    expect(out.stdout).toBe("");
+    expect(out.stderr).toMatch(/between 1 and 3600 \(AUTH_MAX_TOKEN_TTL_S\)/);
   });
 
   it("refuses bad arguments on stderr with a non-zero exit", async () => {
@@ -50,7 +70,7 @@ describe("npm run token", () => {
       expect(out.stdout).toBe("");
       expect(out.stderr).toMatch(/usage/);
     }
-  });
+  }, 120_000); // four runs of the script
 });
 
 describe("configuration", () => {

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { eventually } from "../support/harness.js";
 import { runScript, spawnServer, type Spawned } from "../support/process.js";
 
 const dataDir = mkdtempSync(path.join(tmpdir(), "roomservice-crash-"));
@@ -40,18 +41,14 @@ describe("crash recovery", () => {
     acknowledged.push(queued.body.data.id);
     const resting = (await call(s, token, "POST", "/llm/room", {})).body.data.id;
     await call(s, token, "POST", `/llm/room/${resting}/messages`, { content: "quick" });
-    for (let i = 0; i < 200; i++) {
-      const r = await call(s, token, "GET", `/llm/room/${resting}`);
-      if (r.body.data.status === "idle") break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await eventually(async () => (await call(s, token, "GET", `/llm/room/${resting}`)).body.data.status === "idle", 10_000, "the quick turn to end");
     // Wait until every busy room has streamed something.
     for (const id of busy) {
-      for (let i = 0; i < 200; i++) {
-        const h = await call(s, token, "GET", `/llm/room/${id}/history`);
-        if (h.body.data.events.some((e: any) => e.event_type === "pi:message_update")) break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await eventually(
+        async () => (await call(s, token, "GET", `/llm/room/${id}/history`)).body.data.events.some((e: any) => e.event_type === "pi:message_update"),
+        10_000,
+        `room ${id} to stream`,
+      );
     }
 
     s.child.kill("SIGKILL");
@@ -91,11 +88,14 @@ describe("crash recovery", () => {
       await call(s, token, "PATCH", `/llm/room/${busy[0]}`, { agents: [{ agent_id: "a", options: { reply: "ok" } }] });
       const woke = await call(s, token, "POST", `/llm/room/${busy[0]}/wake`, {});
       expect(woke.body.data.status).toBe("active");
-      for (let i = 0; i < 300; i++) {
-        const r = await call(s, token, "GET", `/llm/room/${busy[0]}`);
-        if (r.body.data.status === "idle") break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await eventually(
+        async () => {
+          const h = (await call(s, token, "GET", `/llm/room/${busy[0]}/history`)).body.data;
+          return h.room.status === "idle" && h.messages.filter((m: any) => m.kind === "output").length === 2;
+        },
+        10_000,
+        "the retried and the queued turn to end",
+      );
       const done = (await call(s, token, "GET", `/llm/room/${busy[0]}/history`)).body.data;
       expect(done.room.status).toBe("idle");
       expect(done.messages.filter((m: any) => m.kind === "output").map((m: any) => m.content)).toEqual(["ok", "ok"]);
@@ -110,7 +110,8 @@ describe("crash recovery", () => {
     try {
       const token = (await runScript("scripts/token.ts", ["--tenant", "acme"], { DATA_DIR: dir })).stdout.trim();
       let s = await spawnServer({ DATA_DIR: dir, SHUTDOWN_GRACE_MS: "300" });
-      const id = (await call(s, token, "POST", "/llm/room", { agents: [{ agent_id: "a", options: { token_delay_ms: 200, reply: "a b c d e f g h i j k l m n o p" } }] })).body.data.id;
+      // A minute per token: the turn is still running when the grace runs out, however slow the machine.
+      const id = (await call(s, token, "POST", "/llm/room", { agents: [{ agent_id: "a", options: { token_delay_ms: 60_000, reply: "a b c d e f g h i j k l m n o p" } }] })).body.data.id;
       await call(s, token, "POST", `/llm/room/${id}/messages`, { content: "long" });
       s.child.kill("SIGTERM");
       expect(await s.exited).toBe(0);

@@ -166,7 +166,20 @@ describe("tools through a provider", () => {
     expect(reqs[0]!.body.tools.map((t: { function: { name: string } }) => t.function.name)).toEqual(["calculator"]);
     const end = ofType(events, "pi:tool_execution_end")[0]!;
     expect(end).toMatchObject({ tool_name: "clock", is_error: true });
-    expect(end["result"]).toContain("not found");
+    // The model (and the log) is told why: the room's policy, and how to allow it; not "Tool clock not found".
+    const why = 'Tool clock was not run: this room\'s tool_policy does not allow it (allowed_tools: calculator). To allow it, PATCH the room with {"tool_policy":{"allowed_tools":["calculator","clock"]}}.';
+    expect(end["result"]).toBe(why);
+    const toolMessage = reqs[1]!.body.messages.find((m: { role: string }) => m.role === "tool");
+    expect(toolMessage.content).toBe(why);
+    // Refused, so it did not count as a tool call.
+    expect(reqs[1]!.body.tools.map((t: { function: { name: string } }) => t.function.name)).toEqual(["calculator"]);
+  });
+
+  it("a tool that does not exist at all is still reported as not found", async () => {
+    fake.enqueue({ kind: "tool_call", name: "teleport", args: {} }, { kind: "text", chunks: ["ok"] });
+    const { events } = await runTurn(runtime, { actor, limits: { allowedTools: [] } });
+    expect(ofType(events, "pi:tool_execution_end")[0]!["result"]).toBe("Tool teleport not found");
+    expect(mine()[0]!.body.tools ?? []).toEqual([]);
   });
 
   it("sends no tools when none are allowed", async () => {
@@ -252,37 +265,41 @@ describe("provider failures", () => {
   });
 
   it("Retry-After is capped by maxDelayMs", async () => {
-    const runtime = await runtimeFor({ retry: { maxRetries: 1, baseDelayMs: 10, maxDelayMs: 100 } });
+    const logger = memoryLogger();
+    const runtime = await runtimeFor({ logger, retry: { maxRetries: 1, baseDelayMs: 10, maxDelayMs: 100 } });
     fake.enqueue({ kind: "status", status: 429, retryAfter: 30 }, { kind: "text", chunks: ["ok"] });
-    const started = Date.now();
     const { result } = await runTurn(runtime, { actor });
     expect(result.status).toBe("completed");
-    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(mine()).toHaveLength(2);
+    // Told 30 s, it waited the cap.
+    expect(logger.lines.filter((l) => l.level === "warn").map((l) => l.obj)).toEqual([expect.objectContaining({ status: 429, attempt: 1, delay_ms: 100 })]);
   });
 
   it("a wait longer than the turn has left is not started: the error comes back at once", async () => {
-    const runtime = await runtimeFor({ retry: { maxRetries: 2, baseDelayMs: 10, maxDelayMs: 120_000 } });
+    const logger = memoryLogger();
+    const runtime = await runtimeFor({ logger, retry: { maxRetries: 2, baseDelayMs: 10, maxDelayMs: 120_000 } });
     fake.enqueue({ kind: "status", status: 429, retryAfter: 60 });
-    const started = Date.now();
     const { result } = await runTurn(runtime, { actor, limits: { maxTurnMs: 5_000 } });
-    expect(Date.now() - started).toBeLessThan(4_000);
+    // Had it waited, the turn would have ended TURN_TIMEOUT at its 5 s bound, not with the provider's error.
     expect(result).toMatchObject({ status: "failed", error: { code: "PROVIDER_ERROR" } });
+    expect(logger.lines.filter((l) => l.level === "warn")).toEqual([]);
     expect(result.error?.message).toContain("429");
     expect(result.error?.message).toContain("not retried");
     expect(mine()).toHaveLength(1);
   });
 
   it("an abort cancels a pending retry wait at once", async () => {
-    const runtime = await runtimeFor({ retry: { maxRetries: 2, baseDelayMs: 10, maxDelayMs: 120_000 } });
+    let waiting!: () => void;
+    const retryWaitStarts = new Promise<void>((r) => (waiting = r));
+    const logger = { warn: () => waiting(), error: () => {} };
+    const runtime = await runtimeFor({ logger, retry: { maxRetries: 2, baseDelayMs: 10, maxDelayMs: 120_000 } });
     fake.enqueue({ kind: "status", status: 429, retryAfter: 60 });
     const controller = new AbortController();
     const run = runTurn(runtime, { actor, controller, limits: { maxTurnMs: 120_000 } });
-    await fake.waitForRequests(requestsBefore + 1);
-    await new Promise((r) => setTimeout(r, 100));
-    const abortedAt = Date.now();
+    // The retry is announced just before its 60 s wait; the turn can end within the test's timeout only if the abort cuts it.
+    await retryWaitStarts;
     controller.abort("interrupt");
     const { result } = await run;
-    expect(Date.now() - abortedAt).toBeLessThan(1000);
     expect(result.status).toBe("interrupted");
     expect(mine()).toHaveLength(1);
   });
@@ -345,8 +362,8 @@ describe("interrupts and timeouts on the provider path", () => {
     const { result, events } = await run;
     expect(result.status).toBe("interrupted");
     expect(result.error).toBeUndefined();
-    const closedAt = await fake.waitForClose(requestsBefore, 5_000);
-    expect(closedAt - abortedAt).toBeLessThan(1000);
+    // The fake never ends a hanging request itself: the socket closes because the abort closed it.
+    expect(await fake.waitForClose(requestsBefore, 5_000)).toBeGreaterThanOrEqual(abortedAt);
     expect(ofType(events, "pi:message_end")[0]!["message"]["stop_reason"]).toBe("aborted");
     expect(types(events).at(-1)).toBe("pi:agent_end");
   });
@@ -361,8 +378,7 @@ describe("interrupts and timeouts on the provider path", () => {
     controller.abort("interrupt");
     const { result } = await run;
     expect(result.status).toBe("interrupted");
-    const closedAt = await fake.waitForClose(requestsBefore, 5_000);
-    expect(closedAt - abortedAt).toBeLessThan(1000);
+    expect(await fake.waitForClose(requestsBefore, 5_000)).toBeGreaterThanOrEqual(abortedAt);
     expect(mine()).toHaveLength(1);
   });
 
@@ -388,8 +404,8 @@ describe("interrupts and timeouts on the provider path", () => {
     expect(result.status).toBe("failed");
     expect(result.error?.code).toBe("TURN_TIMEOUT");
     expect(Date.now() - started).toBeGreaterThanOrEqual(450);
-    const closedAt = await fake.waitForClose(requestsBefore, 5_000);
-    expect(closedAt - started).toBeLessThan(500 + 1000);
+    // The hanging request is closed by the timeout (the fake never ends it).
+    expect(await fake.waitForClose(requestsBefore, 5_000)).toBeGreaterThanOrEqual(started + 450);
   });
 
   it("hang before headers past maxTurnMs: TURN_TIMEOUT, not retried", async () => {

@@ -13,8 +13,11 @@ import type { AddressInfo, Socket } from "node:net";
 export type FakeScenario =
   /** Streams each `reasoning` piece as reasoning_content, each chunk as one content delta, then finish_reason "stop" (and usage when asked for). */
   | { kind: "text"; chunks: string[]; reasoning?: string[]; delayMs?: number; usage?: { prompt_tokens: number; completion_tokens: number } }
-  /** Streams one tool call (arguments in two pieces), then finish_reason "tool_calls". */
-  | { kind: "tool_call"; name: string; args: Record<string, unknown>; id?: string }
+  /**
+   * Streams `text` as content first when given, then one tool call (arguments in two pieces; `rawArgs`, when
+   * given, is sent verbatim instead of JSON of `args`), then finish_reason "tool_calls" (and usage when asked for).
+   */
+  | { kind: "tool_call"; name: string; args: Record<string, unknown>; id?: string; rawArgs?: string; text?: string; usage?: { prompt_tokens: number; completion_tokens: number } }
   /** Answers with this HTTP status and a JSON error body; Retry-After in seconds when given. */
   | { kind: "status"; status: number; retryAfter?: number; body?: unknown }
   /** Sends 200 and SSE headers, then nothing, until the client goes away. */
@@ -148,13 +151,14 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       case "tool_call": {
         sseHead();
         const id = s.id ?? `call_fake_${requests.length}`;
-        const args = JSON.stringify(s.args);
+        const args = s.rawArgs ?? JSON.stringify(s.args);
         const half = Math.floor(args.length / 2);
+        if (s.text !== undefined) write(chunk({ role: "assistant", content: s.text }));
         write(chunk({ role: "assistant", content: null, tool_calls: [{ index: 0, id, type: "function", function: { name: s.name, arguments: "" } }] }));
         write(chunk({ tool_calls: [{ index: 0, function: { arguments: args.slice(0, half) } }] }));
         write(chunk({ tool_calls: [{ index: 0, function: { arguments: args.slice(half) } }] }));
         write(chunk({}, "tool_calls"));
-        if (includeUsage) write(usageChunk(12, 7));
+        if (includeUsage) write(usageChunk(s.usage?.prompt_tokens ?? 12, s.usage?.completion_tokens ?? 7));
         write("data: [DONE]\n\n");
         res.end();
         return;

@@ -10,12 +10,12 @@ import { SignJWT } from "jose";
 import type { Access } from "../../src/auth/principal.js";
 import { signToken } from "../../src/auth/tokens.js";
 import { loadConfig } from "../../src/config.js";
-import { createServer, type Server, type ServiceLimits } from "../../src/server.js";
+import { createServer, type Server, type ServerOptions, type ServiceLimits } from "../../src/server.js";
 
 export interface TestServer {
   server: Server;
   dataDir: string;
-  token(tenant: string, opts?: { sub?: string; access?: Access; ttlS?: number }): Promise<string>;
+  token(tenant: string, opts?: { sub?: string; access?: Access; ttlS?: number; operator?: boolean }): Promise<string>;
   /** Signs arbitrary claims with the server's real key (for forging tests). */
   signRaw(claims: Record<string, unknown>, header?: Record<string, unknown>): Promise<string>;
   req(method: string, url: string, opts?: { token?: string; body?: unknown; headers?: Record<string, string>; rawBody?: string }): Promise<Response>;
@@ -24,16 +24,17 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  opts: { env?: Record<string, string>; limits?: Partial<ServiceLimits>; dataDir?: string; keepDataDir?: boolean; log?: Logger } = {},
+  opts: { env?: Record<string, string>; limits?: Partial<ServiceLimits>; dataDir?: string; keepDataDir?: boolean; log?: Logger; server?: Omit<ServerOptions, "log" | "limits"> } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), "roomservice-test-"));
   const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: "silent", ECHO_TOKEN_DELAY_MS: "0", ...opts.env });
-  const server = await createServer(config, { log: opts.log ?? pino({ level: "silent" }), ...(opts.limits ? { limits: opts.limits } : {}) });
+  const server = await createServer(config, { ...opts.server, log: opts.log ?? pino({ level: "silent" }), ...(opts.limits ? { limits: opts.limits } : {}) });
   const settings = { issuer: config.auth.issuer, audience: config.auth.audience };
   const t: TestServer = {
     server,
     dataDir,
-    token: (tenant, o = {}) => signToken(server.signingKey, settings, { tenant, sub: o.sub ?? "tester", access: o.access ?? "full", ttlS: o.ttlS ?? 3600 }),
+    token: (tenant, o = {}) =>
+      signToken(server.signingKey, settings, { tenant, sub: o.sub ?? "tester", access: o.access ?? "full", ttlS: o.ttlS ?? 3600, ...(o.operator ? { operator: true } : {}) }),
     signRaw: (claims, header = {}) =>
       new SignJWT(claims).setProtectedHeader({ alg: "EdDSA", kid: server.signingKey.kid, ...header }).sign(server.signingKey.privateKey),
     async req(method, url, o = {}) {

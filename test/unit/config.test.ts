@@ -7,7 +7,6 @@ describe("loadConfig", () => {
     expect(c.host).toBe("127.0.0.1");
     expect(c.port).toBe(8787);
     expect(c.dataDir).toMatch(/\/data$/);
-    expect(c.publicUrl).toBe("http://127.0.0.1:8787");
     expect(c.auth.external).toBeNull();
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.auth)).toBe(true);
@@ -33,6 +32,20 @@ describe("loadConfig", () => {
   it("requires the external issuer settings together", () => {
     expect(() => loadConfig({ AUTH_JWKS_URL: "https://issuer.example/jwks" })).toThrow(/together/);
     const c = loadConfig({ AUTH_JWKS_URL: "https://issuer.example/jwks", AUTH_ISSUER: "https://issuer.example/", AUTH_AUDIENCE: "rooms" });
-    expect(c.auth.external).toEqual({ jwksUrl: "https://issuer.example/jwks", issuer: "https://issuer.example/", audience: "rooms" });
+    expect(c.auth.external).toEqual({ jwksUrl: "https://issuer.example/jwks", issuer: "https://issuer.example/", audience: "rooms", defaultAccess: "read", operatorSubject: null });
+  });
+
+  it("caps token lifetimes at 30 days by default, configurably", () => {
+    expect(loadConfig({}).auth.maxTokenTtlS).toBe(30 * 86_400);
+    expect(loadConfig({ AUTH_MAX_TOKEN_TTL_S: "3600" }).auth.maxTokenTtlS).toBe(3600);
+    expect(() => loadConfig({ AUTH_MAX_TOKEN_TTL_S: "0" })).toThrow(/AUTH_MAX_TOKEN_TTL_S/);
+  });
+
+  it("takes the external issuer's default access and operator subject, and refuses an operator subject without an external issuer", () => {
+    const ext = { AUTH_JWKS_URL: "https://issuer.example/jwks", AUTH_ISSUER: "https://issuer.example/", AUTH_AUDIENCE: "rooms" };
+    const c = loadConfig({ ...ext, AUTH_EXTERNAL_DEFAULT_ACCESS: "edit", AUTH_OPERATOR_SUBJECT: "ops-bot" });
+    expect(c.auth.external).toMatchObject({ defaultAccess: "edit", operatorSubject: "ops-bot" });
+    expect(() => loadConfig({ ...ext, AUTH_EXTERNAL_DEFAULT_ACCESS: "root" })).toThrow(/AUTH_EXTERNAL_DEFAULT_ACCESS/);
+    expect(() => loadConfig({ AUTH_OPERATOR_SUBJECT: "ops-bot" })).toThrow(/AUTH_OPERATOR_SUBJECT.*AUTH_JWKS_URL/s);
   });
 });

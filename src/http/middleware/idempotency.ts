@@ -15,7 +15,7 @@ import { createHash } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import { AppError } from "../../errors.js";
 import { runWithIdempotency, type IdempotencyContext } from "../../idempotency/idempotency.context.js";
-import { decide, purge, recordResponse } from "../../idempotency/idempotency.service.js";
+import { decide, recordResponse } from "../../idempotency/idempotency.service.js";
 import type { AppEnv } from "../context.js";
 
 const KEY_PATTERN = /^[\x21-\x7E]{1,255}$/;
@@ -64,8 +64,8 @@ function replayedHeaders(headers: Headers): Record<string, string> {
 }
 
 export function idempotency(now: () => number = Date.now): MiddlewareHandler<AppEnv> {
+  // Expired keys are purged by the lifecycle sweep (idempotency.service.ts), not here.
   const inFlight = new Set<string>();
-  const lastPurge = new Map<string, number>();
   return async (c, next) => {
     const method = c.req.method;
     if (method !== "POST" && method !== "PATCH") return next();
@@ -84,11 +84,6 @@ export function idempotency(now: () => number = Date.now): MiddlewareHandler<App
     const requestHash = sha256([method, path, canonicalIfMatch(c.req.header("if-match")), canonicalBody(body)]);
     const flightKey = `${t.tenant}/${scope}`;
     const nowMs = now();
-
-    if (nowMs - (lastPurge.get(t.tenant) ?? 0) > 60_000) {
-      lastPurge.set(t.tenant, nowMs);
-      purge(t, nowMs);
-    }
 
     const decision = decide(t, scope, requestHash, nowMs);
     if (decision.kind === "reused") {

@@ -8,11 +8,11 @@
  * `emit` can never throw into the loop, every payload is a fresh snapshot,
  * and `runTurn` always resolves, even if a tool ignores the abort.
  */
-import { runAgentLoop, type AgentContext, type AgentEvent, type AgentLoopConfig, type AgentMessage } from "@mariozechner/pi-agent-core";
-import type { AssistantMessage, Message, UserMessage } from "@mariozechner/pi-ai";
-import { createToolRegistry, type ToolRegistry } from "../tools/tools.registry.js";
+import { runAgentLoop, type AgentContext, type AgentEvent, type AgentLoopConfig, type AgentMessage, type StreamFn } from "@mariozechner/pi-agent-core";
+import type { AssistantMessage, Context, Message, TSchema, UserMessage } from "@mariozechner/pi-ai";
+import { createToolRegistry, isRefusal, notAllowedMessage, type ToolRegistry } from "../tools/tools.registry.js";
 import { ECHO_API, echoSettingsFrom, registerEchoProvider } from "./echo.provider.js";
-import type { LlmRuntime, ModelInfo, ProviderInfo, TurnEvent, TurnRequest, TurnResult, Usage } from "./llm.types.js";
+import type { LlmRuntime, ModelInfo, ProviderInfo, StructuredRequest, StructuredResult, TurnEvent, TurnRequest, TurnResult, Usage } from "./llm.types.js";
 import { buildCatalog, type CatalogEntry } from "./model.catalog.js";
 import type { ProviderConfig } from "./provider-config.js";
 import { guardedStreamFn, type RetryPolicy } from "./provider.stream.js";
@@ -42,6 +42,8 @@ export interface LlmRuntimeOptions {
 
 const DEFAULT_RETRY: RetryPolicy = { maxRetries: 2, baseDelayMs: 250, maxDelayMs: 10_000 };
 const ZERO_USAGE: Usage = { input: 0, output: 0, totalTokens: 0, cost: { total: 0 } };
+const DEFAULT_STRUCTURED_MS = 120_000;
+const MAX_NO_TOOL_TEXT = 500;
 
 type LoopOutcome = { kind: "done" } | { kind: "threw"; error: unknown } | { kind: "stuck" };
 
@@ -66,6 +68,18 @@ function headerOverrides(api: string, apiKey: string): Record<string, string | n
   if (api === "openai-completions") return { "OpenAI-Organization": null, "OpenAI-Project": null };
   // pi-ai sends OAuth tokens ("sk-ant-oat...") as a bearer token itself; only plain API keys travel as x-api-key.
   if (api === "anthropic-messages" && !apiKey.includes("sk-ant-oat")) return { Authorization: null };
+  return undefined;
+}
+
+/**
+ * The request body change that makes the model call `tool` rather than answer
+ * in text: OpenAI-style `tool_choice: {type: "function"}`, Anthropic
+ * `tool_choice: {type: "tool"}`. pi-ai's simple stream options carry no tool
+ * choice for every API, so it is set on the outgoing payload.
+ */
+function forceToolPayload(api: string, tool: string): ((payload: unknown) => unknown) | undefined {
+  if (api === "openai-completions") return (payload) => ({ ...(payload as object), tool_choice: { type: "function", function: { name: tool } } });
+  if (api === "anthropic-messages") return (payload) => ({ ...(payload as object), tool_choice: { type: "tool", name: tool } });
   return undefined;
 }
 
@@ -154,7 +168,7 @@ export async function createLlmRuntime(options: LlmRuntimeOptions): Promise<LlmR
     };
 
     const modelMax = entry.model.maxTokens > 0 ? entry.model.maxTokens : Infinity;
-    const streamFn = guardedStreamFn({
+    const guarded = guardedStreamFn({
       retry,
       signal: controller.signal,
       deadline,
@@ -170,13 +184,17 @@ export async function createLlmRuntime(options: LlmRuntimeOptions): Promise<LlmR
           "model request failed before streaming; retrying",
         ),
     });
+    // The model is offered only the allowed tools; the refusals in the context answer a call it makes anyway.
+    const streamFn: StreamFn = (model, ctx, options) => guarded(model, ctx.tools?.some(isRefusal) ? { ...ctx, tools: ctx.tools.filter((t) => !isRefusal(t)) } : ctx, options);
 
     const config: AgentLoopConfig = {
       model: entry.model,
       apiKey: entry.apiKey,
       convertToLlm: (messages) => messages.filter(isLlmMessage),
       toolExecution: "sequential",
-      beforeToolCall: async ({ toolCall }) => {
+      beforeToolCall: async ({ toolCall, context }) => {
+        const tool = context.tools?.find((t) => t.name === toolCall.name);
+        if (tool && isRefusal(tool)) return { block: true, reason: notAllowedMessage(toolCall.name, limits.allowedTools) };
         if (assistants.length >= maxSteps) {
           return { block: true, reason: `Tool ${toolCall.name} was not run: this turn reached its step limit (max_steps=${maxSteps}).` };
         }
@@ -209,7 +227,7 @@ export async function createLlmRuntime(options: LlmRuntimeOptions): Promise<LlmR
     const context: AgentContext = {
       systemPrompt: request.actor.system_prompt ?? "",
       messages: history,
-      tools: entry.info.tools ? tools.select(limits.allowedTools) : [],
+      tools: entry.info.tools ? [...tools.select(limits.allowedTools), ...tools.refusals(limits.allowedTools)] : [],
     };
     const prompt: UserMessage = { role: "user", content: request.prompt, timestamp: started };
 
@@ -271,6 +289,90 @@ export async function createLlmRuntime(options: LlmRuntimeOptions): Promise<LlmR
     return result;
   }
 
+  /**
+   * One model request offering exactly one tool, forced where the API allows,
+   * with the same key handling, pre-stream retries and secret masking as a
+   * turn. The arguments come back unvalidated: the caller owns the schema.
+   */
+  async function completeStructured(request: StructuredRequest): Promise<StructuredResult> {
+    const zero = (): Usage => ({ ...ZERO_USAGE, cost: { total: 0 } });
+    const entry = catalog.get(request.actor.provider, request.actor.model);
+    if (!entry) return { ok: false, code: "UNKNOWN_MODEL", message: `model ${request.actor.provider}/${request.actor.model} is not configured on this server`, usage: zero() };
+    if (request.signal?.aborted) return { ok: false, code: "ABORTED", message: "the request was aborted before it started", usage: zero() };
+
+    const controller = new AbortController();
+    const timeoutMs = Math.min(Math.max(1, request.timeoutMs ?? DEFAULT_STRUCTURED_MS), 2_147_483_647);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort("timeout");
+    }, timeoutMs);
+    const onCallerAbort = () => controller.abort("aborted");
+    request.signal?.addEventListener("abort", onCallerAbort, { once: true });
+
+    const modelMax = entry.model.maxTokens > 0 ? entry.model.maxTokens : undefined;
+    const wanted = request.maxOutputTokens !== undefined ? Math.max(1, Math.floor(request.maxOutputTokens)) : undefined;
+    const maxTokens = wanted !== undefined && modelMax !== undefined ? Math.min(wanted, modelMax) : (wanted ?? modelMax);
+    const isEcho = entry.model.api === ECHO_API;
+    const onPayload = forceToolPayload(entry.model.api, request.tool.name);
+    const streamFn = guardedStreamFn({
+      retry,
+      signal: controller.signal,
+      deadline: Date.now() + timeoutMs,
+      apiKey: entry.apiKey,
+      headers: headerOverrides(entry.model.api, entry.apiKey),
+      maxTokens: () => maxTokens,
+      extra: isEcho ? { echo: echoSettingsFrom(request.actor.options ?? {}, echoDelay) } : onPayload ? { onPayload } : undefined,
+      http: !isEcho,
+      onRetry: (info) =>
+        log?.warn(
+          { provider: entry.info.provider, model: entry.info.model, attempt: info.attempt, status: info.status, delay_ms: info.delayMs, error: safeErrorMessage(info.error, catalog.secrets) },
+          "structured model request failed before streaming; retrying",
+        ),
+    });
+    const context: Context = {
+      systemPrompt: request.system,
+      messages: [{ role: "user", content: request.prompt, timestamp: Date.now() }],
+      // A JSON Schema object is what pi-ai sends for TypeBox schemas too.
+      tools: [{ name: request.tool.name, description: request.tool.description, parameters: request.tool.parameters as unknown as TSchema }],
+    };
+
+    let message: AssistantMessage;
+    try {
+      message = await (await streamFn(entry.model, context, {})).result();
+    } finally {
+      clearTimeout(timer);
+      request.signal?.removeEventListener("abort", onCallerAbort);
+      controller.abort("request over");
+    }
+    const usage = sumUsage([message]);
+    if (message.stopReason === "error" || message.stopReason === "aborted") {
+      if (timedOut) return { ok: false, code: "TIMEOUT", message: `the model did not answer within ${timeoutMs} ms`, usage };
+      if (request.signal?.aborted) return { ok: false, code: "ABORTED", message: "the request was aborted", usage };
+      return { ok: false, code: "PROVIDER_ERROR", message: safeErrorMessage(message.errorMessage, catalog.secrets), usage };
+    }
+    for (const block of message.content) {
+      if (block.type === "toolCall" && block.name === request.tool.name) {
+        const args = block.arguments as unknown;
+        const plain = args && typeof args === "object" && !Array.isArray(args) ? (args as Record<string, unknown>) : {};
+        return { ok: true, arguments: plain, usage };
+      }
+    }
+    const text = assistantText(message);
+    return {
+      ok: false,
+      code: "NO_TOOL_CALL",
+      message: `the model answered without calling the tool ${request.tool.name}`,
+      usage,
+      text: text.length > MAX_NO_TOOL_TEXT ? `${text.slice(0, MAX_NO_TOOL_TEXT)}…` : text,
+    };
+  }
+
+  const structuredFailure = (err: unknown): StructuredResult => {
+    log?.error({ err }, "a structured model request failed inside the runtime");
+    return { ok: false, code: "PROVIDER_ERROR", message: "the model request failed inside the server", usage: { ...ZERO_USAGE, cost: { total: 0 } } };
+  };
+
   const internalFailure = (err: unknown): TurnResult => {
     log?.error({ err }, "a turn failed inside the model runtime");
     return { status: "failed", text: "", usage: { ...ZERO_USAGE, cost: { total: 0 } }, error: { code: "INTERNAL", message: "the turn failed inside the server" } };
@@ -279,6 +381,7 @@ export async function createLlmRuntime(options: LlmRuntimeOptions): Promise<LlmR
   return {
     // A catch handler, not an async wrapper: no second suspended frame per running turn.
     runTurn: (request) => runTurn(request).catch(internalFailure),
+    completeStructured: (request) => completeStructured(request).catch(structuredFailure),
     hasModel: (provider, model) => catalog.get(provider, model) !== undefined,
     listProviders: (): ProviderInfo[] => catalog.providers(),
     listModels: (): ModelInfo[] => catalog.providers().flatMap((p) => p.models),

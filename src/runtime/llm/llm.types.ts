@@ -99,7 +99,44 @@ export interface ProviderInfo {
   models: ModelInfo[];
 }
 
-export interface LlmRuntime {
+/** The one tool a structured request offers the model; its arguments are the answer. */
+export interface StructuredTool {
+  name: string;
+  description: string;
+  /** A JSON Schema object (e.g. from `z.toJSONSchema`) describing the arguments. */
+  parameters: Record<string, unknown>;
+}
+
+export interface StructuredRequest {
+  actor: ActorSpec;
+  system: string;
+  prompt: string;
+  tool: StructuredTool;
+  /** Aborting it closes the model's HTTP request; the result is then `ABORTED`. */
+  signal?: AbortSignal;
+  /** Output-token cap of the request; default the model's own limit. */
+  maxOutputTokens?: number;
+  /** Wall-time bound of the request including retries; default 120 s. */
+  timeoutMs?: number;
+}
+
+/**
+ * The arguments of the tool call the model made (not yet validated: the
+ * caller owns the schema), or why there are none: `UNKNOWN_MODEL`,
+ * `PROVIDER_ERROR`, `TIMEOUT`, `ABORTED`, or `NO_TOOL_CALL` (the model
+ * answered in text, whose start is in `text`).
+ */
+export type StructuredResult =
+  | { ok: true; arguments: Record<string, unknown>; usage: Usage }
+  | { ok: false; code: "UNKNOWN_MODEL" | "PROVIDER_ERROR" | "TIMEOUT" | "ABORTED" | "NO_TOOL_CALL"; message: string; usage: Usage; text?: string };
+
+/** A model asked for one structured answer through a forced tool call. */
+export interface StructuredModel {
+  /** Never rejects: every failure comes back as `ok: false`. */
+  completeStructured(request: StructuredRequest): Promise<StructuredResult>;
+}
+
+export interface LlmRuntime extends StructuredModel {
   /** Runs one bounded turn. Never rejects: every failure comes back as `status: "failed"`. */
   runTurn(request: TurnRequest): Promise<TurnResult>;
   hasModel(provider: string, model: string): boolean;
