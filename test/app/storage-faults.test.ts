@@ -71,7 +71,7 @@ describe("a damaged tenant file", () => {
   async function withData(): Promise<{ acme: string; globex: string; root: string; room: string; backup: string }> {
     const acme = await t!.token("acme");
     const globex = await t!.token("globex");
-    const root = await t!.token("ops", { access: "root" });
+    const root = await t!.token("ops", { operator: true });
     const room = (await t!.json("POST", "/llm/room", { token: acme, body: { purpose: "keep me" } })).body.data.id;
     expect((await t!.json("POST", "/llm/room", { token: globex, body: {} })).status).toBe(201);
     // Closed cleanly: checkpointed into the one .db file, which is what a backup copies.
@@ -95,6 +95,7 @@ describe("a damaged tenant file", () => {
     expect(JSON.parse(text).data).toMatchObject({ status: "degraded", storage: { full: false, degraded_tenants: 1 } });
     expect(text).not.toContain("acme");
     const named = await t!.json("GET", "/llm/operator/storage", { token: s.root });
+    expect(named.status).toBe(200);
     expect(named.body.data.degraded_tenants.map((d: any) => d.tenant)).toEqual(["acme"]);
   }
 
