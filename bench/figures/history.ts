@@ -118,10 +118,12 @@ export async function historyUnderLoad(c: HistoryCtx): Promise<Figure> {
     const loaded: number[] = [];
     const runs: { run: number; baselineP99: number; loadedP99: number; readers: ReaderTotals; serverCpuShare: number; readersCpuShare: number; rssMb: number }[] = [];
     let rssMax = 0;
+    let rssAlone = 0;
     for (let r = 0; r < c.runs; r++) {
       const alone = async () => {
         const s = await probe(base, c.windowMs);
         baseline.push(...s);
+        rssAlone = Math.max(rssAlone, readRss(c.server.pid()));
         return s;
       };
       const underLoad = async () => {
@@ -168,7 +170,7 @@ export async function historyUnderLoad(c: HistoryCtx): Promise<Figure> {
       `a full read with the cumulative text: ${(walk.bytesPerRead[0]! / 1e6).toFixed(1)} MB in ${walk.pagesPerRead[0]} pages (largest page ${(maxPageBytes / 1024).toFixed(0)} KB); with partial_text=false: ${(lean.bytesPerRead[0]! / 1e3).toFixed(0)} KB in ${lean.pagesPerRead[0]} pages.`,
       `${c.readers} readers in their own process, each reading the whole history (limit=500, default partial_text) again and again; over all loaded windows: ${runs.reduce((n, r) => n + r.readers.fullReads, 0)} full reads completed, ${pages} pages, ${(bytes / 1e6).toFixed(0)} MB (${(bytes / 1e6 / ((c.runs * c.windowMs) / 1000)).toFixed(1)} MB/s), ${runs.reduce((n, r) => n + r.readers.retries, 0)} pages sent again after a reset keep-alive connection; ${complete ? "every completed read had every event, no error" : `INCOMPLETE: events per read ${[...counts].join(", ")} (log has ${events}); errors: ${errors.slice(0, 3).join("; ")}`}.`,
       `/health alone: p50 ${b.p50.toFixed(2)} ms, p99 ${b.p99.toFixed(2)} ms, max ${b.max.toFixed(2)} ms (${b.n} samples); under load: p50 ${x.p50.toFixed(2)} ms, p99 ${x.p99.toFixed(2)} ms, max ${x.max.toFixed(2)} ms (${x.n} samples); one request at a time, 5 ms apart, ${c.windowMs / 1000} s windows alternating.`,
-      `CPU share under load (1.0 = one core): server median ${median(runs.map((r) => r.serverCpuShare)).toFixed(2)}, readers' process ${median(runs.map((r) => r.readersCpuShare)).toFixed(2)}; machine load average at the end ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores (a busy machine inflates both latencies, the baseline's p99 most); server RSS peak while loaded: ${(rssMax / 1e6).toFixed(0)} MB.`,
+      `CPU share under load (1.0 = one core): server median ${median(runs.map((r) => r.serverCpuShare)).toFixed(2)}, readers' process ${median(runs.map((r) => r.readersCpuShare)).toFixed(2)}; machine load average at the end ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores (a busy machine inflates both latencies, the baseline's p99 most); server RSS peak while loaded: ${(rssMax / 1e6).toFixed(0)} MB (at the end of the windows without readers: ${(rssAlone / 1e6).toFixed(0)} MB).`,
       `per run p99 (alone / loaded, ms): ${runs.map((r) => `${r.baselineP99.toFixed(2)} / ${r.loadedP99.toFixed(2)}`).join("; ")}.`,
     ];
     return figure({
