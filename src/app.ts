@@ -6,6 +6,7 @@
 import type { JWK } from "jose";
 import type { Logger } from "pino";
 import type { TokenVerifier } from "./auth/tokens.js";
+import { consoleRoutes } from "./console/console.routes.js";
 import { errorBody, errorResponse, toAppError } from "./http/errors.js";
 import { authenticate } from "./http/middleware/auth.js";
 import { requestBody } from "./http/middleware/body.js";
@@ -47,6 +48,8 @@ export interface AppDeps {
   sse: { heartbeatMs: number; followers?: SseFollowers };
   /** Storage faults seen by requests (disk full, damaged tenant files), and what /health reports of them. */
   storage?: Pick<StorageHealth, "observe" | "status">;
+  /** The built browser console (dist/console), served at /console. */
+  consoleDir: string;
 }
 
 export function buildApp(d: AppDeps) {
@@ -76,6 +79,7 @@ export function buildApp(d: AppDeps) {
   app.route("/", operatorRoutes(d.admission, d.storage));
   app.route("/", responsesRoutes(new ResponsesService(d.rooms)));
   app.route("/", userRoutes());
+  app.route("/", consoleRoutes({ dir: d.consoleDir }));
   app.route("/", docsRoutes({ openapi: () => app.getOpenAPI31Document(openApiConfig(d.version)) }));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

@@ -68,6 +68,8 @@ export interface ServerOptions {
   secretsEnv?: Readonly<Record<string, string | undefined>>;
   /** How a turn's end is retried while storage fails (tests shorten it). */
   turnEndRetry?: EndRetry;
+  /** The built browser console; default dist/console of the package (what `npm run build` writes). */
+  consoleDir?: string;
 }
 
 export function packageVersion(): string {
@@ -160,6 +162,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       rateLimit: { rps: limits.rateLimitRps, burst: limits.rateLimitBurst },
       sse: { heartbeatMs: config.events.heartbeatMs, followers },
       storage,
+      consoleDir: opts.consoleDir ?? path.join(packageRoot(), "dist", "console"),
     });
 
     let closed = false;

@@ -33,10 +33,12 @@ export class EventBus {
     this.#onListenerError = onListenerError;
   }
 
+  /** A topic's key: the tenant first, so one tenant's topics share a prefix. */
   static key(tenant: string, kind: string, streamId: string): string {
     return `${tenant}/${kind}/${streamId}`;
   }
 
+  /** Listens to one stream's committed events until the returned function is called (idempotent). */
   subscribe<R extends StreamRecord>(tenant: string, kind: string, streamId: string, listener: EventListener<R>): () => void {
     const key = EventBus.key(tenant, kind, streamId);
     const l = listener as unknown as EventListener;
@@ -85,12 +87,23 @@ export class EventBus {
     }
   }
 
-  /** Live listeners: of one stream, of one tenant (all kinds), or of all. */
-  subscriberCount(tenant?: string, kind?: string, streamId?: string): number {
+  /**
+   * Live listeners matching every field given: one stream (`{tenant, kind,
+   * streamId}`), one tenant's streams of a kind, one tenant's, or all. Named
+   * fields, so a call cannot mistake a stream id for a kind.
+   */
+  subscriberCount(where: { tenant?: string; kind?: string; streamId?: string } = {}): number {
+    const { tenant, kind, streamId } = where;
     if (tenant !== undefined && kind !== undefined && streamId !== undefined) return this.#topics.get(EventBus.key(tenant, kind, streamId))?.size ?? 0;
-    const prefix = tenant === undefined ? "" : kind === undefined ? `${tenant}/` : `${tenant}/${kind}/`;
     let n = 0;
-    for (const [key, set] of this.#topics) if (key.startsWith(prefix)) n += set.size;
+    for (const [key, set] of this.#topics) {
+      const a = key.indexOf("/");
+      const b = key.indexOf("/", a + 1);
+      if (tenant !== undefined && key.slice(0, a) !== tenant) continue;
+      if (kind !== undefined && key.slice(a + 1, b) !== kind) continue;
+      if (streamId !== undefined && key.slice(b + 1) !== streamId) continue;
+      n += set.size;
+    }
     return n;
   }
 }

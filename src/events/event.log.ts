@@ -232,21 +232,26 @@ export class EventLog {
       let stored = ev.payload;
       let visible = stored;
       const codec = k.codec;
+      let carried = false;
+      let after: unknown;
       if (codec !== undefined && codec.rewrites(type)) {
-        let after = codec.initial;
-        if (codec.carries(type)) {
+        after = codec.initial;
+        if ((carried = codec.carries(type))) {
           let before = s.state;
           if (before === NO_STATE) before = codec.restarts(type) ? codec.initial : this.#stateBefore(t, s, seq);
-          s.state = after = codec.advance(before, type, ev.payload);
-          s.stateSeq = seq;
+          after = codec.advance(before, type, ev.payload);
         }
         stored = codec.store(after, type, ev.payload);
         visible = codec.live(after, type, stored, ev.payload);
       }
       const row: StoredEventRow = { seq, event_type: type, agent_key: ev.agent_key ?? null, turn_id: ev.turn_id ?? null, payload: JSON.stringify(stored), created_at: nowIso };
       appendRow(t, k.name, streamId, row);
-      // Only now, so an insert that throws takes no seq.
+      // Only now, so an insert that throws takes no seq and moves no state.
       s.last = seq;
+      if (carried) {
+        s.state = after;
+        s.stateSeq = seq;
+      }
       s.rows.push(row);
       const record = k.def.record(streamId, row, visible);
       s.records.push(record);

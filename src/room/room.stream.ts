@@ -9,13 +9,14 @@
  * (events/event.text.ts); an `agent:output` event's text is the output
  * message's content, stored in room_messages, and read back from there.
  */
-import { foldAt, fill, strip, advance, usesFold } from "../events/event.text.js";
-import { readEventsAfter, readEventsBefore, lastSeq } from "../events/event.store.js";
+import { lastSeq, readEventsAfter, readEventsBefore } from "../events/event.store.js";
 import type { CodecLog, EventHead, Payload, StreamCodec, StreamKind } from "../events/event.stream.js";
+import { advance, fill, foldAt, strip, usesFold } from "../events/event.text.js";
 import { ROOM_EVENT_TYPES, ROOM_STREAM, TERMINAL_EVENT, type RoomEvent } from "../events/event.types.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 import { messageContent } from "./room.store.js";
 
+/** A room event's public id, derived from its seq, never stored. */
 export function eventId(roomId: string, seq: number): string {
   return `${roomId}:${seq}`;
 }

@@ -21,6 +21,9 @@
  *   src/storage import the schema's tables (the layering check enforces
  *   it), so no other code can write such a table behind the cache's back.
  *
+ * The process-wide service db (service-db.ts) is not a tenant's: it
+ * prepares its two statements once, when it opens.
+ *
  * Why prepared: drizzle builds and compiles a query every time it runs; on
  * the read path that cost more than SQLite itself (profiled: about 40% of a
  * GET's CPU in query building, 14% in better-sqlite3's prepare).

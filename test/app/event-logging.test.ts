@@ -37,6 +37,6 @@ describe("event path failures are logged", () => {
     const logged = lines.filter((l) => l.msg === "an event follower's listener threw; it was dropped");
     expect(logged).toHaveLength(1);
     expect(logged[0]).toMatchObject({ level: 50, tenant: "acme", kind: "room", stream_id: id, seq: 2, event_type: "room:updated", err: { message: "listener bug" } });
-    expect(t.server.events.bus.subscriberCount("acme", "room", id)).toBe(1);
+    expect(t.server.events.bus.subscriberCount({ tenant: "acme", kind: "room", streamId: id })).toBe(1);
   });
 });

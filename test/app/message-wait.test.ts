@@ -65,11 +65,11 @@ describe("long poll", () => {
     const msg = await post(room, { content: "go" });
     const bus = t.server.events.bus;
     const waiting = get(room, msg.id, 60);
-    await eventually(() => bus.subscriberCount("acme", "room", room) === 1 && t.server.rooms.followerCount("acme", room) === 1, 10_000, "the wait to subscribe");
+    await eventually(() => bus.subscriberCount({ tenant: "acme", kind: "room", streamId: room }) === 1 && t.server.rooms.followerCount("acme", room) === 1, 10_000, "the wait to subscribe");
     const res = await waiting;
     expect(res.status).toBe(200);
     expect(res.body.data).toMatchObject({ done: true, output: { content: "a b c d e f g h i j" }, turn: { status: "completed" } });
-    expect(bus.subscriberCount("acme", "room", room)).toBe(0);
+    expect(bus.subscriberCount({ tenant: "acme", kind: "room", streamId: room })).toBe(0);
     expect(t.server.rooms.followerCount("acme", room)).toBe(0);
   });
 
@@ -81,7 +81,7 @@ describe("long poll", () => {
     expect(res.status).toBe(200);
     expect(res.body.data).toMatchObject({ done: false, output: null, message: { status: "queued" } });
     expect(res.body.data.reason).toMatch(/^queued/);
-    expect(t.server.events.bus.subscriberCount("acme", "room", room)).toBe(0);
+    expect(t.server.events.bus.subscriberCount({ tenant: "acme", kind: "room", streamId: room })).toBe(0);
     expect(t.server.rooms.followerCount("acme", room)).toBe(0);
   });
 
@@ -145,10 +145,10 @@ describe("long poll", () => {
     const msg = await post(room, { content: "later" });
     const controller = new AbortController();
     const pending = fetch(`${base}/llm/room/${room}/messages/${msg.id}?wait=60`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
-    await eventually(() => t.server.events.bus.subscriberCount("acme", "room", room) === 1 && t.server.rooms.followerCount("acme", room) === 1, 10_000, "the wait to start");
+    await eventually(() => t.server.events.bus.subscriberCount({ tenant: "acme", kind: "room", streamId: room }) === 1 && t.server.rooms.followerCount("acme", room) === 1, 10_000, "the wait to start");
     controller.abort();
     await expect(pending).rejects.toThrow();
-    await eventually(() => t.server.events.bus.subscriberCount("acme", "room", room) === 0 && t.server.rooms.followerCount("acme", room) === 0, 10_000, "the wait to be given back");
+    await eventually(() => t.server.events.bus.subscriberCount({ tenant: "acme", kind: "room", streamId: room }) === 0 && t.server.rooms.followerCount("acme", room) === 0, 10_000, "the wait to be given back");
     // Nothing holds the tenant's file any more: it can be closed.
     await eventually(() => {
       t.server.tenants.closeIfUnheld("acme");

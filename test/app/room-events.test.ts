@@ -122,7 +122,7 @@ describe("room event stream", () => {
     await Promise.all(followers.map((f) => f.done));
     const expected = (await history(id)).events.map((e: any) => e.seq);
     for (const f of followers) expect(f.seqs).toEqual(expected);
-    expect(t.server.events.bus.subscriberCount("acme", id)).toBe(0);
+    expect(t.server.events.bus.subscriberCount({ tenant: "acme", kind: "room", streamId: id })).toBe(0);
   });
 
   it("500 abrupt disconnects leave no subscriber, follower slot or tenant hold behind", async () => {
@@ -135,7 +135,7 @@ describe("room event stream", () => {
       if (i % 2 === 0) ac.abort();
       else await reader.cancel();
     }
-    const released = () => t.server.events.bus.subscriberCount("acme", id) === 0 && t.server.rooms.followerCount("acme") === 0 && t.server.tenants.holdCount("acme") === 0;
+    const released = () => t.server.events.bus.subscriberCount({ tenant: "acme", kind: "room", streamId: id }) === 0 && t.server.rooms.followerCount("acme") === 0 && t.server.tenants.holdCount("acme") === 0;
     // While one follower is attached, it holds a slot and the tenant's file; the checks below can fail.
     const probe = await t.server.app.request(`/llm/room/${id}/events?follow=true`, { headers: auth() });
     const probeReader = probe.body!.getReader();

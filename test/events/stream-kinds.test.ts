@@ -145,7 +145,7 @@ describe("a test-only stream kind, registered beside rooms", () => {
     expect(frames).toEqual(readEventsAfter(t, noteKind, "n", 0, 10).map(formatSseFrame));
     expect(closes).toEqual(["terminal"]);
     expect(log.isClosed(t, "test-note", "n")).toBe(true);
-    expect(log.bus.subscriberCount(t.tenant, "test-note", "n")).toBe(0);
+    expect(log.bus.subscriberCount({ tenant: t.tenant, kind: "test-note", streamId: "n" })).toBe(0);
 
     // A follower arriving after the close gets nothing more and is ended at once.
     const late = sseResponse(log.source<NoteRecord>(t, "test-note", "n"), { follow: true, after: 5, signal: new AbortController().signal, onClose: (r) => closes.push(r) });
@@ -166,6 +166,23 @@ describe("a test-only stream kind, registered beside rooms", () => {
     ).toThrow(/test-note streams have no event type "room:rented"/);
     expect(log.transaction(t, (tx) => tx.append("test-note", "x", line("next"))).seq).toBe(2);
     expect(readEventsAfter(t, noteKind, "x", 0, 10).map((e) => e.payload)).toEqual([{}, { text: "next" }]);
+  });
+
+  it("an insert that fails inside a transaction the writer goes on with takes no seq: the stream stays gap-free", () => {
+    const { t, log } = setup("insert-fails");
+    t.sqlite.exec("CREATE TRIGGER refuse_bad BEFORE INSERT ON stream_events WHEN json_extract(NEW.payload, '$.text') = 'bad' BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    const seqs = log.transaction(t, (tx) => {
+      const out = [tx.append("test-note", "g", { event_type: "note:opened", payload: {} }).seq];
+      expect(() => tx.append("test-note", "g", line("bad"))).toThrow(/refused/);
+      out.push(tx.append("test-note", "g", line("good")).seq);
+      return out;
+    });
+    expect(seqs).toEqual([1, 2]);
+    expect(readEventsAfter(t, noteKind, "g", 0, 10).map((e) => [e.seq, e.payload])).toEqual([
+      [1, {}],
+      [2, { text: "good" }],
+    ]);
+    expect(log.lastSeq(t, "test-note", "g")).toBe(2);
   });
 
   it("checks a definition when it is registered", () => {

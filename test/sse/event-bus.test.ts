@@ -34,9 +34,10 @@ describe("EventBus.publish", () => {
     bus.publish("t", "run", "x", [event(1)]);
     bus.publish("t", "room", "x", [event(1)]);
     expect(got).toEqual(["run x", "room x"]);
-    expect(bus.subscriberCount("t")).toBe(2);
-    expect(bus.subscriberCount("t", "room")).toBe(1);
-    expect(bus.subscriberCount("t", "run", "x")).toBe(1);
+    expect(bus.subscriberCount({ tenant: "t" })).toBe(2);
+    expect(bus.subscriberCount({ tenant: "t", kind: "room" })).toBe(1);
+    expect(bus.subscriberCount({ tenant: "t", kind: "run", streamId: "x" })).toBe(1);
+    expect(bus.subscriberCount({ kind: "room", streamId: "x" })).toBe(2);
     expect(bus.subscriberCount()).toBe(3);
   });
 
@@ -56,7 +57,7 @@ describe("EventBus.publish", () => {
     });
     bus.publish("t", "room", "r", [event(1), event(2)]);
     expect(got).toEqual({ a: [1, 2], b: [], c: [1] });
-    expect(bus.subscriberCount("t", "room", "r")).toBe(1);
+    expect(bus.subscriberCount({ tenant: "t", kind: "room", streamId: "r" })).toBe(1);
     expect(failures).toHaveLength(1);
     expect(String(failures[0]!.err)).toContain("listener bug");
     expect(failures[0]!.where).toEqual({ tenant: "t", kind: "room", streamId: "r", seq: 1, eventType: "room:updated" });

@@ -24,7 +24,7 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  opts: { env?: Record<string, string>; limits?: Partial<ServiceLimits>; dataDir?: string; keepDataDir?: boolean; log?: Logger; server?: Omit<ServerOptions, "log" | "limits"> } = {},
+  opts: { env?: Record<string, string>; limits?: Partial<ServiceLimits>; dataDir?: string; keepDataDir?: boolean; server?: Omit<ServerOptions, "log" | "limits">; log?: Logger } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), "roomservice-test-"));
   const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: "silent", ECHO_TOKEN_DELAY_MS: "0", ...opts.env });
