@@ -560,6 +560,13 @@ describe.runIf(hasChromium)("the console in headless Chromium", () => {
       expect(seen[seen.length - 1]).toBe("passed");
     }
     // The compare issue sits in the Review column, below nothing else there; it names what it waits for.
+    // Each tea/rain issue shows its criterion's verdict from the check.
+    for (const [title, criterion] of [["Write a haiku about tea", 'mentions "tea"'], ["Write a haiku about rain", 'mentions "rain"']] as const) {
+      const v = page.locator('[data-testid="board-issue"]', { hasText: title }).locator('[data-testid="issue-verdicts"] li');
+      expect(await v.count()).toBe(1);
+      expect(await v.locator("[data-status]").getAttribute("data-status")).toBe("pass");
+      expect(await v.textContent()).toContain(criterion);
+    }
     await expect(stages.nth(1).locator('[data-testid="board-issue"]').textContent()).resolves.toContain("after Write a haiku about tea, Write a haiku about rain");
 
     // Verification, gates, artifacts and the review bundle.
@@ -608,6 +615,9 @@ describe.runIf(hasChromium)("the console in headless Chromium", () => {
     await page.locator('[data-testid="gates"]', { hasText: "needs_review" }).waitFor({ timeout: WAIT });
     expect(((await page.locator('[data-testid="gates"]').textContent()) ?? "").replace(/\s+/g, " ")).toContain("verification_passed: needs_review");
     await page.locator('[data-testid="review"]').waitFor({ timeout: WAIT });
+    const verdict = page.locator('[data-testid="issue-verdicts"] li');
+    expect(await verdict.locator("[data-status]").getAttribute("data-status")).toBe("needs_review");
+    expect(await verdict.textContent()).toContain("is delightful");
     await shot(page, "run-gated-laptop");
 
     // A read-only token watches the same run with no button.
