@@ -6,7 +6,7 @@
  * a global timeout ends the run (children killed, temp dirs removed, partial
  * results written) so it never hangs.
  *
- *   npm run bench -- [--runs 3] [--only main,stream,memory,startup,factory] [--runner node|tsx] [--profile] [--keep] [--timeout-s 290]
+ *   npm run bench -- [--runs 3] [--only main,stream,memory,startup,factory,history] [--runner node|tsx] [--profile] [--keep] [--timeout-s 480]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -25,6 +25,7 @@ import { captureRoomBody, readPath } from "./figures/read-path.js";
 import { storageFigure, storageWork, type StorageWork } from "./figures/storage.js";
 import { startup } from "./figures/startup.js";
 import { eventRate, fanout } from "./figures/stream.js";
+import { historyUnderLoad } from "./figures/history.js";
 import { turns } from "./figures/turns.js";
 import { factoryRun } from "./figures/factory.js";
 
@@ -34,7 +35,7 @@ const { values: args } = parseArgs({
     only: { type: "string" },
     profile: { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
-    "timeout-s": { type: "string", default: "290" },
+    "timeout-s": { type: "string", default: "480" },
     out: { type: "string", default: path.join("bench", "results.json") },
     runner: { type: "string", default: "node" },
   },
@@ -43,7 +44,7 @@ const { values: args } = parseArgs({
 
 const RUNS = Math.max(1, Math.min(20, Number(args.runs)));
 const TIMEOUT_MS = Math.max(10, Number(args["timeout-s"])) * 1000;
-const PHASES = new Set((args.only ?? "main,stream,memory,startup,factory").split(",").map((s) => s.trim()));
+const PHASES = new Set((args.only ?? "main,stream,memory,startup,factory,history").split(",").map((s) => s.trim()));
 const OUT = path.resolve(ROOT, args.out!);
 setKeepTemp(args.keep!);
 
@@ -296,6 +297,22 @@ async function main(): Promise<void> {
           return await factoryRun({ server: s, token: tok, runs: RUNS, issues: 20 });
         },
       );
+    } finally {
+      if (server) await server.stop();
+    }
+  }
+
+  if (PHASES.has("history")) {
+    const dataDir = dir("history");
+    const tok = await token(dataDir, "bench");
+    let server: ServerHandle | null = null;
+    try {
+      server = await startRoomservice("history", dataDir, { ECHO_TOKEN_DELAY_MS: "0", EVENT_COALESCE_MS: "0" }, cpuProfDir ? { cpuProfDir } : {});
+      const s = server;
+      await attempt([{ id: "history_health", name: "/health p99 under 20 long-history readers", unit: "ms", target: "p99 ≤ 3× alone" }], 10_000 + 8 * RUNS * 1000, 60_000 + 20_000 * RUNS, async () => {
+        log("history under load");
+        return [await historyUnderLoad({ server: s, token: tok, readers: 20, runs: RUNS, windowMs: 3000, replyChars: 70_000, replyTokens: 500 })];
+      });
     } finally {
       if (server) await server.stop();
     }

@@ -3,14 +3,13 @@
  * No environment, no listening, no signals here (that is main.ts), so a test
  * builds the same app in-process on a temp data dir.
  */
-import { bodyLimit } from "hono/body-limit";
 import type { JWK } from "jose";
 import type { Logger } from "pino";
 import type { TokenVerifier } from "./auth/tokens.js";
-import { AppError } from "./errors.js";
 import { consoleRoutes } from "./console/console.routes.js";
 import { errorBody, errorResponse, toAppError } from "./http/errors.js";
 import { authenticate } from "./http/middleware/auth.js";
+import { requestBody } from "./http/middleware/body.js";
 import { idempotency } from "./http/middleware/idempotency.js";
 import { rateLimit } from "./http/middleware/rate-limit.js";
 import { operatorRoutes } from "./operator/operator.routes.js";
@@ -28,12 +27,16 @@ import type { FactoryService } from "./factory/factory.service.js";
 import { userRoutes } from "./user/user.routes.js";
 import type { RoomService } from "./room/room.service.js";
 import type { LlmRuntime } from "./runtime/llm/llm.types.js";
+import type { SseFollowers } from "./sse/sse.followers.js";
+import type { StorageHealth } from "./storage/storage-health.js";
 import type { TenantDatabases } from "./storage/tenant-db.js";
 
 export interface AppDeps {
   log: Logger;
   version: string;
   bodyLimitBytes: number;
+  /** A request body that has not arrived this long after its headers is 408. */
+  bodyTimeoutMs: number;
   verifier: TokenVerifier;
   publicJwk: JWK;
   tenants: TenantDatabases;
@@ -45,7 +48,9 @@ export interface AppDeps {
   isShuttingDown: () => boolean;
   admission: Admission;
   rateLimit: { rps: number; burst: number };
-  sse: { heartbeatMs: number };
+  sse: { heartbeatMs: number; followers?: SseFollowers };
+  /** Storage faults seen by requests (disk full, damaged tenant files), and what /health reports of them. */
+  storage?: Pick<StorageHealth, "observe" | "status">;
   /** The built browser console (dist/console), served at /console. */
   consoleDir: string;
 }
@@ -56,34 +61,26 @@ export function buildApp(d: AppDeps) {
   // Middleware is registered only for the methods it acts on (and the rate limit only when it is on): every
   // registered layer costs each request it matches a dispatch and a promise, even when it just calls next().
   app.use("*", requestContext(d.log));
-  app.on(
-    ["POST", "PATCH", "PUT"],
-    "*",
-    bodyLimit({
-      maxSize: d.bodyLimitBytes,
-      onError: () => {
-        // The rest of the body is still on its way: close the connection after this answer (a pooled
-        // client then opens a new one) instead of leaving it to be cut under the client's next request.
-        throw new AppError("PAYLOAD_TOO_LARGE", `request body is larger than ${d.bodyLimitBytes} bytes`, { headers: { Connection: "close" } });
-      },
-    }),
-  );
   // The bearer-token API: /llm/* (rooms, providers, operator), /v1/* and /api/* (what the Abbotik clients call).
   // One instance of each middleware, so the rate limit and in-flight idempotency keys are shared across them.
+  const bearerPrefixes = ["/llm/*", "/v1/*", "/api/*"];
   const auth = authenticate(d.verifier, d.tenants);
   const limit = d.rateLimit.rps > 0 ? rateLimit({ rps: d.rateLimit.rps, burst: d.rateLimit.burst, now: d.now }) : null;
   const idem = idempotency(d.now);
-  for (const prefix of ["/llm/*", "/v1/*", "/api/*"]) {
-    app.use(prefix, auth);
+  for (const prefix of bearerPrefixes) app.use(prefix, auth);
+  // After authentication (an anonymous caller cannot make the server wait for or buffer a body) and before
+  // anything reads the body (idempotency hashes it): size, time and UTF-8 limits for every route.
+  app.on(["POST", "PATCH", "PUT"], "*", requestBody({ maxBytes: d.bodyLimitBytes, timeoutMs: d.bodyTimeoutMs }));
+  for (const prefix of bearerPrefixes) {
     if (limit) app.use(prefix, limit);
     app.on(["POST", "PATCH"], prefix, idem);
   }
 
-  app.route("/", metaRoutes({ version: d.version, publicJwk: d.publicJwk, startedAt: d.startedAt, now: d.now, isShuttingDown: d.isShuttingDown }));
+  app.route("/", metaRoutes({ version: d.version, publicJwk: d.publicJwk, startedAt: d.startedAt, now: d.now, isShuttingDown: d.isShuttingDown, ...(d.storage ? { storage: d.storage } : {}) }));
   app.route("/", providerRoutes(d.runtime));
   app.route("/", roomRoutes(d.rooms, d.sse));
   app.route("/", factoryRoutes(d.factory, d.sse));
-  app.route("/", operatorRoutes(d.admission));
+  app.route("/", operatorRoutes(d.admission, d.storage));
   app.route("/", responsesRoutes(new ResponsesService(d.rooms)));
   app.route("/", userRoutes());
   app.route("/", consoleRoutes({ dir: d.consoleDir }));
@@ -100,6 +97,8 @@ export function buildApp(d: AppDeps) {
 
   app.notFound((c) => c.json(errorBody("NOT_FOUND", `no route ${c.req.method} ${new URL(c.req.url).pathname}; see GET / for links and GET /openapi.json for every route`), 404));
   app.onError((err, c) => {
+    // A full disk or a damaged tenant file is recorded (and logged) there, then answered 503 like any AppError.
+    d.storage?.observe(err, c.get("principal")?.tenant);
     const { appError, unexpected } = toAppError(err);
     if (unexpected) {
       const log = c.get("log") ?? d.log;

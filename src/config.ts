@@ -20,6 +20,9 @@ export const envSchema = z.object({
   DATA_DIR: z.string().min(1).default("./data").describe("SQLite files (one per tenant), the signing key, the lock; `npm run token` must use the same one"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info").describe("pino level"),
   BODY_LIMIT_BYTES: intFromEnv(1024, 64 * 1024 * 1024).default(1024 * 1024).describe("larger request bodies are 413 `PAYLOAD_TOO_LARGE`"),
+  BODY_TIMEOUT_MS: intFromEnv(100, 300_000)
+    .default(30_000)
+    .describe("a request body not received whole this many ms after the request started is 408 `REQUEST_TIMEOUT` and the connection is closed (Node's own limit is 300 s)"),
 
   TOKEN_ISSUER: z.string().min(1).default("roomservice").describe("`iss` of the tokens this service signs (`npm run token`)"),
   TOKEN_AUDIENCE: z.string().min(1).default("roomservice").describe("`aud` of the tokens this service signs"),
@@ -105,6 +108,7 @@ export interface Config {
   readonly dataDir: string;
   readonly logLevel: string;
   readonly bodyLimitBytes: number;
+  readonly bodyTimeoutMs: number;
   readonly auth: {
     readonly issuer: string;
     readonly audience: string;
@@ -179,6 +183,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     dataDir: path.resolve(e.DATA_DIR),
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    bodyTimeoutMs: e.BODY_TIMEOUT_MS,
     auth: {
       issuer: e.TOKEN_ISSUER,
       audience: e.TOKEN_AUDIENCE,

@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   "ISSUE_BUSY",
   "ISSUE_LIMIT_REACHED",
   "IDEMPOTENCY_IN_PROGRESS",
+  "REQUEST_TIMEOUT",
   "PAYLOAD_TOO_LARGE",
   "SOURCE_TOO_LARGE",
   "ARTIFACT_TOO_LARGE",
@@ -40,6 +41,8 @@ export const ERROR_CODES = [
   "GLOBAL_STOP_ACTIVE",
   "SHUTTING_DOWN",
   "STORAGE_BUSY",
+  "STORAGE_FULL",
+  "TENANT_DATA_DAMAGED",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

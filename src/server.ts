@@ -30,11 +30,16 @@ import { createLlmRuntime } from "./runtime/llm/llm.runtime.js";
 import { loadProviderConfigFile } from "./runtime/llm/provider-config.js";
 import type { LlmRuntime } from "./runtime/llm/llm.types.js";
 import type { EndRetry, RoomWorkers } from "./runtime/room-workers.js";
+import { SseFollowers } from "./sse/sse.followers.js";
 import { formatSseFrame } from "./sse/sse.stream.js";
 import { loadMigrations } from "./storage/migrations.js";
 import { packageRoot } from "./storage/paths.js";
 import { lockDataDir, openServiceDb } from "./storage/service-db.js";
+import { StorageHealth, tenantFilesWithData } from "./storage/storage-health.js";
 import { TenantDatabases } from "./storage/tenant-db.js";
+
+/** On shutdown, how long followers get to take the events already stored before their connections are cut. */
+const FOLLOWER_CLOSE_MS = 2000;
 
 export type ServiceLimits = Config["limits"] & { historyMessages: number };
 
@@ -86,7 +91,16 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
   try {
     const signingKey = await loadOrCreateSigningKey(config.dataDir);
     const serviceDb = openServiceDb(config.dataDir, config.storage.busyTimeoutMs);
+    const tenantDir = path.join(config.dataDir, "tenants");
+    const storage = new StorageHealth({
+      db: serviceDb.sqlite,
+      log,
+      now,
+      onDisk: tenantFilesWithData(tenantDir),
+      fileOf: (tenant) => path.join(tenantDir, `${tenant}.db`),
+    });
     const tenants = new TenantDatabases({
+      guard: storage,
       dataDir: config.dataDir,
       migrations: loadMigrations(path.join(packageRoot(), "migrations")),
       busyTimeoutMs: config.storage.busyTimeoutMs,
@@ -139,10 +153,12 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     lifecycle.start(config.lifecycle.sweepMs);
 
     const startedAt = now();
+    const followers = new SseFollowers();
     const app = buildApp({
       log,
       version: packageVersion(),
       bodyLimitBytes: config.bodyLimitBytes,
+      bodyTimeoutMs: config.bodyTimeoutMs,
       verifier: createVerifier({ key: signingKey, ...config.auth, now }),
       publicJwk: signingKey.publicJwk,
       tenants,
@@ -154,7 +170,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       isShuttingDown: () => admission!.shuttingDown,
       admission,
       rateLimit: { rps: limits.rateLimitRps, burst: limits.rateLimitBurst },
-      sse: { heartbeatMs: config.events.heartbeatMs },
+      sse: { heartbeatMs: config.events.heartbeatMs, followers },
+      storage,
       consoleDir: opts.consoleDir ?? path.join(packageRoot(), "dist", "console"),
     });
 
@@ -181,6 +198,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         recovery.stop();
         admission!.beginShutdown();
         await lifecycle.drain(graceMs);
+        // The drained turns' last events are published; let every follower send what is durable, then end.
+        await followers.closeAll(FOLLOWER_CLOSE_MS);
         tenants.closeAll();
         serviceDb.close();
         unlock();

@@ -112,8 +112,11 @@ data: <the event record as one line of JSON>
 
 - It first **replays** the durable events after \`Last-Event-ID\` (or \`?after=<seq>\`; the header wins), then with \`?follow=true\` **tails** live events with no gap and no duplicate at the seam. Without \`follow\` it ends after the replay.
 - While following, a \`: ping\` comment arrives at least every 15 s (\`SSE_HEARTBEAT_MS\`). The stream stays open across turns and sleeps and is closed after \`room:released\`.
-- To resume, reconnect with the last \`id\` you saw as \`Last-Event-ID\`: you get exactly the events after it. A browser \`EventSource\` does this by itself. A follower that falls too far behind is closed and resumes the same way.
+- To resume, reconnect with the last \`id\` you saw as \`Last-Event-ID\`: you get exactly the events after it. The event record's own \`id\` (\`<room_id>:<seq>\`) is accepted too. A browser \`EventSource\` does this by itself. A follower that falls too far behind is closed and resumes the same way.
 - Replay and live delivery carry the same events with the same ids. \`GET /llm/room/{id}/history\` returns the same event records as JSON.
+- **Long outputs: add \`?partial_text=false\`** (on \`/events\` and \`/history\`). Each \`pi:message_update\` otherwise repeats the whole text so far in \`payload.partial.text\`, so a 70,000-character reply's events hold about 18 million characters; with it they carry only their \`delta\` (append the deltas since \`pi:message_start\`; \`pi:message_end\` still has the whole text).
+- \`/history\` pages are bounded in rows and in bytes (each list about 512 KB at most). Messages and events are numbered separately and page separately: pass \`meta.events.next_before_seq\` back as \`events_before_seq\` (and \`meta.messages.next_before_seq\` as \`messages_before_seq\`) while that list's \`has_more\` is true. \`meta.has_more\` is true when either has more; \`meta.last_seq\` is the newest event's seq, to follow on from with \`Last-Event-ID\`.
+- When the server stops (SIGTERM) a follower first receives every event already stored, then its stream ends; reconnect with \`Last-Event-ID\`.
 - An error inside an open stream becomes one \`event: error\` frame, then the stream closes.`;
 }
 
@@ -127,6 +130,7 @@ export interface LimitDoc {
 
 export const CONFIGURABLE_LIMITS: LimitDoc[] = [
   { env: "BODY_LIMIT_BYTES", meaning: "Largest request body in bytes; larger is 413 `PAYLOAD_TOO_LARGE`.", defaultValue: 1_048_576, fromConfig: (c) => c.bodyLimitBytes },
+  { env: "BODY_TIMEOUT_MS", meaning: "A request body must arrive whole within this many ms; later is 408 `REQUEST_TIMEOUT` and the connection is closed.", defaultValue: 30_000, fromConfig: (c) => c.bodyTimeoutMs },
   { env: "RATE_LIMIT_RPS", meaning: "Requests per second per tenant (token bucket; 0 turns it off); over it is 429 `RATE_LIMITED`.", defaultValue: 50, fromConfig: (c) => c.limits.rateLimitRps },
   { env: "RATE_LIMIT_BURST", meaning: "Burst size of that bucket.", defaultValue: 200, fromConfig: (c) => c.limits.rateLimitBurst },
   { env: "MAX_ROOMS_PER_TENANT", meaning: "Rooms a tenant may hold that are not released; renting past it is 429 `QUOTA_EXCEEDED`.", defaultValue: 10_000, fromConfig: (c) => c.limits.maxRoomsPerTenant },
@@ -166,7 +170,7 @@ Fixed by the API's schemas (a request outside them is 400 \`VALIDATION_FAILED\`)
 | \`wake_policy\` | \`idle_timeout_s\` 1 s to 30 days (default 300), \`release_after_s\` 1 s to 365 days (default 86400) |
 | queued messages | one per room behind the running turn; another is 409 \`ROOM_QUEUE_FULL\` |
 | \`GET /llm/room\` | \`limit\` 1 to 200 (default 50), paged with \`cursor\` |
-| \`GET /history\` | \`limit\` 1 to 1000 (default 500) messages and as many events |
+| \`GET /history\` | \`limit\` 1 to 1000 (default 500) messages and as many events; each list also stops at about 512 KB of JSON (at least one item) |
 | \`GET /llm/room/{id}/messages/{message_id}\` | \`wait\` 0 to 60 seconds (default 0); a wait counts as an event follower |`;
 }
 

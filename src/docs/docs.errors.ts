@@ -105,6 +105,10 @@ export const ERROR_REMEDIES: Record<ErrorCode, { when: string; remedy: string }>
     when: "A request with the same `Idempotency-Key` is still being handled.",
     remedy: "Retry the same request after `Retry-After`; you will get the first request's answer.",
   },
+  REQUEST_TIMEOUT: {
+    when: "The request body did not arrive within `BODY_TIMEOUT_MS` (default 30 s) of the request's start; the connection is closed.",
+    remedy: "Send the whole body promptly (it is at most `BODY_LIMIT_BYTES`); retry on a new connection.",
+  },
   PAYLOAD_TOO_LARGE: {
     when: "The body is larger than `BODY_LIMIT_BYTES` (default 1 MiB), or a free-form field is too large or too deep.",
     remedy: "Send less: split long content across messages.",
@@ -152,6 +156,14 @@ export const ERROR_REMEDIES: Record<ErrorCode, { when: string; remedy: string }>
   STORAGE_BUSY: {
     when: "The tenant's database was busy for too long.",
     remedy: "Retry after `Retry-After`.",
+  },
+  STORAGE_FULL: {
+    when: "The server's disk is full: nothing of this request was stored (what was acknowledged before is kept). Reads still work.",
+    remedy: "Retry after `Retry-After`; the operator has to free disk space (see the README's Operations section).",
+  },
+  TENANT_DATA_DAMAGED: {
+    when: "Your tenant's data file is missing, empty or corrupt, so the server refuses to serve it rather than start an empty one. Other tenants are not affected.",
+    remedy: "Nothing on your side: the operator restores the file from a backup (see the README's Operations section). Retry after `Retry-After`.",
   },
 };
 

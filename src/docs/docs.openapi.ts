@@ -89,6 +89,7 @@ export const REQUIRED_ACCESS: Record<string, Access | "operator"> = {
   getMessage: "read",
   getGlobalStop: "operator",
   setGlobalStop: "operator",
+  getStorageState: "operator",
 };
 
 /** Paths of the bearer-token API: rooms and the rest under /llm/, and what the Abbotik clients call (/v1/, /api/). */

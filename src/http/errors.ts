@@ -8,6 +8,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { AppError, type ErrorCode } from "../errors.js";
 import { AuthError } from "../auth/tokens.js";
+import { classifyStorageError } from "../storage/storage-health.js";
 import { REALM } from "./constants.js";
 
 export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
@@ -35,6 +36,7 @@ export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
   ISSUE_BUSY: 409,
   ISSUE_LIMIT_REACHED: 409,
   IDEMPOTENCY_IN_PROGRESS: 409,
+  REQUEST_TIMEOUT: 408,
   PAYLOAD_TOO_LARGE: 413,
   SOURCE_TOO_LARGE: 413,
   ARTIFACT_TOO_LARGE: 413,
@@ -47,6 +49,8 @@ export const STATUS_BY_CODE: Record<ErrorCode, ContentfulStatusCode> = {
   GLOBAL_STOP_ACTIVE: 503,
   SHUTTING_DOWN: 503,
   STORAGE_BUSY: 503,
+  STORAGE_FULL: 503,
+  TENANT_DATA_DAMAGED: 503,
 };
 
 export interface ErrorBody {
@@ -76,18 +80,32 @@ export function errorResponse(c: Context, err: AppError): Response {
   return c.json(errorBody(err.code, err.message, err.options.details), status);
 }
 
-function isSqliteBusy(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"));
+/** Seconds a caller is told to wait after a full disk: long enough for an operator to notice, short enough to recover by itself. */
+const STORAGE_FULL_RETRY_S = 30;
+const TENANT_DAMAGED_RETRY_S = 300;
+
+function storageFullError(): AppError {
+  return new AppError("STORAGE_FULL", "the server's storage is full; nothing of this request was stored. Retry after Retry-After", {
+    retryAfterS: STORAGE_FULL_RETRY_S,
+  });
+}
+
+function tenantDamagedError(): AppError {
+  return new AppError(
+    "TENANT_DATA_DAMAGED",
+    "this tenant's data file is missing or damaged, so the server will not serve it (other tenants are unaffected); the operator has been alerted and must restore it",
+    { retryAfterS: TENANT_DAMAGED_RETRY_S },
+  );
 }
 
 /** Maps anything thrown to an AppError; unknown errors become INTERNAL (the caller logs them). */
 export function toAppError(err: unknown): { appError: AppError; unexpected: boolean } {
   if (err instanceof AppError) return { appError: err, unexpected: false };
   if (err instanceof AuthError) return { appError: new AppError(err.code, err.message), unexpected: false };
-  if (isSqliteBusy(err)) {
-    return { appError: new AppError("STORAGE_BUSY", "storage is busy; retry shortly", { retryAfterS: 1 }), unexpected: false };
-  }
+  const fault = classifyStorageError(err);
+  if (fault === "busy") return { appError: new AppError("STORAGE_BUSY", "storage is busy; retry shortly", { retryAfterS: 1 }), unexpected: false };
+  if (fault === "full") return { appError: storageFullError(), unexpected: false };
+  if (fault === "damaged") return { appError: tenantDamagedError(), unexpected: false };
   if (err instanceof HTTPException) {
     if (err.status === 413) return { appError: new AppError("PAYLOAD_TOO_LARGE", "request body is too large", { headers: { Connection: "close" } }), unexpected: false };
     if (err.status === 415) {

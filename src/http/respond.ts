@@ -33,3 +33,10 @@ export function jsonResponse<T, S extends ContentfulStatusCode>(
   stamped.add(res);
   return res as Response & TypedResponse<JSONParsed<T>, S, "json">;
 }
+
+/** A JSON answer already encoded (a history page, built from each item's bytes), with X-Request-Id. */
+export function jsonBytesResponse(c: Context<AppEnv>, body: Uint8Array, status: ContentfulStatusCode): Response {
+  const res = new Response(body, { status, headers: { "content-type": "application/json", "x-request-id": c.get("requestId") } });
+  stamped.add(res);
+  return res;
+}

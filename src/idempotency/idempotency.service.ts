@@ -6,7 +6,25 @@ import type { LifecycleFeature } from "../runtime/lifecycle.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 import { deleteKey, findKey, purgeExpired, saveResponse } from "./idempotency.store.js";
 
-export type KeyDecision = { kind: "fresh" } | { kind: "replay"; status: number; body: string } | { kind: "reused" };
+export type KeyDecision = { kind: "fresh" } | { kind: "replay"; status: number; body: string; headers: Record<string, string> } | { kind: "reused" };
+
+/**
+ * The stored answer is its body, or, when it had headers to replay, a first
+ * line `@headers <JSON>` before the body: a JSON body never starts with `@`,
+ * and rows written before headers were kept read back as a body alone.
+ */
+const HEADERS_PREFIX = "@headers ";
+
+function encodeAnswer(body: string, headers: Record<string, string>): string {
+  return Object.keys(headers).length === 0 ? body : `${HEADERS_PREFIX}${JSON.stringify(headers)}\n${body}`;
+}
+
+/** A stored answer read back: its body and the headers a replay repeats. */
+export function decodeAnswer(stored: string): { body: string; headers: Record<string, string> } {
+  if (!stored.startsWith(HEADERS_PREFIX)) return { body: stored, headers: {} };
+  const nl = stored.indexOf("\n");
+  return { body: stored.slice(nl + 1), headers: JSON.parse(stored.slice(HEADERS_PREFIX.length, nl)) as Record<string, string> };
+}
 
 /** Looks the key up; an expired key counts as fresh (and is removed). */
 export function decide(t: TenantDb, scope: string, requestHash: string, nowMs: number): KeyDecision {
@@ -17,12 +35,12 @@ export function decide(t: TenantDb, scope: string, requestHash: string, nowMs: n
     return { kind: "fresh" };
   }
   if (row.requestHash !== requestHash) return { kind: "reused" };
-  return { kind: "replay", status: row.status, body: row.body };
+  return { kind: "replay", status: row.status, ...decodeAnswer(row.body) };
 }
 
 /** Replaces the provisional answer with the response the caller actually got. */
-export function recordResponse(t: TenantDb, scope: string, status: number, body: string): void {
-  saveResponse(t, scope, status, body);
+export function recordResponse(t: TenantDb, scope: string, status: number, body: string, headers: Record<string, string> = {}): void {
+  saveResponse(t, scope, status, encodeAnswer(body, headers));
 }
 
 /** Drops keys past their retention (bounded per call). */

@@ -11,11 +11,25 @@ export interface MetaDeps {
   startedAt: number;
   now: () => number;
   isShuttingDown: () => boolean;
+  /** Storage faults (storage-health.ts); without it /health reports none. */
+  storage?: { status(): { full: boolean; degradedTenants: readonly unknown[] } };
 }
 
+const HealthStorage = z
+  .object({
+    full: z.boolean().openapi({ description: "A write found the disk full within the last minute (writes answer 503 STORAGE_FULL; reads work)." }),
+    degraded_tenants: z.number().int().openapi({ description: "Tenants refused because their data file is missing or damaged (503 TENANT_DATA_DAMAGED); the operator's log names them." }),
+  })
+  .openapi("HealthStorage");
+
 const Health = z
-  .object({ status: z.enum(["ok", "shutting_down"]), timestamp: z.string(), uptime: z.number().openapi({ description: "Seconds since start." }) })
-  .openapi("Health", { example: { status: "ok", timestamp: "2026-01-05T10:00:00.000Z", uptime: 12.34 } });
+  .object({
+    status: z.enum(["ok", "degraded", "shutting_down"]).openapi({ description: "`degraded`: serving, but the disk is full or some tenants are refused (see `storage`)." }),
+    timestamp: z.string(),
+    uptime: z.number().openapi({ description: "Seconds since start." }),
+    storage: HealthStorage,
+  })
+  .openapi("Health", { example: { status: "ok", timestamp: "2026-01-05T10:00:00.000Z", uptime: 12.34, storage: { full: false, degraded_tenants: 0 } } });
 
 export function metaRoutes(d: MetaDeps) {
   const app = createRouter();
@@ -26,15 +40,19 @@ export function metaRoutes(d: MetaDeps) {
       operationId: "health",
       tags: ["meta"],
       summary: "Liveness",
-      description: "No auth. 200 while serving; 503 with status `shutting_down` while draining.",
+      description:
+        "No auth. 200 while serving: status `ok`, or `degraded` when the disk is full or some tenants' data files are damaged (counted in `storage`, never named here); 503 with status `shutting_down` while draining.",
       responses: {
-        200: { description: "Serving.", content: { "application/json": { schema: envelopeSchema(Health), example: ok({ status: "ok", timestamp: "2026-01-05T10:00:00.000Z", uptime: 12.34 }) } } },
-        503: { description: "Draining.", content: { "application/json": { schema: envelopeSchema(Health), example: ok({ status: "shutting_down", timestamp: "2026-01-05T10:05:00.000Z", uptime: 312.5 }) } } },
+        200: { description: "Serving.", content: { "application/json": { schema: envelopeSchema(Health), example: ok({ status: "ok", timestamp: "2026-01-05T10:00:00.000Z", uptime: 12.34, storage: { full: false, degraded_tenants: 0 } }) } } },
+        503: { description: "Draining.", content: { "application/json": { schema: envelopeSchema(Health), example: ok({ status: "shutting_down", timestamp: "2026-01-05T10:05:00.000Z", uptime: 312.5, storage: { full: false, degraded_tenants: 0 } }) } } },
       },
     }),
     (c) => {
       const down = d.isShuttingDown();
-      const body = ok({ status: down ? ("shutting_down" as const) : ("ok" as const), timestamp: new Date(d.now()).toISOString(), uptime: Math.round((d.now() - d.startedAt) / 10) / 100 });
+      const s = d.storage?.status();
+      const storage = { full: s?.full ?? false, degraded_tenants: s?.degradedTenants.length ?? 0 };
+      const status = down ? ("shutting_down" as const) : storage.full || storage.degraded_tenants > 0 ? ("degraded" as const) : ("ok" as const);
+      const body = ok({ status, timestamp: new Date(d.now()).toISOString(), uptime: Math.round((d.now() - d.startedAt) / 10) / 100, storage });
       return down ? c.json(body, 503) : c.json(body, 200);
     },
   );

@@ -18,8 +18,40 @@ const StopBody = z
   .strictObject({ active: z.boolean(), reason: z.string().max(500).optional() })
   .openapi("GlobalStopBody", { example: { active: true, reason: "provider incident" } });
 
-export function operatorRoutes(admission: Admission) {
+const StorageState = z
+  .object({
+    full: z.boolean().openapi({ description: "A write found the disk full within the last minute." }),
+    degraded_tenants: z
+      .array(z.object({ tenant: z.string(), reason: z.string(), since: z.string() }))
+      .openapi({ description: "Tenants refused with 503 TENANT_DATA_DAMAGED: their file is missing, empty or corrupt. Restore it from a backup; the next request tries it again once the file has changed." }),
+  })
+  .openapi("StorageState", {
+    example: { full: false, degraded_tenants: [{ tenant: "acme", reason: "the file is empty (truncated)", since: "2026-11-24T10:00:00.000Z" }] },
+  });
+
+export function operatorRoutes(admission: Admission, storage?: { status(): { full: boolean; degradedTenants: { tenant: string; reason: string; since: string }[] } }) {
   const app = createRouter();
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/llm/operator/storage",
+      operationId: "getStorageState",
+      tags: ["operator"],
+      summary: "Read storage faults",
+      description:
+        "Needs the operator's token. Whether the disk was found full, and which tenants are refused because their data file is missing or damaged, with the reason: what `/health` only counts.",
+      security: bearerSecurity,
+      middleware: [requireOperator()] as const,
+      responses: {
+        200: { description: "Storage faults.", content: { "application/json": { schema: envelopeSchema(StorageState), example: ok({ full: false, degraded_tenants: [] }) } } },
+        ...errorResponses([403]),
+      },
+    }),
+    (c) => {
+      const s = storage?.status() ?? { full: false, degradedTenants: [] };
+      return c.json(ok({ full: s.full, degraded_tenants: s.degradedTenants }), 200);
+    },
+  );
   app.openapi(
     createRoute({
       method: "get",

@@ -6,13 +6,15 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { envelopeSchema, listEnvelopeSchema, ok, okList } from "../http/envelope.js";
-import { jsonResponse } from "../http/respond.js";
+import { jsonBytesResponse, jsonResponse } from "../http/respond.js";
 import type { AppEnv } from "../http/context.js";
 import { requireAccess } from "../http/middleware/auth.js";
 import { bearerSecurity, errorResponses } from "../http/openapi-helpers.js";
 import { createRouter } from "../http/router.js";
 import { AppError } from "../errors.js";
 import { parseLastEventId, sseReply } from "../sse/sse.stream.js";
+import type { SseFollowers } from "../sse/sse.followers.js";
+import { withoutPartialText } from "./room.event-view.js";
 import { setSuccessStatus } from "../idempotency/idempotency.context.js";
 import { parseIfMatch, type RoomCtx, type RoomService } from "./room.service.js";
 import { userActor } from "../auth/actor.js";
@@ -21,6 +23,7 @@ import { RoomEventFrame, SSE_WIRE_EXAMPLE } from "../docs/docs.events.js";
 import { ROOM_EVENT_TYPES } from "../events/event.types.js";
 import {
   History,
+  HistoryMeta,
   HistoryQuery,
   IdempotencyHeaders,
   IfMatchHeaders,
@@ -47,6 +50,18 @@ const json = <T extends z.ZodType>(schema: T, description: string, example?: unk
 });
 const optionalBody = <T extends z.ZodType>(schema: T) => ({ required: false, content: { "application/json": { schema } } });
 
+const COMMA = Buffer.from(",");
+
+/** `items` with a "," between each two. */
+function commaSeparated(items: readonly Buffer[]): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0) out.push(COMMA);
+    out.push(items[i]!);
+  }
+  return out;
+}
+
 function ctxOf(c: Context<AppEnv>): RoomCtx {
   return { tdb: c.get("tenantDb"), actor: userActor(c.get("principal")) };
 }
@@ -55,7 +70,7 @@ function withVersion(c: Context<AppEnv>, room: { version: number }) {
   c.header("ETag", `"${room.version}"`);
 }
 
-export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
+export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number; followers?: SseFollowers }) {
   const app = createRouter();
 
   app.openapi(
@@ -287,22 +302,40 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
       operationId: "roomHistory",
       tags,
       summary: "Read a room's messages and events",
-      description:
-        "The newest `limit` messages and `limit` events (default 500 each), both ascending by `seq`; `meta.has_more` is true when older ones exist (page back with `before_seq`). Event payloads are exactly what the SSE stream carries.",
+      description: [
+        "The newest `limit` messages and `limit` events (default 500 each), both ascending by `seq`. Each list also stops at about 512 KB of JSON (always at least one item), so a page stays small however long the replies are.",
+        "",
+        "Messages and events are numbered separately, so each list pages on its own: `meta.messages` and `meta.events` each say `has_more` and give `next_before_seq`, to pass back as `messages_before_seq` / `events_before_seq` for the next older page. `meta.has_more` is true when either list has more; `meta.last_seq` is the room's newest event seq. Event payloads are exactly what the SSE stream carries; with `partial_text=false` (recommended for long outputs) `pi:message_update` leaves out the cumulative text.",
+      ].join("\n"),
       security: bearerSecurity,
       request: { params: RoomIdParams, query: HistoryQuery },
       responses: {
-        200: json(
-          z.object({ success: z.literal(true), data: History, meta: z.object({ has_more: z.boolean(), last_seq: z.number().int() }) }),
-          "Room, messages, events.",
-          { success: true, data: HISTORY_EXAMPLE, meta: { has_more: false, last_seq: 4 } },
-        ),
+        200: json(z.object({ success: z.literal(true), data: History, meta: HistoryMeta }), "Room, messages, events.", {
+          success: true,
+          data: HISTORY_EXAMPLE,
+          meta: { has_more: false, last_seq: 4, messages: { has_more: false, next_before_seq: null }, events: { has_more: false, next_before_seq: null } },
+        }),
         ...errorResponses([400, 404, 503], { 503: ["STORAGE_BUSY"] }),
       },
     }),
-    (c) => {
-      const h = rooms.history(ctxOf(c), c.req.valid("param").id, c.req.valid("query"));
-      return c.json({ success: true as const, data: { room: h.room, messages: h.messages, events: h.events }, meta: { has_more: h.hasMore, last_seq: h.lastSeq } }, 200);
+    async (c) => {
+      const h = await rooms.history(ctxOf(c), c.req.valid("param").id, c.req.valid("query"));
+      const meta = {
+        has_more: h.messages.hasMore || h.events.hasMore,
+        last_seq: h.lastSeq,
+        messages: { has_more: h.messages.hasMore, next_before_seq: h.messages.nextBeforeSeq },
+        events: { has_more: h.events.hasMore, next_before_seq: h.events.nextBeforeSeq },
+      };
+      // The lists arrive as each item's JSON bytes (serialised a slice at a time by the service) and are
+      // copied once into the body. The bytes are the 200 schema's JSON, which the typed handler cannot see.
+      const body = Buffer.concat([
+        Buffer.from(`{"success":true,"data":{"room":${JSON.stringify(h.room)},"messages":[`),
+        ...commaSeparated(h.messages.items),
+        Buffer.from(`],"events":[`),
+        ...commaSeparated(h.events.items),
+        Buffer.from(`]},"meta":${JSON.stringify(meta)}}`),
+      ]);
+      return jsonBytesResponse(c, body, 200) as never;
     },
   );
 
@@ -316,9 +349,11 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
       description: [
         "Server-sent events. First replays the durable events after `Last-Event-ID` (or `?after=`; the header wins), then, with `follow=true`, tails live events with no gap and no duplicate at the seam. Without `follow` the stream ends after the replay.",
         "",
-        "Framing: `id: <seq>`, `event: <event_type>`, `data: <event record JSON>`, blank line; a `retry:` hint first and a `: ping` comment at least every 15 s while following. A follow stream stays open across turns and sleeps and ends after `room:released`. A `Last-Event-ID` beyond the last event just waits for new ones; one that is not a number is 400.",
+        "Framing: `id: <seq>`, `event: <event_type>`, `data: <event record JSON>`, blank line; a `retry:` hint first and a `: ping` comment at least every 15 s while following. A follow stream stays open across turns and sleeps and ends after `room:released`. A `Last-Event-ID` beyond the last event just waits for new ones (and still ends after `room:released`); one that is neither a seq nor this room's `<room_id>:<seq>` is 400.",
         "",
-        "Reconnect with the last `id` you saw as `Last-Event-ID` and you receive exactly the events after it. A follower that falls too far behind is closed; it resumes the same way. Too many followers: 429 QUOTA_EXCEEDED.",
+        "Reconnect with the last `id` you saw as `Last-Event-ID` and you receive exactly the events after it. A follower that falls too far behind is closed; it resumes the same way. Too many followers: 429 QUOTA_EXCEEDED. When the server stops it first sends every event already stored, then ends the stream; reconnect the same way.",
+        "",
+        "With `partial_text=false` (recommended for long outputs) each `pi:message_update` carries its `delta` without the cumulative `partial.text`.",
         "",
         `Event types: ${ROOM_EVENT_TYPES.map((t) => `\`${t}\``).join(", ")}. Each \`data\` is a RoomEventUnion record (one schema per \`event_type\`); /docs/llm/room has the catalogue with payloads.`,
       ].join("\n"),
@@ -327,7 +362,11 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
         params: RoomIdParams,
         query: EventsQuery,
         headers: z.object({
-          "last-event-id": z.string().max(40).optional().openapi({ description: "`Last-Event-ID`: resume after this seq (wins over `?after=`).", example: "42" }),
+          "last-event-id": z
+            .string()
+            .max(80)
+            .optional()
+            .openapi({ description: "`Last-Event-ID`: resume after this event: its seq (the frame's `id`) or the record's own `id`, `<room_id>:<seq>`. Wins over `?after=`.", example: "42" }),
         }),
       },
       responses: {
@@ -341,7 +380,7 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
     (c) => {
       const id = c.req.valid("param").id;
       const q = c.req.valid("query");
-      const resume = parseLastEventId(c.req.header("last-event-id"), q.after);
+      const resume = parseLastEventId(c.req.header("last-event-id"), q.after, id);
       if (!resume.ok) {
         throw new AppError("VALIDATION_FAILED", `${resume.field}: ${resume.message}`, { details: [{ path: resume.field, message: resume.message }] });
       }
@@ -354,6 +393,8 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number }) {
           signal: c.req.raw.signal,
           heartbeatMs: sse.heartbeatMs,
           headers: { "X-Request-Id": c.get("requestId") },
+          ...(q.partial_text === false ? { project: withoutPartialText } : {}),
+          ...(sse.followers ? { followers: sse.followers } : {}),
           onClose: () => stream.close(),
           onError: (err) => log.error({ err, room_id: id }, "event stream failed"),
         }) as never;

@@ -296,16 +296,47 @@ export const InterruptBody = z
   .strictObject({ reason: z.string().max(2000).optional(), drop_queued: z.boolean().optional().openapi({ description: "Also cancel the queued message." }) })
   .openapi("InterruptBody", { example: { reason: "enough", drop_queued: false } });
 
+const seqCursor = (description: string) => z.coerce.number().int().min(1).optional().openapi({ type: "integer", description, example: 120 });
+
+const queryFlag = z
+  .enum(["true", "false", "1", "0"])
+  .optional()
+  .transform((v) => (v === undefined ? undefined : v === "true" || v === "1"));
+
+/** `partial_text=false`: the cumulative text left out of `pi:message_update` (room.event-view.ts). */
+export const PARTIAL_TEXT_DESCRIPTION =
+  "`false` leaves the cumulative `payload.partial.text` out of every `pi:message_update` (its `delta` and `partial.role` stay; `pi:message_end` still carries the whole text). Rebuild the text by appending the `delta`s since `pi:message_start`. Recommended for long outputs: each update otherwise repeats the whole text so far, so a reply's events grow with the square of its length. Default `true`.";
+
 export const HistoryQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(1000).default(500).openapi({ type: "integer", description: "Newest N messages and N events (default 500).", example: 100 }),
-  before_seq: z.coerce.number().int().min(1).optional().openapi({ type: "integer", description: "Only messages/events with seq below this.", example: 120 }),
+  limit: z.coerce.number().int().min(1).max(1000).default(500).openapi({ type: "integer", description: "Newest N messages and N events (default 500); each list also stops at about 512 KB of JSON.", example: 100 }),
+  before_seq: seqCursor("Both lists: only items with seq below this (messages and events are numbered separately; prefer the two cursors below)."),
+  messages_before_seq: seqCursor("Messages with `seq` below this: `meta.messages.next_before_seq` of the previous page. Wins over `before_seq`."),
+  events_before_seq: seqCursor("Events with `seq` below this: `meta.events.next_before_seq` of the previous page. Wins over `before_seq`."),
+  partial_text: queryFlag.openapi({ type: "string", enum: ["true", "false", "1", "0"], description: PARTIAL_TEXT_DESCRIPTION, example: "false" }),
 });
+
+const HistoryListMeta = z
+  .object({
+    has_more: z.boolean().openapi({ description: "Older items exist before the first one of this page." }),
+    next_before_seq: z.number().int().nullable().openapi({ description: "Pass as this list's `*_before_seq` to get the next (older) page; null when there is none." }),
+  })
+  .openapi("HistoryListMeta");
+
+export const HistoryMeta = z
+  .object({
+    has_more: z.boolean().openapi({ description: "`messages.has_more || events.has_more`." }),
+    last_seq: z.number().int().openapi({ description: "The room's newest event seq: follow on from here with `GET /events?follow=true` and `Last-Event-ID: <last_seq>`." }),
+    messages: HistoryListMeta,
+    events: HistoryListMeta,
+  })
+  .openapi("HistoryMeta", { example: { has_more: false, last_seq: 4, messages: { has_more: false, next_before_seq: null }, events: { has_more: false, next_before_seq: null } } });
 
 export const History = z
   .object({ room: Room, messages: z.array(Message), events: z.array(RoomEventSchema) })
   .openapi("History", { example: HISTORY_EXAMPLE });
 
 export const EventsQuery = z.object({
+  partial_text: queryFlag.openapi({ type: "string", enum: ["true", "false", "1", "0"], description: PARTIAL_TEXT_DESCRIPTION, example: "false" }),
   follow: z.enum(["true", "false", "1", "0"]).optional().openapi({ description: "Keep the stream open and tail live events (default false)." }),
-  after: z.string().max(20).optional().openapi({ description: "Replay events with seq greater than this. `Last-Event-ID` wins when both are sent.", example: "42" }),
+  after: z.string().max(80).optional().openapi({ description: "Replay events with seq greater than this (a seq, or an event's `id` `<room_id>:<seq>`). `Last-Event-ID` wins when both are sent.", example: "42" }),
 });

@@ -13,12 +13,13 @@ import type { EventLog, EventTx } from "../events/event.log.js";
 import { ROOM_STREAM, TERMINAL_EVENT, type RoomEvent } from "../events/event.types.js";
 import type { SseSource } from "../sse/sse.types.js";
 import type { TenantDb } from "../storage/tenant-db.js";
+import { HistoryPager, type HistoryListPage } from "./room.history.js";
 import { DEFAULT_ACTOR, DEFAULT_DONE_POLICY, DEFAULT_TOOL_POLICY, DEFAULT_WAKE_POLICY } from "./room.defaults.js";
 import { messageDto, roomDto, ZERO_USAGE, type MessageRecord } from "./room.dto.js";
 import { addIso, beginRelease, beginTurn, completeRelease, failOrphanTurn, pickActor, settleIdle, storeMessage, type TurnPlan } from "./room.lifecycle.js";
+import { lastRoomEventSeq as lastEventSeq, readRoomEventsAfter as readEventsAfter, readRoomEventsBefore as readEventsBefore } from "./room.stream.js";
 import type { Actor, DonePolicy, MessageResult, PatchRoomBody, RentRoomBody, Room, RoomStatus, ToolPolicy, WakePolicy } from "./room.schemas.js";
 import { MESSAGE_END_EVENTS, messageResult } from "./room.message-result.js";
-import { lastRoomEventSeq as lastEventSeq, readRoomEventsAfter as readEventsAfter, readRoomEventsBefore as readEventsBefore } from "./room.stream.js";
 import { countLiveRooms, findMessage, findRoom, findTurn, type MessageRow, listMessages, listRooms, updateMessage, updateRoom, insertRoom, type RoomRow } from "./room.store.js";
 
 
@@ -94,6 +95,22 @@ interface RoomDraft {
   metadata: Record<string, unknown>;
 }
 
+export interface HistoryQueryInput {
+  limit: number;
+  before_seq?: number | undefined;
+  messages_before_seq?: number | undefined;
+  events_before_seq?: number | undefined;
+  partial_text?: boolean | undefined;
+}
+
+export interface HistoryResult {
+  room: Room;
+  messages: HistoryListPage;
+  events: HistoryListPage;
+  /** The room's newest event seq. */
+  lastSeq: number;
+}
+
 export interface ListResult {
   rooms: Room[];
   nextCursor: string | null;
@@ -128,6 +145,7 @@ export function parseIfMatch(header: string | undefined): number | undefined {
 export class RoomService {
   readonly #d: RoomServiceDeps;
   readonly #followers = new Map<string, number>();
+  readonly #history = new HistoryPager();
 
   constructor(deps: RoomServiceDeps) {
     this.#d = deps;
@@ -600,22 +618,31 @@ export class RoomService {
     this.#d.runner.start(plan);
   }
 
-  /** GET /history: the newest messages and events, ascending by seq. */
-  history(ctx: RoomCtx, id: string, q: { limit: number; before_seq?: number | undefined }) {
+  /**
+   * GET /history: the newest messages and events before each list's cursor,
+   * ascending by seq, each list bounded in rows and in bytes (room.history.ts)
+   * and serialised a slice at a time; the tenant's file is held open until then.
+   */
+  async history(ctx: RoomCtx, id: string, q: HistoryQueryInput): Promise<HistoryResult> {
     authorize(ctx.actor, ctx.tdb.tenant, "read");
     const { tdb } = ctx;
-    const room = this.#roomOr404(tdb, id);
-    const before = q.before_seq ?? Number.MAX_SAFE_INTEGER;
-    const messages = listMessages(tdb, id, q.limit + 1, before);
-    const events: RoomEvent[] = readEventsBefore(tdb, id, before, q.limit + 1);
-    const hasMore = messages.length > q.limit || events.length > q.limit;
-    return {
-      room: roomDto(tdb.tenant, room),
-      messages: messages.slice(-q.limit).map(messageDto),
-      events: events.slice(-q.limit),
-      hasMore,
-      lastSeq: lastEventSeq(tdb, id),
-    };
+    const room = roomDto(tdb.tenant, this.#roomOr404(tdb, id));
+    const lastSeq = lastEventSeq(tdb, id);
+    const release = this.#d.holdTenant(tdb.tenant);
+    try {
+      const page = await this.#history.page(
+        { messages: (before, n) => listMessages(tdb, id, n, before).map(messageDto), events: (before, n) => readEventsBefore(tdb, id, before, n) },
+        {
+          limit: q.limit,
+          messagesBeforeSeq: q.messages_before_seq ?? q.before_seq ?? Number.MAX_SAFE_INTEGER,
+          eventsBeforeSeq: q.events_before_seq ?? q.before_seq ?? Number.MAX_SAFE_INTEGER,
+          partialText: q.partial_text ?? true,
+        },
+      );
+      return { room, messages: page.messages, events: page.events, lastSeq };
+    } finally {
+      release();
+    }
   }
 
   /**

@@ -15,6 +15,10 @@
  * keeps proxies from timing the stream out. `onClose` runs exactly once, for
  * every way the stream can end, and ending releases the subscription, the
  * heartbeat and the abort listener at once.
+ *
+ * No write is larger than about CHUNK_CHARS (one frame can be larger): a
+ * replay of long frames is formatted a chunk at a time as the sink takes it,
+ * so neither one follower's replay nor its memory grows with the whole log.
  */
 import type { SseCloseReason, SseOptions, SseSource, SseTimers, StreamEvent } from "./sse.types.js";
 
@@ -104,6 +108,23 @@ function flushDue(): void {
 
 type Pending<E> = { event: E; frame: string | undefined };
 
+/**
+ * Characters of frame text per write, beyond which the rest waits for the
+ * next one. Formatting costs about a millisecond per few hundred KB, so a
+ * replay of megabytes of frames (a long reply's cumulative `partial.text`)
+ * never holds the event loop for long, and a write this size is always past
+ * a socket's high-water mark, so the next waits for 'drain'.
+ */
+export const CHUNK_CHARS = 64 * 1024;
+
+/** Frames of projected events, shared by every follower with the same projection (which must return one object per input). */
+const projectedFrames = new WeakMap<StreamEvent, string>();
+function projectedFrame(event: StreamEvent): string {
+  let frame = projectedFrames.get(event);
+  if (frame === undefined) projectedFrames.set(event, (frame = formatSseFrame(event)));
+  return frame;
+}
+
 export class SseFeed<E extends StreamEvent> {
   readonly #source: SseSource<E>;
   readonly #sink: SseSink;
@@ -116,6 +137,9 @@ export class SseFeed<E extends StreamEvent> {
   readonly #maxChars: number;
   readonly #onClose: SseOptions["onClose"];
   readonly #onError: SseOptions["onError"];
+  readonly #project: ((event: E) => E) | undefined;
+  /** The server is stopping: end once what is durable now has been sent. */
+  #closeWhenCaughtUp = false;
 
   /** Frames (or events still to format) waiting for the sink. */
   #out: (string | E)[];
@@ -139,7 +163,7 @@ export class SseFeed<E extends StreamEvent> {
   #heartbeat: unknown;
 
   /** Validates the options; nothing is subscribed or read until `start()`. */
-  constructor(source: SseSource<E>, options: SseOptions, sink: SseSink) {
+  constructor(source: SseSource<E>, options: SseOptions<E>, sink: SseSink) {
     if (!Number.isSafeInteger(options.after) || options.after < 0) throw new RangeError(`sse: after must be a non-negative integer, got ${options.after}`);
     this.#heartbeatMs = positiveInt("heartbeatMs", options.heartbeatMs, 15_000);
     const retryMs = positiveInt("retryMs", options.retryMs, 2_000, 0);
@@ -153,6 +177,7 @@ export class SseFeed<E extends StreamEvent> {
     this.#timers = options.timers ?? defaultTimers;
     this.#onClose = options.onClose;
     this.#onError = options.onError;
+    this.#project = options.project;
     this.#lastSeq = options.after;
     this.#out = [`retry: ${retryMs}\n\n`];
   }
@@ -198,6 +223,19 @@ export class SseFeed<E extends StreamEvent> {
     this.#finish(reason);
   }
 
+  /**
+   * The server is stopping: send what is queued and what the durable log
+   * holds now (replaying to its end if the follower is behind), then end the
+   * body cleanly with reason "shutdown", so the follower has every event that
+   * was committed and resumes from there with Last-Event-ID.
+   */
+  close(): void {
+    if (this.#closed || this.#ending !== undefined) return;
+    if (this.#phase === "live") this.#startEnding("shutdown");
+    else this.#closeWhenCaughtUp = true;
+    if (this.#waiting) this.ready();
+  }
+
   #pump(): void {
     while (!this.#closed) {
       if (this.#out.length === 0 && this.#phase === "replay" && this.#ending === undefined) {
@@ -209,7 +247,7 @@ export class SseFeed<E extends StreamEvent> {
       }
       const wrote = this.#out.length > 0;
       const more = wrote && this.#sink.write(this.#take());
-      if (this.#ending !== undefined) {
+      if (this.#ending !== undefined && this.#out.length === 0) {
         this.#finish(this.#ending);
         this.#sink.end();
         return;
@@ -222,14 +260,35 @@ export class SseFeed<E extends StreamEvent> {
     }
   }
 
-  /** Everything queued, as one chunk. */
+  /** What is queued, as one chunk of at most about CHUNK_CHARS (at least one frame); the rest stays queued. */
   #take(): Uint8Array {
     const items = this.#out;
-    this.#out = [];
-    this.#outLive = 0;
-    this.#outLiveChars = 0;
     try {
-      return encode(items.length === 1 ? toText(items[0]!) : items.map(toText).join(""));
+      if (items.length === 1) {
+        this.#out = [];
+        this.#outLive = 0;
+        this.#outLiveChars = 0;
+        return encode(toText(items[0]!));
+      }
+      const parts: string[] = [];
+      let chars = 0;
+      let n = 0;
+      while (n < items.length && chars < CHUNK_CHARS) {
+        const text = toText(items[n++]!);
+        parts.push(text);
+        chars += text.length;
+      }
+      if (n === items.length) {
+        this.#out = [];
+        this.#outLive = 0;
+        this.#outLiveChars = 0;
+      } else {
+        items.splice(0, n);
+        // Live frames are queued after replayed ones, so what is left holds at most this many.
+        this.#outLive = Math.min(this.#outLive, items.length);
+        this.#outLiveChars = Math.max(0, this.#outLiveChars - chars);
+      }
+      return encode(parts.join(""));
     } catch (error) {
       this.#fail(error);
       this.#out = [];
@@ -252,6 +311,13 @@ export class SseFeed<E extends StreamEvent> {
 
   readonly #listener = (event: E, frame?: string): void => {
     if (this.#ending !== undefined) return;
+    if (this.#project) {
+      const projected = this.#project(event);
+      if (projected !== event) {
+        event = projected;
+        frame = projectedFrame(projected);
+      }
+    }
     try {
       if (this.#phase === "replay") {
         this.#pending.push({ event, frame });
@@ -284,7 +350,12 @@ export class SseFeed<E extends StreamEvent> {
 
   /** Queues a live event for the sink. With `allowGap` false a gap switches back to replay to fill it first. */
   #acceptLive(event: E, frame: string | undefined, allowGap: boolean): void {
-    if (event.seq <= this.#lastSeq) return;
+    if (event.seq <= this.#lastSeq) {
+      // Already sent, or the reader resumed past it (a Last-Event-ID beyond the log): not sent again,
+      // but a terminal event still ends the stream, or a follower ahead of the log would never end.
+      if (this.#follow && this.#source.isTerminal(event)) this.#startEnding("terminal");
+      return;
+    }
     if (event.seq > this.#lastSeq + 1 && !allowGap) {
       this.#phase = "replay";
       this.#pending.push({ event, frame });
@@ -312,7 +383,7 @@ export class SseFeed<E extends StreamEvent> {
     const batch = this.#source.replay(this.#lastSeq, this.#replayBatch);
     for (const event of batch) {
       if (event.seq <= this.#lastSeq) continue;
-      this.#out.push(event);
+      this.#out.push(this.#project ? this.#project(event) : event);
       this.#lastSeq = event.seq;
       if (this.#follow && this.#source.isTerminal(event)) {
         this.#startEnding("terminal");
@@ -336,6 +407,7 @@ export class SseFeed<E extends StreamEvent> {
       this.#acceptLive(item.event, item.frame, true);
     }
     if (this.#ending === undefined && this.#source.isClosed?.()) this.#startEnding("closed");
+    if (this.#ending === undefined && this.#closeWhenCaughtUp) this.#startEnding("shutdown");
     return this.#lastSeq > before;
   }
 

@@ -8,17 +8,44 @@
  * was the largest JS share of a publish's fan-out.
  */
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import { SSE_HEADERS, SseFeed } from "./sse.feed.js";
 import type { SseOptions, SseSource, StreamEvent } from "./sse.types.js";
+
+/**
+ * Followers per connection, stopped when the connection closes. A response
+ * only gets a 'close' of its own once it owns the socket: with HTTP/1.1
+ * pipelining, the responses queued behind a follow stream (which never ends)
+ * never do, so without this a client that pipelines follow requests and
+ * hangs up would leave their follower slots held until the room is released.
+ * One listener per socket, however many followers are queued on it.
+ */
+const bySocket = new WeakMap<Socket, Set<() => void>>();
+
+function onSocketClose(socket: Socket, stop: () => void): () => void {
+  let set = bySocket.get(socket);
+  if (!set) {
+    const stops = (set = new Set());
+    bySocket.set(socket, stops);
+    socket.once("close", () => {
+      bySocket.delete(socket);
+      for (const s of stops) s();
+    });
+  }
+  set.add(stop);
+  return () => void bySocket.get(socket)?.delete(stop);
+}
 
 /**
  * Streams `source` to `res` as `sseResponse` would to a Response body, with
  * status 200 and the SSE headers (over `options.headers`). The headers go
  * out with the first byte, so when the source fails before that this throws
  * (after `onClose("error")`) and `res` is untouched. The client leaving
- * ('close' before the end) stops the follower as an abort.
+ * (the response's 'close' before the end, or its connection closing while
+ * the response still waits its turn behind a pipelined one) stops the
+ * follower as an abort.
  */
-export function streamToNode<E extends StreamEvent>(res: ServerResponse, source: SseSource<E>, options: SseOptions): void {
+export function streamToNode<E extends StreamEvent>(res: ServerResponse, source: SseSource<E>, options: SseOptions<E>): void {
   const headers: OutgoingHttpHeaders = { ...options.headers, ...SSE_HEADERS };
   const head = (): void => {
     if (!res.headersSent) res.writeHead(200, headers);
@@ -38,6 +65,19 @@ export function streamToNode<E extends StreamEvent>(res: ServerResponse, source:
     },
   });
   feed.start();
-  res.once("close", () => feed.stop("aborted"));
+  const socket = res.req?.socket;
+  if (socket?.destroyed) {
+    feed.stop("aborted");
+    return;
+  }
+  const done = options.followers?.add({ close: () => feed.close(), stop: () => res.destroy() }) ?? (() => undefined);
+  const stop = (): void => {
+    forget();
+    feed.stop("aborted");
+    done();
+  };
+  const forget = socket ? onSocketClose(socket, stop) : () => undefined;
+  // 'close' comes after 'finish' (the last bytes handed to the socket) or when the client left.
+  res.once("close", stop);
   feed.ready();
 }

@@ -27,22 +27,34 @@ const MAX_RESUME_DIGITS = 16;
  * present: a browser EventSource reconnects to the same URL (keeping its
  * original `?after=`) and adds the header with the last id it saw, so the
  * header is always the fresher position. Absent or empty values mean "not
- * given"; neither given resumes after 0 (from the start). Anything that is not
- * a plain decimal safe integer >= 0 is `{ok: false}` (the route answers 400
+ * given"; neither given resumes after 0 (from the start). A value is the
+ * frame's `id` (a plain decimal seq) or, when `streamId` is given, the event
+ * record's own `id`, `"<streamId>:<seq>"`, which is what a client that kept
+ * the parsed record rather than the frame has at hand. Anything else (another
+ * stream's id included) is `{ok: false}` (the route answers 400
  * VALIDATION_FAILED); this function never throws.
  */
-export function parseLastEventId(headerValue: string | null | undefined, afterQuery: string | null | undefined): ResumePoint {
+export function parseLastEventId(headerValue: string | null | undefined, afterQuery: string | null | undefined, streamId?: string): ResumePoint {
   const header = headerValue?.trim();
-  if (header) return parseSeq(header, "Last-Event-ID", "header");
+  if (header) return parseSeq(header, "Last-Event-ID", "header", streamId);
   const query = afterQuery?.trim();
-  if (query) return parseSeq(query, "after", "query");
+  if (query) return parseSeq(query, "after", "query", streamId);
   return { ok: true, after: 0, from: "none" };
 }
 
-function parseSeq(value: string, field: "Last-Event-ID" | "after", from: "header" | "query"): ResumePoint {
-  const n = /^\d+$/.test(value) && value.length <= MAX_RESUME_DIGITS ? Number(value) : NaN;
+function parseSeq(value: string, field: "Last-Event-ID" | "after", from: "header" | "query", streamId: string | undefined): ResumePoint {
+  let digits = value;
+  const colon = value.lastIndexOf(":");
+  if (colon >= 0 && streamId !== undefined) {
+    if (value.slice(0, colon) !== streamId) {
+      return { ok: false, field, message: `${field} is an event id of another stream; send the seq (or the event's own id, "<stream id>:<seq>") of the last event received from this one` };
+    }
+    digits = value.slice(colon + 1);
+  }
+  const n = /^\d+$/.test(digits) && digits.length <= MAX_RESUME_DIGITS ? Number(digits) : NaN;
   if (!Number.isSafeInteger(n)) {
-    return { ok: false, field, message: `${field} must be a non-negative integer event seq (the id of the last event received), got ${JSON.stringify(value.slice(0, 40))}` };
+    const form = streamId === undefined ? "" : ` or the event's own id ("<stream id>:<seq>")`;
+    return { ok: false, field, message: `${field} must be the seq of the last event received (a non-negative integer)${form}, got ${JSON.stringify(value.slice(0, 40))}` };
   }
   return { ok: true, after: n, from };
 }
@@ -65,7 +77,7 @@ function parseSeq(value: string, field: "Last-Event-ID" | "after", from: "header
  * `next()`: hono would then copy the marker into a new Response, which the node
  * server would try to send a second time.
  */
-export function sseReply<E extends StreamEvent>(c: Context, source: SseSource<E>, options: SseOptions): Response {
+export function sseReply<E extends StreamEvent>(c: Context, source: SseSource<E>, options: SseOptions<E>): Response {
   if (c.req.method === "HEAD") {
     // hono answers HEAD through the GET handler and keeps only the status and headers; a
     // stream nobody will read would hold its follower until the connection closes.
@@ -85,9 +97,20 @@ export function sseReply<E extends StreamEvent>(c: Context, source: SseSource<E>
  * its own bounded queue until the reader asks. The stream ends on a terminal
  * event, the client leaving (`signal` abort or body cancel), or overflow.
  */
-export function sseResponse<E extends StreamEvent>(source: SseSource<E>, options: SseOptions): Response {
+export function sseResponse<E extends StreamEvent>(source: SseSource<E>, options: SseOptions<E>): Response {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
-  const feed = new SseFeed(source, options, {
+  let done: () => void = () => undefined;
+  const onClose = options.onClose;
+  const tracked: SseOptions<E> = options.followers
+    ? {
+        ...options,
+        onClose: (reason) => {
+          done();
+          onClose?.(reason);
+        },
+      }
+    : options;
+  const feed = new SseFeed(source, tracked, {
     write: (chunk) => {
       controller.enqueue(chunk);
       return false; // highWaterMark 0: the next pull asks for more
@@ -115,6 +138,7 @@ export function sseResponse<E extends StreamEvent>(source: SseSource<E>, options
     },
     { highWaterMark: 0 },
   );
+  if (options.followers) done = options.followers.add({ close: () => feed.close(), stop: () => feed.stop("cancelled") });
   feed.start();
   return new Response(body, { status: 200, headers: { ...options.headers, ...SSE_HEADERS } });
 }

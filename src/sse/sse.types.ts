@@ -5,6 +5,8 @@
  * rule for when the stream is over.
  */
 
+import type { SseFollowers } from "./sse.followers.js";
+
 /** Anything with a per-stream, strictly increasing `seq` and a type name. */
 export interface StreamEvent {
   seq: number;
@@ -41,7 +43,9 @@ export type SseCloseReason =
   /** the follower fell too far behind and was cut off; it resumes with Last-Event-ID */
   | "overflow"
   /** the source threw; one `event: error` frame was sent */
-  | "error";
+  | "error"
+  /** the server is stopping: everything durable was sent first (`SseFeed.close`) */
+  | "shutdown";
 
 /** The timer functions the helper uses, injectable so tests can count live timers. */
 export interface SseTimers {
@@ -49,7 +53,7 @@ export interface SseTimers {
   clearInterval(handle: unknown): void;
 }
 
-export interface SseOptions {
+export interface SseOptions<E extends StreamEvent = StreamEvent> {
   /** Keep the stream open after the replay and tail live events. */
   follow: boolean;
   /** Resume point: replay events with seq > after. A non-negative safe integer. */
@@ -72,6 +76,15 @@ export interface SseOptions {
   onError?: (error: unknown) => void;
   /** Defaults to the global setInterval/clearInterval. */
   timers?: SseTimers;
+  /**
+   * Applied to every event before it is sent (replayed and live), e.g. to
+   * leave out a field the reader asked not to get. It must return the event
+   * itself when it changes nothing, and the same object for the same input,
+   * so the frame of a live event is still formatted once for all its readers.
+   */
+  project?: (event: E) => E;
+  /** Followers the server can end gracefully on shutdown (`SseFollowers.closeAll`). */
+  followers?: SseFollowers;
   /** Extra response headers (e.g. X-Request-Id); the SSE headers always win. */
   headers?: Record<string, string>;
 }

@@ -13,6 +13,8 @@ export class DataDirLockedError extends Error {
 }
 
 export interface ServiceDb {
+  /** The connection, for modules that keep a table of their own here (storage-health.ts: known tenants). */
+  readonly sqlite: Database.Database;
   getSetting(key: string): string | null;
   setSetting(key: string, value: string): void;
   close(): void;
@@ -52,6 +54,7 @@ export function openServiceDb(dataDir: string, busyTimeoutMs: number): ServiceDb
     "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
   );
   return {
+    sqlite,
     getSetting: (key) => get.get(key)?.value ?? null,
     setSetting: (key, value) => void set.run(key, value, new Date().toISOString()),
     close: () => sqlite.close(),

@@ -43,6 +43,22 @@ interface Entry {
   hook: "running" | "failed" | "done";
 }
 
+/**
+ * Decides whether a tenant's file may be opened and used (storage-health.ts):
+ * a file that is missing, empty or corrupt for a tenant that had data must be
+ * refused, not opened as a new empty tenant or served errors forever.
+ */
+export interface TenantFileGuard {
+  /** Throws to refuse opening the tenant's file. */
+  beforeOpen(tenant: string, file: string): void;
+  /** The error to throw instead of `err`, which opening, migrating or recovering the file threw. */
+  openFailed(tenant: string, file: string, err: unknown): unknown;
+  /** The file is open, migrated and recovered. */
+  opened(tenant: string): void;
+  /** Throws to refuse a tenant whose open file was found damaged since. */
+  check(tenant: string): void;
+}
+
 export interface TenantDatabasesOptions {
   dataDir: string;
   migrations: readonly Migration[];
@@ -51,6 +67,7 @@ export interface TenantDatabasesOptions {
   cacheKib?: number;
   idleCloseMs: number;
   now?: () => number;
+  guard?: TenantFileGuard;
 }
 
 export const DEFAULT_CACHE_KIB = 2048;
@@ -181,27 +198,36 @@ export class TenantDatabases {
     return closed;
   }
 
+  /** Where the tenant's file is (whether or not it exists). */
+  fileOf(tenant: string): string {
+    return path.join(this.#dir, `${tenant}.db`);
+  }
+
   closeAll(): void {
     this.#closed = true;
     for (const [tenant, entry] of this.#open) this.#close(tenant, entry);
   }
 
   #entry(tenant: string): Entry {
+    const guard = this.#opts.guard;
     let entry = this.#open.get(tenant);
     if (entry) {
+      guard?.check(tenant);
       if (entry.hook === "failed") this.#runOnOpen(tenant, entry);
       return entry;
     }
     if (this.#closed) throw new Error("tenant databases are closed");
     if (!TENANT_PATTERN.test(tenant)) throw new Error(`invalid tenant slug`);
     const file = path.join(this.#dir, `${tenant}.db`);
-    const sqlite = new Database(file);
+    guard?.beforeOpen(tenant, file);
+    let sqlite: Database.Database | undefined;
     try {
+      sqlite = new Database(file);
       configureConnection(sqlite, this.#opts.busyTimeoutMs, this.#opts.cacheKib);
       applyMigrations(sqlite, this.#opts.migrations);
     } catch (err) {
-      sqlite.close();
-      throw err;
+      sqlite?.close();
+      throw guard ? guard.openFailed(tenant, file, err) : err;
     }
     entry = { handle: tenantHandle(tenant, sqlite), lastUsed: this.#now(), holds: 0, hook: "running" };
     this.#open.set(tenant, entry);
@@ -223,8 +249,10 @@ export class TenantDatabases {
     } catch (err) {
       entry.hook = "failed";
       if (entry.holds === 0) this.#close(tenant, entry);
-      throw err;
+      const guard = this.#opts.guard;
+      throw guard ? guard.openFailed(tenant, this.fileOf(tenant), err) : err;
     }
+    this.#opts.guard?.opened(tenant);
   }
 
   #close(tenant: string, entry: Entry): void {

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { decodeAnswer } from "../../src/idempotency/idempotency.service.js";
 import { eventually, startTestServer, type TestServer } from "../support/harness.js";
 
 let t: TestServer;
@@ -108,7 +109,9 @@ describe("Idempotency-Key", () => {
     const rows = db.prepare("SELECT status, body FROM idempotency_keys").all() as Array<{ status: number; body: string }>;
     expect(rows).toHaveLength(1);
     expect(rows[0]!.status).toBe(201);
-    expect(JSON.parse(rows[0]!.body)).toEqual(res.body);
+    const stored = decodeAnswer(rows[0]!.body);
+    expect(JSON.parse(stored.body)).toEqual(res.body);
+    expect(stored.headers).toEqual({ location: `/llm/room/${res.body.data.id}`, etag: '"1"' });
   });
 });
 

@@ -55,7 +55,7 @@ describe("the actor of a room verb", () => {
     expect(await refusalAsync(() => rooms.release(ctx(user("edit")), room.id, undefined))).toBe("FORBIDDEN");
     // Nothing a refused call asked for happened.
     expect(rooms.get(ctx(user("read")), room.id)).toMatchObject({ status: "rented", version: 1, purpose: "by the system" });
-    expect(rooms.history(ctx(user("read")), room.id, { limit: 50 }).messages).toHaveLength(0);
+    expect((await rooms.history(ctx(user("read")), room.id, { limit: 50 })).messages.items).toHaveLength(0);
 
     // The system actor runs a turn and releases the room; its messages carry it as the author.
     const sent = rooms.postMessage(ctx(systemActor("factory")), room.id, { content: "hello" });

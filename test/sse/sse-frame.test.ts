@@ -91,6 +91,19 @@ describe("parseLastEventId", () => {
     },
   );
 
+  it("takes the event record's own id, <stream>:<seq>, for the stream it is given, and refuses another stream's", () => {
+    const room = "0b6f3c1e-4d0a-4a57-9a57-0e3b5f7c2d11";
+    expect(parseLastEventId(`${room}:42`, undefined, room)).toEqual({ ok: true, after: 42, from: "header" });
+    expect(parseLastEventId(undefined, `${room}:7`, room)).toEqual({ ok: true, after: 7, from: "query" });
+    expect(parseLastEventId("42", undefined, room)).toEqual({ ok: true, after: 42, from: "header" });
+    const other = parseLastEventId("11111111-2222-4333-8444-555555555555:42", undefined, room);
+    expect(other.ok).toBe(false);
+    if (!other.ok) expect(other.message).toMatch(/another stream/);
+    for (const bad of [`${room}:`, `${room}:x`, `${room}:-1`, `${room}:1:2`]) expect(parseLastEventId(bad, undefined, room).ok, bad).toBe(false);
+    // Without a stream id only the bare seq is a resume point.
+    expect(parseLastEventId(`${room}:42`, undefined).ok).toBe(false);
+  });
+
   it("a bad header is an error even when ?after is valid (no silent fallback)", () => {
     expect(parseLastEventId("x", "3").ok).toBe(false);
   });

@@ -3,7 +3,8 @@
  * same Response object the node server would stream).
  */
 import { describe, expect, it } from "vitest";
-import { SseFeed, type SseSink } from "../../src/sse/sse.feed.js";
+import { CHUNK_CHARS, SseFeed, type SseSink } from "../../src/sse/sse.feed.js";
+import { SseFollowers } from "../../src/sse/sse.followers.js";
 import { sseResponse } from "../../src/sse/sse.stream.js";
 import { countingTimers, createMemoryEventHub, TERMINAL, type MemoryHub } from "./memory-hub.js";
 import { eventsApp, eventually, StreamClient, type TestApp } from "./sse-harness.js";
@@ -288,6 +289,129 @@ describe("the follower and its sink", () => {
     expect(closes).toEqual(["overflow"]);
     expect(sink.ended).toBe(1);
     expect(hub.listenerCount()).toBe(0);
+  });
+});
+
+describe("long frames, projection, shutdown", () => {
+  function recordingSink(more: boolean): SseSink & { writes: string[]; ended: number } {
+    const decoder = new TextDecoder();
+    const sink = {
+      writes: [] as string[],
+      ended: 0,
+      write: (chunk: Uint8Array) => {
+        sink.writes.push(decoder.decode(chunk));
+        return more;
+      },
+      end: () => void sink.ended++,
+    };
+    return sink;
+  }
+  const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+  it("a replay of long frames is formatted and written a chunk at a time, only as the sink asks", () => {
+    const hub = createMemoryEventHub();
+    // A long reply's cumulative text: frame k carries k * 2000 characters.
+    for (let k = 1; k <= 120; k++) hub.publish("pi:message_update", { partial: { text: "x".repeat(k * 2000) } });
+    const sink = recordingSink(false);
+    const closes: string[] = [];
+    const feed = new SseFeed(hub, { follow: false, after: 0, signal: new AbortController().signal, onClose: (r) => closes.push(r) }, sink);
+    feed.start();
+    let readies = 0;
+    while (sink.ended === 0) {
+      feed.ready();
+      readies++;
+      expect(readies).toBeLessThan(10_000);
+    }
+    const frames = sink.writes.map((w) => parseSseStream(w));
+    // A write adds no frame once it holds CHUNK_CHARS: all but its last frame stay under the bound.
+    for (const [i, w] of sink.writes.entries()) {
+      const last = w.lastIndexOf("\n\n", w.length - 3);
+      expect(last < 0 ? 0 : last + 2, `write ${i}`).toBeLessThan(CHUNK_CHARS);
+    }
+    expect(frames.flat().filter((f) => f.id).map((f) => Number(f.id))).toEqual(range(1, 120));
+    expect(closes).toEqual(["end"]);
+  });
+
+  it("a projection applies to replayed and live events, and a live frame is formatted once for all its followers", async () => {
+    const hub = createMemoryEventHub();
+    hub.publish("pi:message_update", { delta: "a", partial: { text: "a" } });
+    const seen = new WeakMap<object, object>();
+    let projections = 0;
+    const project = (e: any) => {
+      if (e.event_type !== "pi:message_update") return e;
+      let p = seen.get(e);
+      if (!p) {
+        projections++;
+        seen.set(e, (p = { ...e, payload: { delta: e.payload.delta } }));
+      }
+      return p as any;
+    };
+    const sinks = [recordingSink(true), recordingSink(true)];
+    const feeds = sinks.map((sink) => new SseFeed(hub, { follow: true, after: 0, signal: new AbortController().signal, project }, sink));
+    for (const f of feeds) {
+      f.start();
+      f.ready();
+    }
+    hub.publish("pi:message_update", { delta: "b", partial: { text: "ab" } });
+    hub.publish(TERMINAL);
+    await nextTurn();
+    expect(projections).toBe(2); // once per event object, however many followers send it
+    for (const sink of sinks) {
+      const events = parseSseStream(sink.writes.join("")).filter((f) => f.data).map((f) => JSON.parse(f.data!));
+      expect(events.map((e) => e.payload)).toEqual([{ delta: "a" }, { delta: "b" }, {}]);
+      expect(sink.ended).toBe(1);
+    }
+    expect(sinks[0]!.writes.at(-1)).toBe(sinks[1]!.writes.at(-1));
+  });
+
+  it("closeAll: a live follower gets what was queued, one still replaying gets the log to its end, then both end cleanly", async () => {
+    const hub = createMemoryEventHub();
+    for (let i = 0; i < 5; i++) hub.publish("room:updated", { i });
+    const followers = new SseFollowers();
+    const closes: string[] = [];
+    const live = recordingSink(false);
+    const behind = recordingSink(false);
+    const mk = (sink: SseSink) => {
+      const feed = new SseFeed(hub, { follow: true, after: 0, signal: new AbortController().signal, replayBatch: 2, onClose: (r) => { closes.push(r); done(); } }, sink);
+      const done = followers.add({ close: () => feed.close(), stop: () => feed.stop("aborted") });
+      feed.start();
+      return feed;
+    };
+    const a = mk(live);
+    while (!live.writes.join("").includes("id: 5\n")) a.ready();
+    const b = mk(behind);
+    b.ready(); // has taken the retry hint and its first page only
+    hub.publish("agent:turn_end"); // seq 6: queued for the live one, not yet read by the other
+    hub.publish("room:idle"); // seq 7
+    const closing = followers.closeAll(10_000);
+    expect(followers.size).toBe(2);
+    for (let i = 0; i < 20 && followers.size > 0; i++) {
+      a.ready();
+      b.ready();
+      await nextTurn();
+    }
+    expect(await closing).toBe(0);
+    for (const sink of [live, behind]) {
+      expect(parseSseStream(sink.writes.join("")).filter((f) => f.id).map((f) => Number(f.id))).toEqual(range(1, 7));
+      expect(sink.ended).toBe(1);
+    }
+    expect(closes).toEqual(["shutdown", "shutdown"]);
+    expect(hub.listenerCount()).toBe(0);
+  });
+
+  it("closeAll stops a follower that does not take its bytes within the time it is given", async () => {
+    const hub = createMemoryEventHub();
+    hub.publish("room:updated");
+    const followers = new SseFollowers();
+    const closes: string[] = [];
+    const sink = recordingSink(false);
+    const feed = new SseFeed(hub, { follow: true, after: 0, signal: new AbortController().signal, onClose: (r) => { closes.push(r); done(); } }, sink);
+    const done = followers.add({ close: () => feed.close(), stop: () => feed.stop("aborted") });
+    feed.start();
+    feed.ready(); // took the retry hint, never asks again
+    expect(await followers.closeAll(20)).toBe(1);
+    expect(closes).toEqual(["aborted"]);
+    expect(followers.size).toBe(0);
   });
 });
 

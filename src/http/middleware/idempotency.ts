@@ -5,6 +5,11 @@
  * true. Same key, other request: 422. Same key while the first is still
  * running: 409. Runs before the handler, so a retry of a write that already
  * succeeded replays its 2xx instead of failing an If-Match check.
+ *
+ * A request is compared by what it means, not how it is spelled: the path
+ * without trailing slashes (`/llm/room/` reaches the same route as
+ * `/llm/room`), `If-Match: 1`, `"1"` and `W/"1"` as one version, the JSON
+ * body by value. A replay carries the first answer's `Location` and `ETag`.
  */
 import { createHash } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
@@ -33,6 +38,31 @@ function canonicalBody(text: string): string {
   }
 }
 
+/** Trailing slashes do not change the route (the router is not strict), so they do not change the scope. */
+function canonicalPath(path: string): string {
+  const trimmed = path.replace(/\/+$/, "");
+  return trimmed === "" ? "/" : trimmed;
+}
+
+/** `3`, `"3"` and `W/"3"` name the same version; anything else is compared as sent. */
+function canonicalIfMatch(header: string | undefined): string {
+  if (header === undefined) return "";
+  const m = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(header);
+  return m ? String(Number(m[1])) : header.trim();
+}
+
+/** Headers of the first answer that a replay repeats. */
+const REPLAYED_HEADERS = ["location", "etag"] as const;
+
+function replayedHeaders(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of REPLAYED_HEADERS) {
+    const v = headers.get(name);
+    if (v !== null) out[name] = v;
+  }
+  return out;
+}
+
 export function idempotency(now: () => number = Date.now): MiddlewareHandler<AppEnv> {
   // Expired keys are purged by the lifecycle sweep (idempotency.service.ts), not here.
   const inFlight = new Set<string>();
@@ -48,10 +78,10 @@ export function idempotency(now: () => number = Date.now): MiddlewareHandler<App
     }
     const principal = c.get("principal");
     const t = c.get("tenantDb");
-    const path = new URL(c.req.url).pathname;
+    const path = canonicalPath(new URL(c.req.url).pathname);
     const body = await c.req.text();
     const scope = sha256([principal.sub, method, path, key]);
-    const requestHash = sha256([method, path, c.req.header("if-match") ?? "", canonicalBody(body)]);
+    const requestHash = sha256([method, path, canonicalIfMatch(c.req.header("if-match")), canonicalBody(body)]);
     const flightKey = `${t.tenant}/${scope}`;
     const nowMs = now();
 
@@ -65,7 +95,7 @@ export function idempotency(now: () => number = Date.now): MiddlewareHandler<App
     if (decision.kind === "replay") {
       return new Response(decision.body, {
         status: decision.status,
-        headers: { "content-type": "application/json", "idempotent-replayed": "true", "x-request-id": c.get("requestId") },
+        headers: { ...decision.headers, "content-type": "application/json", "idempotent-replayed": "true", "x-request-id": c.get("requestId") },
       });
     }
 
@@ -74,7 +104,7 @@ export function idempotency(now: () => number = Date.now): MiddlewareHandler<App
     try {
       await runWithIdempotency(ctx, () => next());
       if (ctx.claimed && (c.res.headers.get("content-type") ?? "").includes("application/json")) {
-        recordResponse(t, scope, c.res.status, await c.res.clone().text());
+        recordResponse(t, scope, c.res.status, await c.res.clone().text(), replayedHeaders(c.res.headers));
       }
     } finally {
       inFlight.delete(flightKey);
