@@ -8,8 +8,10 @@
  * without moving the page; Interrupt stops a slow turn; a dropped event
  * stream says "reconnecting" and resumes with no text lost or doubled;
  * Release ends the room; a read-only token is offered no button that would
- * change anything; thousands of events stay responsive; the factory pages
- * say plainly when the server has no factory. Every request the page makes
+ * change anything; thousands of events stay responsive; a factory run made
+ * from a markdown prompt fills its board and completes live through the
+ * run's event feed, a gated run completes from the verdict form; the factory
+ * pages say plainly when the server has no factory. Every request the page makes
  * goes to this server (offline: no CDN).
  *
  * Screenshots of each main view, at laptop and phone widths, go to
@@ -482,13 +484,179 @@ describe.runIf(hasChromium)("the console in headless Chromium", () => {
     expect(await rows.first().locator('[data-status]').getAttribute("data-status")).toBe("released");
   });
 
-  it("says plainly that the factory is not available while GET /llm/factory/runs is 404", { timeout: 60_000 }, async (ctx) => {
-    const status = (await server.app.request("/llm/factory/runs", { headers: { authorization: `Bearer ${full}` } })).status;
-    if (status !== 404) ctx.skip();
+  /** The factory flows' own page, signed in with the full token (so each can run alone with -t). */
+  let factoryTab: Page | null = null;
+  async function factoryPage(): Promise<Page> {
+    if (!factoryTab) {
+      factoryTab = await newPage();
+      await signIn(factoryTab, full);
+    }
+    return factoryTab;
+  }
+
+  /** Records, in the page, every run status the run view shows and every status each board issue shows, in order. */
+  const RUN_RECORDER = `(() => {
+    window.__runStatuses = [];
+    window.__issueStatuses = {};
+    const rec = () => {
+      const v = document.querySelector('[data-testid="run-view"]')?.getAttribute("data-run-status");
+      if (v && window.__runStatuses[window.__runStatuses.length - 1] !== v) window.__runStatuses.push(v);
+      for (const el of document.querySelectorAll('[data-testid="board-issue"]')) {
+        const seen = (window.__issueStatuses[el.getAttribute("data-issue-id")] ??= []);
+        const st = el.getAttribute("data-status");
+        if (seen[seen.length - 1] !== st) seen.push(st);
+      }
+    };
+    new MutationObserver(rec).observe(document.body, { subtree: true, childList: true, attributes: true });
+    rec();
+    return true;
+  })()`;
+
+  const POEMS = ["# Poems", "", "## Draft", "", "- Write a haiku about tea", '  - mentions "tea"', "- Write a haiku about rain", '  - mentions "rain"', "", "## Review", "", "- Compare the two haiku (depends on: Write a haiku about tea, Write a haiku about rain)", ""].join("\n");
+
+  it("creates a run from a markdown prompt, starts it, and watches the board fill and the run complete live", { timeout: 120_000 }, async () => {
+    const page = await factoryPage();
     await page.goto(`${base}/console#/runs`);
-    await page.locator('[data-testid="factory-unavailable"]').waitFor({ timeout: WAIT });
-    expect(await page.locator('[data-testid="factory-unavailable"] h2').textContent()).toBe("Factory not available on this server");
-    await shot(page, "factory-unavailable-laptop");
+    await page.locator('[data-testid="new-run"]').click();
+    await page.locator("#run-title").fill("Poems");
+    await page.locator("#run-content").fill(POEMS);
+    await page.getByLabel("Start it at once").uncheck();
+    await page.getByRole("button", { name: "Create run" }).click();
+    const view = page.locator('[data-testid="run-view"]');
+    await page.locator('[data-testid="run-view"][data-run-status="pending"]').waitFor({ timeout: WAIT });
+    const runId = decodeURIComponent(new URL(page.url()).hash.replace("#/runs/", ""));
+    const created = await api<{ data: { title: string; status: string; source: { format: string; content: string } } }>("GET", `/llm/factory/runs/${runId}`);
+    expect(created.body.data).toMatchObject({ title: "Poems", status: "pending", source: { format: "markdown", content: POEMS } });
+    expect(await page.locator('[data-testid="board-issue"]').count()).toBe(0);
+    await page.locator('[data-testid="feed"][data-feed="live"]').waitFor({ timeout: WAIT });
+    expect(await evaluate<boolean>(page, RUN_RECORDER)).toBe(true);
+
+    await page.locator('[data-testid="run-start"]').click();
+    await page.locator('[data-testid="run-view"][data-run-status="completed"]').waitFor({ timeout: WAIT });
+    // The same document saw every change (the recorder would be gone after a reload): pending, then on to completed.
+    const statuses = await evaluate<string[]>(page, "window.__runStatuses");
+    expect(statuses[0]).toBe("pending");
+    expect(statuses[statuses.length - 1]).toBe("completed");
+    expect(sseRequests.some((r) => r.url.startsWith(`/llm/factory/runs/${runId}/events`))).toBe(true);
+    await page.locator('[data-testid="run-events"] li', { hasText: "run:finished" }).waitFor({ timeout: WAIT });
+    await page.locator('[data-testid="feed"][data-feed="ended"]').waitFor({ timeout: WAIT });
+
+    // The board: two stages in order, three issues, all passed, each linking to the room it ran in.
+    const issues = (await api<{ data: { id: string; title: string; status: string; assigned_room_id: string | null; stage_id: string }[] }>("GET", `/llm/factory/runs/${runId}/issues`)).body.data;
+    expect(issues).toHaveLength(3);
+    const stages = page.locator('[data-testid="board-stage"]');
+    expect(await stages.count()).toBe(2);
+    expect(await stages.locator("header b").allTextContents()).toEqual(["Draft", "Review"]);
+    expect(await stages.evaluateAll((els) => els.map((e) => e.getAttribute("data-status")))).toEqual(["passed", "passed"]);
+    const cards = page.locator('[data-testid="board-issue"]');
+    expect(await cards.count()).toBe(3);
+    for (const issue of issues) {
+      const card = page.locator(`[data-testid="board-issue"][data-issue-id="${issue.id}"]`);
+      expect(await card.getAttribute("data-status")).toBe("passed");
+      expect(issue.assigned_room_id).toBeTruthy();
+      expect(await card.locator("a").getAttribute("href")).toBe(`#/rooms/${issue.assigned_room_id}`);
+      // Every issue was on the board before it passed, and its last status shown is passed.
+      const seen = await evaluate<string[]>(page, `window.__issueStatuses[${JSON.stringify(issue.id)}]`);
+      expect(seen[seen.length - 1]).toBe("passed");
+    }
+    // The compare issue sits in the Review column, below nothing else there; it names what it waits for.
+    // Each tea/rain issue shows its criterion's verdict from the check.
+    for (const [title, criterion] of [["Write a haiku about tea", 'mentions "tea"'], ["Write a haiku about rain", 'mentions "rain"']] as const) {
+      const v = page.locator('[data-testid="board-issue"]', { hasText: title }).locator('[data-testid="issue-verdicts"] li');
+      expect(await v.count()).toBe(1);
+      expect(await v.locator("[data-status]").getAttribute("data-status")).toBe("pass");
+      expect(await v.textContent()).toContain(criterion);
+    }
+    await expect(stages.nth(1).locator('[data-testid="board-issue"]').textContent()).resolves.toContain("after Write a haiku about tea, Write a haiku about rain");
+
+    // Verification, gates, artifacts and the review bundle.
+    await expect(page.locator('[data-testid="verification"]').textContent()).resolves.toContain("passed");
+    const gates = (await page.locator('[data-testid="gates"]').textContent()) ?? "";
+    for (const g of ["all_issues_passed: pass", "verification_passed: pass", "token_budget: pass"]) expect(gates.replace(/\s+/g, " ")).toContain(g);
+    const artifacts = (await api<{ data: { artifact_type: string }[] }>("GET", `/llm/factory/runs/${runId}/artifacts`)).body.data;
+    expect(artifacts.length).toBeGreaterThan(0);
+    await expect(page.locator("#artifacts-title").textContent()).resolves.toBe(`Artifacts (${artifacts.length})`);
+    expect(await page.locator(".run details summary b").allTextContents()).toEqual(artifacts.map((a) => a.artifact_type));
+    await page.locator('[data-testid="review"]').waitFor({ timeout: WAIT });
+    const review = (await api<{ data: { plan_summary: string } }>("GET", `/llm/factory/runs/${runId}/review`)).body.data;
+    await expect(page.locator('[data-testid="review"] > p').first().textContent()).resolves.toBe(review.plan_summary);
+    // A finished run offers no button that changes it.
+    for (const b of ["run-start", "run-advance", "run-cancel"]) {
+      const n = page.locator(`[data-testid="${b}"]`);
+      if ((await n.count()) > 0) expect(await n.isDisabled()).toBe(true);
+    }
+    await shot(page, "run-completed-laptop");
+    await page.setViewportSize(PHONE);
+    await shot(page, "run-completed-phone");
+    await page.setViewportSize(LAPTOP);
+
+    // The runs list shows it; an issue's link opens the room it ran in.
+    await page.goto(`${base}/console#/runs`);
+    const row = page.locator('[data-testid="runs-table"] tr', { hasText: "Poems" });
+    await row.waitFor({ timeout: WAIT });
+    await expect(row.locator("[data-status]").getAttribute("data-status")).resolves.toBe("completed");
+    await row.locator("a").click();
+    await view.waitFor({ timeout: WAIT });
+    const first = issues[0]!;
+    await page.locator(`[data-testid="board-issue"][data-issue-id="${first.id}"] a`).click();
+    await page.locator('[data-testid="room-view"]').waitFor({ timeout: WAIT });
+    expect(decodeURIComponent(new URL(page.url()).hash)).toBe(`#/rooms/${first.assigned_room_id}`);
+  });
+
+  it("leaves a run gated on a criterion no rule decides, and completes it when the verdict button records pass", { timeout: 120_000 }, async () => {
+    const made = await api<{ data: { id: string } }>("POST", "/llm/factory/runs", { title: "Slogan", source: { kind: "prompt", format: "markdown", content: "# Taste\n\n- Write a slogan\n  - is delightful\n" } });
+    expect(made.status).toBe(201);
+    const runId = made.body.data.id;
+    const page = await factoryPage();
+    await page.goto(`${base}/console#/runs/${runId}`);
+    await page.locator('[data-testid="feed"][data-feed="live"]').waitFor({ timeout: WAIT });
+    await page.locator('[data-testid="run-start"]').click();
+    await page.locator('[data-testid="run-view"][data-run-status="gated"]').waitFor({ timeout: WAIT });
+    await page.locator('[data-testid="gates"]', { hasText: "needs_review" }).waitFor({ timeout: WAIT });
+    expect(((await page.locator('[data-testid="gates"]').textContent()) ?? "").replace(/\s+/g, " ")).toContain("verification_passed: needs_review");
+    await page.locator('[data-testid="review"]').waitFor({ timeout: WAIT });
+    const verdict = page.locator('[data-testid="issue-verdicts"] li');
+    expect(await verdict.locator("[data-status]").getAttribute("data-status")).toBe("needs_review");
+    expect(await verdict.textContent()).toContain("is delightful");
+    await shot(page, "run-gated-laptop");
+
+    // A read-only token watches the same run with no button.
+    const other = await newPage();
+    await signIn(other, read);
+    await other.goto(`${base}/console#/runs/${runId}`);
+    await other.locator('[data-testid="run-view"][data-run-status="gated"]').waitFor({ timeout: WAIT });
+    await other.locator(".readonly-note").waitFor({ timeout: WAIT });
+    expect(await other.locator('[data-testid="run-controls"]').count()).toBe(0);
+    expect(await other.locator("button", { hasText: "Record verdict" }).count()).toBe(0);
+
+    const form = page.getByRole("form", { name: "Record a gate verdict" });
+    await form.locator('input[list="gate-names"]').fill("verification_passed");
+    await form.locator("select").selectOption("pass");
+    await form.locator("textarea").fill("a person liked it");
+    await form.getByRole("button", { name: "Record verdict" }).click();
+    await page.locator('[data-testid="run-view"][data-run-status="completed"]').waitFor({ timeout: WAIT });
+    // The watcher's page follows through its own feed.
+    await other.locator('[data-testid="run-view"][data-run-status="completed"]').waitFor({ timeout: WAIT });
+    await other.close();
+    const status = (await api<{ data: { status: string; latest_gate_verdicts: Record<string, string> } }>("GET", `/llm/factory/runs/${runId}/status`)).body.data;
+    expect(status).toMatchObject({ status: "completed", latest_gate_verdicts: { verification_passed: "pass" } });
+    await shot(page, "run-approved-laptop");
+  });
+
+  it("says plainly that the factory is not available when GET /llm/factory/runs is 404", { timeout: 60_000 }, async () => {
+    const p = await newPage();
+    await signIn(p, full);
+    // A server without the factory answers the app's catch-all 404 NOT_FOUND for every factory path.
+    await p.route("**/llm/factory/**", (route) =>
+      route.fulfill({ status: 404, contentType: "application/json", body: JSON.stringify({ success: false, error: "Not Found", code: "NOT_FOUND", message: "No route GET /llm/factory/runs" }) }),
+    );
+    await p.goto(`${base}/console#/runs`);
+    await p.locator('[data-testid="factory-unavailable"]').waitFor({ timeout: WAIT });
+    expect(await p.locator('[data-testid="factory-unavailable"] h2').textContent()).toBe("Factory not available on this server");
+    await shot(p, "factory-unavailable-laptop");
+    await p.goto(`${base}/console#/runs/3f2b1c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d`);
+    await p.locator('[data-testid="factory-unavailable"]').waitFor({ timeout: WAIT });
+    await p.close();
   });
 
   it("loaded everything from this server: no request left 127.0.0.1", () => {

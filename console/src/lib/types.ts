@@ -137,6 +137,8 @@ export interface Issue {
   assigned_room_id: string | null;
   summary: string | null;
   notes: unknown[];
+  /** The latest check's verdict per acceptance criterion (absent on servers that do not send it). */
+  verdicts?: { criterion: string; verdict: string; reason: string }[];
 }
 
 export interface Artifact {

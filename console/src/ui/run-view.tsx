@@ -379,6 +379,15 @@ function IssueCard({ issue, issues }: { issue: Issue; issues: Issue[] }) {
           </ul>
         </details>
       ) : null}
+      {issue.verdicts && issue.verdicts.length > 0 ? (
+        <ul class="small verdicts" data-testid="issue-verdicts">
+          {issue.verdicts.map((v, i) => (
+            <li key={i} title={v.reason}>
+              <StatusChip status={v.verdict} /> {oneLine(v.criterion, 200)}
+            </li>
+          ))}
+        </ul>
+      ) : null}
       {issue.assigned_room_id ? (
         <a class="small" href={href.room(issue.assigned_room_id)}>
           room {shortId(issue.assigned_room_id)}
