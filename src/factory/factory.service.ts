@@ -8,9 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { actorId, authorize, type Actor as Caller } from "../auth/actor.js";
 import { AppError } from "../errors.js";
-import { DEFAULT_ACTOR } from "../room/room.defaults.js";
-import type { ModelCatalog } from "../room/room.service.js";
-import type { Actor } from "../room/room.schemas.js";
+import { resolveActors, type ModelCatalog } from "../room/room.service.js";
 import type { SseSource } from "../sse/sse.types.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 import { buildReview, buildStatusAdvice } from "./factory.report.js";
@@ -187,32 +185,6 @@ export class FactoryService {
     return run;
   }
 
-  #actors(input: CreateRunBody["agents"]): Actor[] {
-    const list = (input ?? []).map((a) => ({
-      agent_id: a.agent_id,
-      role: a.role ?? "assistant",
-      adapter: a.adapter ?? "pi",
-      provider: a.provider ?? DEFAULT_ACTOR.provider,
-      model: a.model ?? DEFAULT_ACTOR.model,
-      skills: a.skills ?? [],
-      system_prompt: a.system_prompt ?? null,
-      muted: a.muted ?? false,
-      options: a.options ?? {},
-    }));
-    if (list.length === 0) return [{ ...DEFAULT_ACTOR }];
-    const seen = new Set<string>();
-    list.forEach((a, i) => {
-      if (seen.has(a.agent_id)) {
-        throw new AppError("VALIDATION_FAILED", `agent_id "${a.agent_id}" appears twice; give each actor its own agent_id`, { details: [{ path: `agents.${i}.agent_id`, message: "duplicate agent_id" }] });
-      }
-      seen.add(a.agent_id);
-      if (!this.#d.catalog.hasModel(a.provider, a.model)) {
-        throw new AppError("UNKNOWN_MODEL", `unknown model ${a.provider}/${a.model}; GET /llm/providers/models lists the enabled ones`, { details: [{ path: `agents.${i}`, message: `unknown model ${a.provider}/${a.model}` }] });
-      }
-    });
-    return list;
-  }
-
   // ---- runs -------------------------------------------------------------------------------------
 
   /** POST /: a new run in `pending`, with `run:created` as its first event. */
@@ -225,7 +197,7 @@ export class FactoryService {
         details: [{ path: "source.content", message: "too long" }],
       });
     }
-    const actors = this.#actors(body.agents);
+    const actors = resolveActors(this.#d.catalog, body.agents);
     const workflowKind = body.workflow_kind ?? "generic";
     const settings: RunSettings = {
       actors,

@@ -142,6 +142,41 @@ export function parseIfMatch(header: string | undefined): number | undefined {
   return Number(m[1]);
 }
 
+/**
+ * A roster as stored: defaults filled in, one default actor when none is
+ * given, agent ids unique, every model known to the catalogue. Shared by
+ * renting a room and by factory runs, whose actor settings rent their rooms.
+ */
+export function resolveActors(catalog: ModelCatalog, input: RentRoomBody["agents"]): Actor[] {
+  const list = (input ?? []).map((a) => ({
+    agent_id: a.agent_id,
+    role: a.role ?? "assistant",
+    adapter: a.adapter ?? "pi",
+    provider: a.provider ?? DEFAULT_ACTOR.provider,
+    model: a.model ?? DEFAULT_ACTOR.model,
+    skills: a.skills ?? [],
+    system_prompt: a.system_prompt ?? null,
+    muted: a.muted ?? false,
+    options: a.options ?? {},
+  }));
+  if (list.length === 0) return [{ ...DEFAULT_ACTOR }];
+  const seen = new Set<string>();
+  list.forEach((a, i) => {
+    if (seen.has(a.agent_id)) {
+      throw new AppError("VALIDATION_FAILED", `agent_id "${a.agent_id}" appears twice; give each actor its own agent_id`, {
+        details: [{ path: `agents.${i}.agent_id`, message: "duplicate agent_id" }],
+      });
+    }
+    seen.add(a.agent_id);
+    if (!catalog.hasModel(a.provider, a.model)) {
+      throw new AppError("UNKNOWN_MODEL", `unknown model ${a.provider}/${a.model}; GET /llm/providers/models lists the enabled ones`, {
+        details: [{ path: `agents.${i}`, message: `unknown model ${a.provider}/${a.model}` }],
+      });
+    }
+  });
+  return list;
+}
+
 export class RoomService {
   readonly #d: RoomServiceDeps;
   readonly #followers = new Map<string, number>();
@@ -149,36 +184,6 @@ export class RoomService {
 
   constructor(deps: RoomServiceDeps) {
     this.#d = deps;
-  }
-
-  #actorsFrom(input: RentRoomBody["agents"]): Actor[] {
-    const list = (input ?? []).map((a) => ({
-      agent_id: a.agent_id,
-      role: a.role ?? "assistant",
-      adapter: a.adapter ?? "pi",
-      provider: a.provider ?? DEFAULT_ACTOR.provider,
-      model: a.model ?? DEFAULT_ACTOR.model,
-      skills: a.skills ?? [],
-      system_prompt: a.system_prompt ?? null,
-      muted: a.muted ?? false,
-      options: a.options ?? {},
-    }));
-    if (list.length === 0) return [{ ...DEFAULT_ACTOR }];
-    const seen = new Set<string>();
-    list.forEach((a, i) => {
-      if (seen.has(a.agent_id)) {
-        throw new AppError("VALIDATION_FAILED", `agent_id "${a.agent_id}" appears twice; give each actor its own agent_id`, {
-          details: [{ path: `agents.${i}.agent_id`, message: "duplicate agent_id" }],
-        });
-      }
-      seen.add(a.agent_id);
-      if (!this.#d.catalog.hasModel(a.provider, a.model)) {
-        throw new AppError("UNKNOWN_MODEL", `unknown model ${a.provider}/${a.model}; GET /llm/providers/models lists the enabled ones`, {
-          details: [{ path: `agents.${i}`, message: `unknown model ${a.provider}/${a.model}` }],
-        });
-      }
-    });
-    return list;
   }
 
   #toolPolicy(base: ToolPolicy, input: RentRoomBody["tool_policy"]): ToolPolicy {
@@ -241,7 +246,7 @@ export class RoomService {
     if (body.agents && body.actors) {
       throw new AppError("VALIDATION_FAILED", "send either agents or actors (they are aliases), not both", { details: [{ path: "actors", message: "alias of agents" }] });
     }
-    const actors = this.#actorsFrom(body.agents ?? body.actors);
+    const actors = resolveActors(this.#d.catalog, body.agents ?? body.actors);
     const toolPolicy = this.#toolPolicy(DEFAULT_TOOL_POLICY, body.tool_policy);
     const wakePolicy = { ...DEFAULT_WAKE_POLICY, ...stripUndefined(body.wake_policy ?? {}) } as WakePolicy;
     const donePolicy = { ...DEFAULT_DONE_POLICY, ...stripUndefined(body.done_policy ?? {}) } as DonePolicy;
@@ -336,7 +341,7 @@ export class RoomService {
       }
       const roster = body.agents ?? body.actors;
       if (roster !== undefined) {
-        set.actors = this.#actorsFrom(roster);
+        set.actors = resolveActors(this.#d.catalog, roster);
         changes.push("actors");
       }
       if (body.tool_policy !== undefined) {
