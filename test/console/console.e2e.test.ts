@@ -454,7 +454,9 @@ describe.runIf(hasChromium)("the console in headless Chromium", () => {
     await page.locator('[data-testid="event-detail"]').getByText('"seq": 2,').waitFor({ timeout: WAIT });
     await page.keyboard.press("End");
     await page.locator('[data-testid="event-detail"]').getByText('"seq": 2001,').waitFor({ timeout: WAIT });
-    expect(await page.locator("#ev-2001").isVisible()).toBe(true);
+    // The list scrolls the selected row into view and renders it on the next frame: wait for that, then check it is the selection.
+    await page.locator("#ev-2001").waitFor({ state: "visible", timeout: WAIT });
+    expect(await page.locator("#ev-2001").getAttribute("aria-selected")).toBe("true");
     await shot(page, "room-many-events-laptop");
   });
 
