@@ -15,7 +15,8 @@ import { requireAccess } from "../http/middleware/auth.js";
 import { bearerSecurity, errorResponses } from "../http/openapi-helpers.js";
 import { createRouter } from "../http/router.js";
 import { setSuccessStatus } from "../idempotency/idempotency.context.js";
-import { parseLastEventId, sseReply } from "../sse/sse.stream.js";
+import type { SseFollowers } from "../sse/sse.followers.js";
+import { replyWithEvents } from "../sse/sse.stream.js";
 import type { MetricsRecorder } from "../metrics/metrics.recorder.js";
 import { RUN_EVENT_TYPES } from "./factory.events.js";
 import {
@@ -93,7 +94,7 @@ function ctxOf(c: Context<AppEnv>): FactoryCtx {
   return { tdb: c.get("tenantDb"), actor: userActor(c.get("principal")) };
 }
 
-export function factoryRoutes(factory: FactoryService, sse: { heartbeatMs: number }, metrics: Pick<MetricsRecorder, "streamClosed">) {
+export function factoryRoutes(factory: FactoryService, sse: { heartbeatMs: number; followers?: SseFollowers | undefined }, metrics: Pick<MetricsRecorder, "streamClosed">) {
   const app = createRouter();
 
   // ---- runs -------------------------------------------------------------------------------------
@@ -559,7 +560,7 @@ export function factoryRoutes(factory: FactoryService, sse: { heartbeatMs: numbe
           follow: z.enum(["true", "false", "1", "0"]).optional().openapi({ description: "Keep the stream open and tail live events (default false).", example: "true" }),
           after: z.string().max(20).optional().openapi({ description: "Replay events with seq greater than this.", example: "3" }),
         }),
-        headers: z.object({ "last-event-id": z.string().max(40).optional().openapi({ description: "`Last-Event-ID`: resume after this seq.", example: "3" }) }),
+        headers: z.object({ "last-event-id": z.string().max(40).optional().openapi({ description: "`Last-Event-ID`: resume after this event: its seq (the frame's `id`) or the record's own `id`, `<run_id>:<seq>`. Wins over `?after=`.", example: "3" }) }),
       },
       responses: {
         200: { description: "`text/event-stream` of FactoryRunEvent frames (`id`, `event`, `data`), `: ping` heartbeats between them.", content: { "text/event-stream": { schema: RunEventRecord } } },
@@ -569,27 +570,20 @@ export function factoryRoutes(factory: FactoryService, sse: { heartbeatMs: numbe
     (c) => {
       const id = c.req.valid("param").id;
       const q = c.req.valid("query");
-      const resume = parseLastEventId(c.req.header("last-event-id"), q.after);
-      if (!resume.ok) throw new AppError("VALIDATION_FAILED", `${resume.field}: ${resume.message}`, { details: [{ path: resume.field, message: resume.message }] });
-      const stream = factory.openEventStream(ctxOf(c), id);
       const log = c.get("log");
-      try {
-        return sseReply(c, stream.source, {
-          follow: q.follow === "true" || q.follow === "1",
-          after: resume.after,
-          signal: c.req.raw.signal,
+      return replyWithEvents(
+        c,
+        {
+          streamId: id,
+          follow: q.follow,
+          after: q.after,
           heartbeatMs: sse.heartbeatMs,
-          headers: { "X-Request-Id": c.get("requestId") },
-          onClose: (reason) => {
-            stream.close();
-            metrics.streamClosed(reason);
-          },
+          followers: sse.followers,
+          onClose: (reason) => metrics.streamClosed(reason),
           onError: (err) => log.error({ err, run_id: id }, "run event stream failed"),
-        }) as never;
-      } catch (err) {
-        stream.close();
-        throw err;
-      }
+        },
+        () => factory.openEventStream(ctxOf(c), id),
+      ) as never;
     },
   );
 

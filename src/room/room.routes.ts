@@ -12,7 +12,7 @@ import { requireAccess } from "../http/middleware/auth.js";
 import { bearerSecurity, errorResponses } from "../http/openapi-helpers.js";
 import { createRouter } from "../http/router.js";
 import { AppError } from "../errors.js";
-import { parseLastEventId, sseReply } from "../sse/sse.stream.js";
+import { replyWithEvents } from "../sse/sse.stream.js";
 import type { MetricsRecorder } from "../metrics/metrics.recorder.js";
 import type { SseFollowers } from "../sse/sse.followers.js";
 import { withoutPartialText } from "./room.event-view.js";
@@ -381,31 +381,21 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number; follo
     (c) => {
       const id = c.req.valid("param").id;
       const q = c.req.valid("query");
-      const resume = parseLastEventId(c.req.header("last-event-id"), q.after, id);
-      if (!resume.ok) {
-        throw new AppError("VALIDATION_FAILED", `${resume.field}: ${resume.message}`, { details: [{ path: resume.field, message: resume.message }] });
-      }
-      const stream = rooms.openEventStream(ctxOf(c), id);
       const log = c.get("log");
-      try {
-        return sseReply(c, stream.source, {
-          follow: q.follow === "true" || q.follow === "1",
-          after: resume.after,
-          signal: c.req.raw.signal,
+      return replyWithEvents(
+        c,
+        {
+          streamId: id,
+          follow: q.follow,
+          after: q.after,
           heartbeatMs: sse.heartbeatMs,
-          headers: { "X-Request-Id": c.get("requestId") },
-          ...(q.partial_text === false ? { project: withoutPartialText } : {}),
-          ...(sse.followers ? { followers: sse.followers } : {}),
-          onClose: (reason) => {
-            stream.close();
-            metrics.streamClosed(reason);
-          },
+          followers: sse.followers,
+          project: q.partial_text === false ? withoutPartialText : undefined,
+          onClose: (reason) => metrics.streamClosed(reason),
           onError: (err) => log.error({ err, room_id: id }, "event stream failed"),
-        }) as never;
-      } catch (err) {
-        stream.close();
-        throw err;
-      }
+        },
+        () => rooms.openEventStream(ctxOf(c), id),
+      ) as never;
     },
   );
 

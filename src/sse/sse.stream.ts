@@ -14,7 +14,9 @@ import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Context } from "hono";
 import { SSE_HEADERS, SseFeed } from "./sse.feed.js";
 import { streamToNode } from "./sse.node.js";
-import type { ResumePoint, SseOptions, SseSource, StreamEvent } from "./sse.types.js";
+import { AppError } from "../errors.js";
+import type { SseFollowers } from "./sse.followers.js";
+import type { ResumePoint, SseCloseReason, SseOptions, SseSource, StreamEvent } from "./sse.types.js";
 
 export { formatSseFrame, HEARTBEAT_FRAME, OVERFLOW_FRAME, SSE_HEADERS } from "./sse.feed.js";
 export type { ResumePoint, SseCloseReason, SseOptions, SseSource, SseTimers, StreamEvent } from "./sse.types.js";
@@ -141,4 +143,48 @@ export function sseResponse<E extends StreamEvent>(source: SseSource<E>, options
   if (options.followers) done = options.followers.add({ close: () => feed.close(), stop: () => feed.stop("cancelled") });
   feed.start();
   return new Response(body, { status: 200, headers: { ...options.headers, ...SSE_HEADERS } });
+}
+
+/** What a `GET .../events` route of any stream kind hands to `replyWithEvents`. */
+export interface EventsRouteInput<E extends StreamEvent> {
+  /** The stream's id, so `Last-Event-ID` may also be the record's own `"<id>:<seq>"`. */
+  streamId: string;
+  follow: string | undefined;
+  after: string | undefined;
+  heartbeatMs: number;
+  followers?: SseFollowers | undefined;
+  project?: ((event: E) => E) | undefined;
+  onClose?: ((reason: SseCloseReason) => void) | undefined;
+  onError: (error: unknown) => void;
+}
+
+/**
+ * The one `GET .../events` handler body, for rooms and factory runs alike:
+ * the resume point is checked before the feed is opened (a bad one holds no
+ * follower slot), and the feed's `close` runs exactly once however the reply
+ * ends, including when building it throws.
+ */
+export function replyWithEvents<E extends StreamEvent>(c: Context, input: EventsRouteInput<E>, open: () => { source: SseSource<E>; close: () => void }): Response {
+  const resume = parseLastEventId(c.req.header("last-event-id"), input.after, input.streamId);
+  if (!resume.ok) throw new AppError("VALIDATION_FAILED", `${resume.field}: ${resume.message}`, { details: [{ path: resume.field, message: resume.message }] });
+  const stream = open();
+  try {
+    return sseReply(c, stream.source, {
+      follow: input.follow === "true" || input.follow === "1",
+      after: resume.after,
+      signal: c.req.raw.signal,
+      heartbeatMs: input.heartbeatMs,
+      headers: { "X-Request-Id": String(c.get("requestId")) },
+      ...(input.project ? { project: input.project } : {}),
+      ...(input.followers ? { followers: input.followers } : {}),
+      onClose: (reason) => {
+        stream.close();
+        input.onClose?.(reason);
+      },
+      onError: input.onError,
+    });
+  } catch (err) {
+    stream.close();
+    throw err;
+  }
 }

@@ -213,5 +213,12 @@ describe("an offline factory run", () => {
     const rest: any[] = [];
     await readEvents(res.body!, (ev) => void rest.push(ev));
     expect(rest).toEqual(liveEvents.filter((e) => e.seq > mid));
+    // The record's own id, `<run_id>:<seq>`, resumes at the same place; another stream's id is refused.
+    const byId = await t.req("GET", `${BASE}/${run.id}/events`, { token, headers: { "last-event-id": `${run.id}:${mid}` } });
+    const restById: any[] = [];
+    await readEvents(byId.body!, (ev) => void restById.push(ev));
+    expect(restById).toEqual(rest);
+    const foreign = await t.req("GET", `${BASE}/${run.id}/events`, { token, headers: { "last-event-id": `00000000-0000-4000-8000-000000000000:${mid}` } });
+    expect(foreign.status).toBe(400);
   });
 });
