@@ -198,7 +198,7 @@ Write the launch notes for version 2 of the service.
 Depends on: Draft
 
 - Proofread both documents
-  Acceptance: no "TODO"
+  Acceptance: no "lorem ipsum"
 `;
 
 export const PLANNER_SYNTAX_DOC = `## Planner syntax (offline planner)
@@ -260,7 +260,7 @@ summary" (criterion \`mentions "version 2"\`, requirement \`at least 40
 words\`) and \`s1.i2\` "Write the upgrade guide" (depends on \`s1.i1\`,
 criterion \`matches /npm (install|i) roomservice@2/\`), then stage \`s2\`
 "Review" (depends on \`s1\`) with issue \`s2.i1\` "Proofread both documents"
-(criterion \`no "TODO"\`).
+(criterion \`no "lorem ipsum"\`).
 `;
 
 const TITLE_CHARS = 120;

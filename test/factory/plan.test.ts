@@ -56,7 +56,7 @@ describe("the documented example", () => {
     expect(issues(plan).map((i) => ({ key: i.key, title: i.title, kind: i.kind, deps: i.depends_on, ac: i.acceptance_criteria, vr: i.verification_requirements }))).toEqual([
       { key: "s1.i1", title: "Write the changelog summary", kind: "task", deps: [], ac: ['mentions "version 2"'], vr: ["at least 40 words"] },
       { key: "s1.i2", title: "Write the upgrade guide", kind: "task", deps: ["s1.i1"], ac: ["matches /npm (install|i) roomservice@2/"], vr: [] },
-      { key: "s2.i1", title: "Proofread both documents", kind: "task", deps: [], ac: ['no "TODO"'], vr: [] },
+      { key: "s2.i1", title: "Proofread both documents", kind: "task", deps: [], ac: ['no "lorem ipsum"'], vr: [] },
     ]);
     // The document's opening paragraph reaches every room as context; the inline dependency does not.
     for (const i of issues(plan)) expect(i.body).toContain("Write the launch notes for version 2 of the service.");

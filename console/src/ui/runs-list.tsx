@@ -38,7 +38,7 @@ const EXAMPLE = `# Launch notes
 Depends on: Draft
 
 - Proofread both documents
-  Acceptance: no "TODO"
+  Acceptance: no "lorem ipsum"
 `;
 
 export function RunsList({ api, identity }: { api: Api; identity: Identity }) {
