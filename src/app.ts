@@ -24,6 +24,7 @@ import { providerRoutes } from "./providers/providers.routes.js";
 import { responsesRoutes } from "./responses/responses.routes.js";
 import { ResponsesService } from "./responses/responses.service.js";
 import { roomRoutes } from "./room/room.routes.js";
+import { rosterRoutes } from "./room/room.roster.routes.js";
 import { factoryRoutes } from "./factory/factory.routes.js";
 import type { FactoryService } from "./factory/factory.service.js";
 import { userRoutes } from "./user/user.routes.js";
@@ -79,12 +80,13 @@ export function buildApp(d: AppDeps) {
   app.on(["POST", "PATCH", "PUT"], "*", requestBody({ maxBytes: d.bodyLimitBytes, timeoutMs: d.bodyTimeoutMs }));
   for (const prefix of bearerPrefixes) {
     if (limit) app.use(prefix, limit);
-    app.on(["POST", "PATCH"], prefix, idem);
+    app.on(["POST", "PATCH", "DELETE"], prefix, idem);
   }
 
   app.route("/", metaRoutes({ version: d.version, publicJwk: d.publicJwk, startedAt: d.startedAt, now: d.now, isShuttingDown: d.isShuttingDown, ...(d.storage ? { storage: d.storage } : {}) }));
   app.route("/", providerRoutes(d.runtime));
   app.route("/", roomRoutes(d.rooms, d.sse, d.recorder));
+  app.route("/", rosterRoutes(d.rooms));
   app.route("/", factoryRoutes(d.factory, d.sse, d.recorder));
   app.route("/", operatorRoutes(d.admission, d.storage));
   app.route("/", responsesRoutes(new ResponsesService(d.rooms)));

@@ -45,6 +45,14 @@ export const ERROR_REMEDIES: Record<ErrorCode, { when: string; remedy: string }>
     when: "`GET /llm/room/{id}/messages/{message_id}` names a message that is not in that room.",
     remedy: "Use the `id` that posting the message returned (or `request_message_id` of `POST /v1/responses`); the room's messages are in `GET /llm/room/{id}/history`.",
   },
+  ACTOR_NOT_FOUND: {
+    when: "A roster route (`/llm/room/{id}/actors/{agent_id}`) names an agent_id the room does not have.",
+    remedy: "`GET /llm/room/{id}` lists the room's `actors`; add one with `POST /llm/room/{id}/actors`.",
+  },
+  CONTEXT_NOT_FOUND: {
+    when: "`DELETE /llm/room/{id}/context/{attachment_id}` names an attachment that is not attached to that room (or was detached already).",
+    remedy: "`GET /llm/room/{id}/context` lists the attached texts and their ids.",
+  },
   RUN_NOT_FOUND: {
     when: "No factory run with this id for your tenant (another tenant's run is also 404).",
     remedy: "List yours with `GET /llm/factory/runs`.",
@@ -80,6 +88,18 @@ export const ERROR_REMEDIES: Record<ErrorCode, { when: string; remedy: string }>
   VERSION_CONFLICT: {
     when: "`If-Match` names a version older than the room's.",
     remedy: "`GET` the room, reapply your change to it, and send again with `If-Match: <its version>`.",
+  },
+  ACTOR_EXISTS: {
+    when: "`POST /llm/room/{id}/actors` with an agent_id the room already has: agent ids are unique in a room.",
+    remedy: "Pick another `agent_id`, or change the existing actor with `PATCH /llm/room/{id}/actors/{agent_id}`.",
+  },
+  LAST_ACTOR: {
+    when: "`DELETE /llm/room/{id}/actors/{agent_id}` would remove the room's only actor.",
+    remedy: "Add another actor first (`POST /llm/room/{id}/actors`), or mute this one with `PATCH` and `{\"muted\": true}`.",
+  },
+  CONTEXT_FULL: {
+    when: "`POST /llm/room/{id}/context` would pass the room's bounds: 8 attachments, 200000 characters in all.",
+    remedy: "Detach one with `DELETE /llm/room/{id}/context/{attachment_id}`, or attach a shorter text.",
   },
   RUN_FINISHED: {
     when: "The factory run is `completed`, `failed` or `cancelled`: it takes no more work.",

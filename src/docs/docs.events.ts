@@ -46,6 +46,36 @@ export const EVENT_CATALOGUE: Record<RoomEventType, EventDoc> = {
     payload: z.looseObject({ changes: z.array(z.string()).openapi({ description: "Names of the changed fields." }), version: z.number().int() }),
     example: { changes: ["metadata"], version: 2 },
   },
+  "room:actor_added": {
+    when: "POST /actors added an actor to the roster.",
+    payload: z.looseObject({ actor: z.record(z.string(), z.unknown()).openapi({ description: "The actor as the room record now holds it." }), version: z.number().int() }),
+    example: { actor: { agent_id: "critic", role: "assistant", adapter: "pi", provider: "local", model: "echo", skills: [], system_prompt: "Find the flaw.", muted: false, options: {} }, version: 3 },
+  },
+  "room:actor_updated": {
+    when: "PATCH /actors/{agent_id} changed an actor (muted, model, options, system prompt, ...).",
+    payload: z.looseObject({
+      agent_id: z.string(),
+      changes: z.array(z.string()).openapi({ description: "Names of the changed actor fields." }),
+      actor: z.record(z.string(), z.unknown()),
+      version: z.number().int(),
+    }),
+    example: { agent_id: "critic", changes: ["muted"], actor: { agent_id: "critic", muted: true }, version: 4 },
+  },
+  "room:actor_removed": {
+    when: "DELETE /actors/{agent_id} removed an actor; its past messages and events stay.",
+    payload: z.looseObject({ agent_id: z.string(), version: z.number().int() }),
+    example: { agent_id: "critic", version: 5 },
+  },
+  "room:context_attached": {
+    when: "POST /context attached a named text that every actor's turn sees from now on.",
+    payload: z.looseObject({ attachment_id: z.string(), name: z.string(), chars: z.number().int() }),
+    example: { attachment_id: "3f1a2b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b", name: "spec", chars: 1840 },
+  },
+  "room:context_detached": {
+    when: "DELETE /context/{attachment_id} detached it; turns that begin from now on no longer see it.",
+    payload: z.looseObject({ attachment_id: z.string(), name: z.string() }),
+    example: { attachment_id: "3f1a2b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b", name: "spec" },
+  },
   "message:created": {
     when: "A message was stored: a caller's message, task or note, an agent's output, or the partial text of an interrupted or failed turn.",
     payload: z.looseObject({
@@ -55,6 +85,20 @@ export const EVENT_CATALOGUE: Record<RoomEventType, EventDoc> = {
       author_kind: z.string().openapi({ description: "user | agent | system" }),
     }),
     example: { message_id: TRIGGER, seq: 1, kind: "message", author_kind: "user" },
+  },
+  "message:completed": {
+    when: "A message answered by several turns (several addressed actors, or `rounds` > 0) has run its last turn. Written once, after that turn's `agent:turn_end`. A message answered by one turn ends with its `agent:turn_end` alone.",
+    payload: z.looseObject({
+      message_id: z.string(),
+      turns: z.number().int().openapi({ description: "Turns that ran for it (skipped steps of muted or removed actors not counted)." }),
+      rounds: z.number().int(),
+    }),
+    example: { message_id: TRIGGER, turns: 4, rounds: 1 },
+  },
+  "message:cancelled": {
+    when: "A message's remaining turns were dropped: `interrupted` (interrupt with scope `all`: the queued message, and the rest of the running one), `released`, `stopped` (shutdown or operator stop), `no_actor` (no addressed actor may answer any more), or the code of the turn that failed. A message answered by several turns ends with exactly one of `message:completed` and `message:cancelled`.",
+    payload: z.looseObject({ message_id: z.string(), reason: z.string(), turns_run: z.number().int().openapi({ description: "Turns that had begun for it." }) }),
+    example: { message_id: TRIGGER, reason: "interrupted", turns_run: 2 },
   },
   "room:active": {
     when: "A turn started; the room is `active`.",
@@ -151,6 +195,10 @@ export const EVENT_CATALOGUE: Record<RoomEventType, EventDoc> = {
       message_id: z.string(),
       status: z.enum(["completed", "interrupted", "failed", "cancelled"]),
       usage: usage.optional(),
+      reason: z
+        .enum(["muted", "removed", "actor_interrupt"])
+        .optional()
+        .openapi({ description: "On an `interrupted` turn stopped by its actor being muted, removed, or interrupted by POST /actors/{agent_id}/interrupt." }),
     }),
     example: { turn_id: TURN, message_id: TRIGGER, status: "completed", usage: usageExample },
     agentKey: "assistant",

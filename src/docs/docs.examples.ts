@@ -35,6 +35,7 @@ export const ROOM_EXAMPLE = {
   active_turn: null,
   usage: USAGE_EXAMPLE,
   summary_text: null,
+  addressing: "first_unmuted" as const,
 };
 
 export const MESSAGE_EXAMPLE = {

@@ -27,6 +27,7 @@ export function roomDto(tenant: string, r: RoomRow): Room {
     active_turn: (r.activeTurn as Room["active_turn"]) ?? null,
     usage: (r.usage as Usage) ?? ZERO_USAGE,
     summary_text: r.summaryText,
+    addressing: r.addressing as Room["addressing"],
   };
 }
 

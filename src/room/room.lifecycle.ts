@@ -10,6 +10,7 @@ import { addTokens } from "../runtime/budget.store.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 import { ZERO_USAGE } from "./room.dto.js";
 import type { Actor, DonePolicy, ToolPolicy, Usage, WakePolicy } from "./room.schemas.js";
+import { isMultiTurn, nextStep, sequenceOf, type Sequence } from "./room.sequence.js";
 import { findMessage, findRoom, findTurn, insertMessage, insertTurn, nextMessageSeq, updateMessage, updateRoom, updateTurn, type MessageRow, type RoomRow, type TurnRow } from "./room.store.js";
 
 /** Everything a worker needs to run one turn, fixed when the turn begins. */
@@ -23,6 +24,8 @@ export interface TurnPlan {
   actor: Actor;
   toolPolicy: ToolPolicy;
   donePolicy: DonePolicy;
+  /** Turns of the same prompt begun before this one: when > 0 its context runs up to now (the earlier answers included). */
+  turnsBefore: number;
 }
 
 export type TurnEndStatus = "completed" | "interrupted" | "failed" | "cancelled";
@@ -32,6 +35,8 @@ export interface TurnOutcome {
   text: string;
   usage: Usage;
   error?: { code: string; message: string };
+  /** Why an interrupted turn was stopped, when not by POST /interrupt: `muted`, `removed`, `actor_interrupt` (agent:turn_end's `reason`). */
+  reason?: string;
 }
 
 export function addIso(iso: string, seconds: number): string {
@@ -68,7 +73,7 @@ export function storeMessage(
   t: TenantDb,
   tx: EventTx,
   roomId: string,
-  m: Omit<MessageRow, "id" | "roomId" | "seq" | "createdAt">,
+  m: Omit<MessageRow, "id" | "roomId" | "seq" | "createdAt" | "sequence"> & { sequence?: MessageRow["sequence"] },
 ): MessageRow {
   const seq = nextMessageSeq(t, roomId);
   const row = insertMessage(t, { ...m, id: randomUUID(), roomId, seq, createdAt: tx.nowIso });
@@ -82,17 +87,33 @@ export function storeMessage(
 }
 
 /**
- * Starts a turn for a stored message: the room goes `active`, the message
- * `running`, and `room:active` + `agent:turn_start` are emitted. The caller
- * hands the returned plan to a worker after commit.
+ * Starts the next turn of a stored prompt: the room goes `active`, the
+ * message `running` (its sequence advanced to the step that runs), and
+ * `room:active` + `agent:turn_start` are emitted. The caller hands the
+ * returned plan to a worker after commit. Null when no addressed actor may
+ * answer any more (all removed, muted or stopped): the message is then
+ * cancelled (`message:cancelled`, reason `no_actor`) and the room is left
+ * for the caller to settle.
  */
-export function beginTurn(t: TenantDb, tx: EventTx, room: RoomRow, message: MessageRow): TurnPlan {
+export function beginTurn(t: TenantDb, tx: EventTx, room: RoomRow, message: MessageRow): TurnPlan | null {
   const actors = room.actors as Actor[];
-  const actor = actors.find((a) => a.agent_id === message.actorKey) ?? pickActor(actors, null, []);
-  if (!actor) throw new Error(`room ${room.id} has no actor that can answer`);
+  const seq = sequenceOf(message.sequence);
+  let actor: Actor | undefined;
+  let advanced: Sequence | null = null;
+  if (seq) {
+    const next = nextStep(seq, actors, seq.step);
+    actor = next?.actor;
+    if (next) advanced = { ...seq, step: next.step, ran: seq.ran + 1 };
+  } else {
+    actor = actors.find((a) => a.agent_id === message.actorKey) ?? pickActor(actors, null, []);
+  }
+  if (!actor) {
+    cancelUnstartable(t, tx, room, message, seq);
+    return null;
+  }
   const turnId = randomUUID();
   insertTurn(t, { id: turnId, roomId: room.id, messageId: message.id, agentId: actor.agent_id, status: "running", startedAt: tx.nowIso });
-  updateMessage(t, message.id, { status: "running", turnId, actorKey: actor.agent_id });
+  updateMessage(t, message.id, advanced ? { status: "running", turnId, actorKey: actor.agent_id, sequence: advanced } : { status: "running", turnId, actorKey: actor.agent_id });
   updateRoom(t, room.id, {
     status: "active",
     activeTurn: { id: turnId, message_id: message.id, agent_id: actor.agent_id, started_at: tx.nowIso },
@@ -119,7 +140,19 @@ export function beginTurn(t: TenantDb, tx: EventTx, room: RoomRow, message: Mess
     actor,
     toolPolicy: room.toolPolicy as ToolPolicy,
     donePolicy: room.donePolicy as DonePolicy,
+    turnsBefore: seq ? seq.ran : 0,
   };
+}
+
+/** A prompt no actor may answer: cancelled, out of the queue, announced once (a sequence already cancelled was). */
+function cancelUnstartable(t: TenantDb, tx: EventTx, room: RoomRow, message: MessageRow, seq: Sequence | null): void {
+  if (message.status === "queued" || message.status === "running") updateMessage(t, message.id, { status: "cancelled" });
+  if (room.queuedMessageId === message.id) updateRoom(t, room.id, { queuedMessageId: null, updatedAt: tx.nowIso });
+  if (seq?.cancelled) return;
+  tx.emit(room.id, {
+    event_type: "message:cancelled",
+    payload: { message_id: message.id, reason: "no_actor", turns_run: seq?.ran ?? 0 },
+  });
 }
 
 /** Puts a room at rest: `idle` with its sleep and release deadlines, emitting room:idle. */
@@ -162,6 +195,14 @@ export function finishTurn(t: TenantDb, tx: EventTx, plan: TurnPlan, outcome: Tu
   }
 
   const agentKey = plan.actor.agent_id;
+  const message = findMessage(t, plan.roomId, plan.messageId);
+  const seq = sequenceOf(message?.sequence);
+  const multi = isMultiTurn(seq);
+  // The prompt's next step, if it has one and may run: its turn begins in this same transaction.
+  const next = multi && outcome.status !== "failed" && room.status !== "releasing" ? nextStep(seq!, room.actors as Actor[], seq!.step + 1) : null;
+  const continues = next !== null && opts.mayStartNext;
+  // Why the prompt's remaining steps are dropped without running, when they are.
+  const dropped = room.status === "releasing" ? "released" : next !== null && !continues ? "stopped" : null;
   if (outcome.text.length > 0) {
     // Only a completed turn has an answer (`output`, announced by agent:output). The text of an interrupted or
     // failed one is kept as `partial`, so a client taking the newest output never prints a cut reply as complete.
@@ -181,15 +222,17 @@ export function finishTurn(t: TenantDb, tx: EventTx, plan: TurnPlan, outcome: Tu
   const usage = outcome.usage ?? ZERO_USAGE;
   addTokens(t, tx.nowIso.slice(0, 10), usage.totalTokens);
   updateTurn(t, plan.turnId, { status: outcome.status, endedAt: tx.nowIso, usage, error: outcome.error ?? null });
-  updateMessage(t, plan.messageId, {
-    status: outcome.status === "completed" ? "done" : outcome.status === "failed" ? "failed" : "cancelled",
-  });
+  if (!continues) {
+    const status = outcome.status === "failed" ? "failed" : multi ? (seq!.cancelled || dropped ? "cancelled" : "done") : outcome.status === "completed" ? "done" : "cancelled";
+    updateMessage(t, plan.messageId, { status });
+  }
   tx.emit(plan.roomId, {
     event_type: "agent:turn_end",
-    payload: { turn_id: plan.turnId, message_id: plan.messageId, status: outcome.status, usage },
+    payload: { turn_id: plan.turnId, message_id: plan.messageId, status: outcome.status, usage, ...(outcome.reason ? { reason: outcome.reason } : {}) },
     agent_key: agentKey,
     turn_id: plan.turnId,
   });
+  if (multi && !continues) endSequence(t, tx, plan, seq!, outcome, dropped);
 
   const base = {
     usage: addUsage((room.usage as Usage) ?? ZERO_USAGE, usage),
@@ -217,13 +260,35 @@ export function finishTurn(t: TenantDb, tx: EventTx, plan: TurnPlan, outcome: Tu
     return null;
   }
   const after = updateRoom(t, room.id, base)!;
+  if (continues) return beginTurn(t, tx, after, { ...message!, sequence: { ...seq!, step: next!.step } });
   // With wake policy `manual` a queued message waits for a wake, even behind a running turn.
   if (opts.mayStartNext && after.queuedMessageId && (after.wakePolicy as WakePolicy).mode === "on_message") {
-    const next = findMessage(t, room.id, after.queuedMessageId);
-    if (next && next.status === "queued") return beginTurn(t, tx, after, next);
+    const queued = findMessage(t, room.id, after.queuedMessageId);
+    if (queued && queued.status === "queued") {
+      const plan = beginTurn(t, tx, after, queued);
+      if (plan) return plan;
+    }
   }
   settleIdle(t, tx, after, outcome.status === "interrupted" ? "interrupted" : "turn_completed");
   return null;
+}
+
+/**
+ * The one terminal event of a prompt answered by several turns, after its
+ * last turn's `agent:turn_end`: `message:completed` when every step that
+ * could run has run, else `message:cancelled` with why the rest was dropped
+ * (a failed turn's code, `interrupted` by interrupt all, `released`, or
+ * `stopped` by a shutdown or an operator stop).
+ */
+function endSequence(t: TenantDb, tx: EventTx, plan: TurnPlan, seq: Sequence, outcome: TurnOutcome, dropped: "released" | "stopped" | null): void {
+  const reason = outcome.status === "failed" ? (outcome.error?.code ?? "PROVIDER_ERROR") : seq.cancelled ? "interrupted" : dropped;
+  if (reason === null) {
+    tx.emit(plan.roomId, { event_type: "message:completed", payload: { message_id: plan.messageId, turns: seq.ran, rounds: seq.rounds } });
+    return;
+  }
+  // Marked cancelled so nothing (a wake retrying a failed prompt) runs the rest later.
+  if (!seq.cancelled) updateMessage(t, plan.messageId, { sequence: { ...seq, cancelled: true } });
+  tx.emit(plan.roomId, { event_type: "message:cancelled", payload: { message_id: plan.messageId, reason, turns_run: seq.ran } });
 }
 
 /**
@@ -288,6 +353,7 @@ export function planForTurn(t: TenantDb, turn: TurnRow): TurnPlan | undefined {
     actor,
     toolPolicy: room.toolPolicy as ToolPolicy,
     donePolicy: room.donePolicy as DonePolicy,
+    turnsBefore: Math.max(0, (sequenceOf(message.sequence)?.ran ?? 1) - 1),
   };
 }
 

@@ -6,6 +6,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { MAX_FREEFORM_JSON_BYTES, MAX_JSON_DEPTH, jsonDepthExceeds } from "../json-limits.js";
+import { ADDRESSING_MODES, MAX_ROUNDS } from "./room.sequence.js";
 import { ACTOR_EXAMPLE, ACTOR_INPUT_EXAMPLE, EVENT_EXAMPLE, HISTORY_EXAMPLE, MESSAGE_EXAMPLE, MESSAGE_RESULT_EXAMPLE, ROOM_EXAMPLE, USAGE_EXAMPLE } from "../docs/docs.examples.js";
 
 export const ROOM_STATUSES = ["rented", "active", "idle", "sleeping", "releasing", "released", "failed"] as const;
@@ -107,6 +108,9 @@ export const ActiveTurn = z
   .object({ id: z.string(), message_id: z.string(), agent_id: z.string(), started_at: z.string() })
   .openapi("ActiveTurn", { example: { id: "5d1c9a7e-2b3f-4c8d-9e0a-1f2b3c4d5e6f", message_id: "7a2e4c6b-8d0f-4a1c-b3e5-d7f9a1c3e5b7", agent_id: "assistant", started_at: "2026-01-05T10:00:01.000Z" } });
 
+const ADDRESSING_DESCRIPTION =
+  "Who answers a message that names no `actor`: its `mentions` (the mentioned unmuted actors, in mention order, one turn each), else with `first_unmuted` (default) the first unmuted actor, with `mentioned_only` nobody (the message is stored as a note).";
+
 export const Room = z
   .object({
     id: z.uuid(),
@@ -128,6 +132,7 @@ export const Room = z
     active_turn: ActiveTurn.nullable(),
     usage: Usage,
     summary_text: z.string().nullable(),
+    addressing: z.enum(ADDRESSING_MODES).openapi({ description: ADDRESSING_DESCRIPTION }),
   })
   .openapi("Room", { example: ROOM_EXAMPLE });
 export type Room = z.infer<typeof Room>;
@@ -141,6 +146,7 @@ export const RentRoomBody = z
     tool_policy: ToolPolicyInput.optional(),
     wake_policy: WakePolicyInput.optional(),
     done_policy: DonePolicyInput.optional(),
+    addressing: z.enum(ADDRESSING_MODES).optional().openapi({ description: ADDRESSING_DESCRIPTION }),
   })
   .openapi("RentRoomBody", { example: { purpose: "math scratch", metadata: { name: "math" }, tool_policy: { allowed_tools: ["calculator"] } } });
 export type RentRoomBody = z.infer<typeof RentRoomBody>;
@@ -154,6 +160,7 @@ export const PatchRoomBody = z
     tool_policy: ToolPolicyInput.optional(),
     wake_policy: WakePolicyInput.optional(),
     done_policy: DonePolicyInput.optional(),
+    addressing: z.enum(ADDRESSING_MODES).optional().openapi({ description: ADDRESSING_DESCRIPTION }),
   })
   .openapi("PatchRoomBody", { example: { metadata: { name: "renamed" }, done_policy: { max_turn_s: 60 } } });
 export type PatchRoomBody = z.infer<typeof PatchRoomBody>;
@@ -209,8 +216,21 @@ export const PostMessageBody = z
     kind: z.enum(["message", "task", "note"]).optional().openapi({ description: "`note` is stored without a turn (201)." }),
     content: z.string().min(1).max(100_000),
     metadata: freeformObject("metadata").optional(),
-    actor: AgentId.optional().openapi({ description: "agent_id that should answer; default: first mentioned, else first unmuted actor." }),
-    mentions: z.array(AgentId).max(16).optional(),
+    actor: AgentId.optional().openapi({ description: "agent_id that should answer (even a muted one); default: the mentioned actors, else the room's `addressing`." }),
+    mentions: z
+      .array(AgentId)
+      .max(16)
+      .optional()
+      .openapi({ description: "Actors to address: each mentioned, unmuted actor answers with one bounded turn, one after another in mention order." }),
+    rounds: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_ROUNDS)
+      .optional()
+      .openapi({
+        description: `Extra rounds, 0 to ${MAX_ROUNDS} (default 0): after every addressed actor has answered, they answer again, each seeing what the others said. actors × (rounds + 1) turns in all, then one \`message:completed\`.`,
+      }),
   })
   .openapi("PostMessageBody", { example: { content: "Calculate 42 * 19" } });
 
@@ -293,8 +313,54 @@ export const MessageQuery = z.object({
 
 export const ReasonBody = z.strictObject({ reason: z.string().max(2000).optional() }).openapi("ReasonBody", { example: { reason: "done for today" } });
 export const InterruptBody = z
-  .strictObject({ reason: z.string().max(2000).optional(), drop_queued: z.boolean().optional().openapi({ description: "Also cancel the queued message." }) })
+  .strictObject({
+    reason: z.string().max(2000).optional(),
+    drop_queued: z.boolean().optional().openapi({ description: "Also cancel the queued message." }),
+    scope: z
+      .enum(["turn", "all"])
+      .optional()
+      .openapi({
+        description:
+          "`turn` (default): the running turn; the running message's next turn, if it has more, runs next. `all`: also its remaining turns and the queued message (`message:cancelled`).",
+      }),
+  })
   .openapi("InterruptBody", { example: { reason: "enough", drop_queued: false } });
+
+export const ActorPatchBody = z
+  .strictObject({
+    role: z.string().min(1).max(64).optional(),
+    adapter: z.string().min(1).max(64).optional(),
+    provider: z.string().min(1).max(64).optional(),
+    model: z.string().min(1).max(200).optional(),
+    skills: z.array(z.string().min(1).max(200)).max(64).optional(),
+    system_prompt: z.string().max(100_000).nullable().optional().openapi({ description: "null clears it." }),
+    muted: z.boolean().optional().openapi({ description: "A muted actor never answers unless a message names it with `actor`." }),
+    options: freeformObject("options").optional().openapi({ description: "Replaces the actor's options." }),
+  })
+  .openapi("ActorPatchBody", { example: { muted: true } });
+
+export const ActorParams = z.object({
+  id: z.string().openapi({ param: { name: "id", in: "path" }, example: "0b6f3c1e-4d0a-4a57-9a57-0e3b5f7c2d11" }),
+  agent_id: z.string().max(64).openapi({ param: { name: "agent_id", in: "path" }, example: "critic" }),
+});
+
+export const ContextBody = z
+  .strictObject({
+    name: z.string().min(1).max(200).openapi({ description: "A label the actors see as its heading (`spec`, `notes`)." }),
+    content: z.string().min(1).max(100_000).openapi({ description: "The text; at most 100000 characters, and 200000 across a room's attachments (8 at most)." }),
+  })
+  .openapi("ContextBody", { example: { name: "spec", content: "The cache holds 1000 entries and evicts the least recently used." } });
+
+export const ContextAttachment = z
+  .object({ id: z.string(), room_id: z.string(), name: z.string(), chars: z.number().int(), created_at: z.string() })
+  .openapi("ContextAttachment", {
+    example: { id: "3f1a2b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b", room_id: "0b6f3c1e-4d0a-4a57-9a57-0e3b5f7c2d11", name: "spec", chars: 64, created_at: "2026-01-05T10:00:00.000Z" },
+  });
+
+export const ContextParams = z.object({
+  id: z.string().openapi({ param: { name: "id", in: "path" }, example: "0b6f3c1e-4d0a-4a57-9a57-0e3b5f7c2d11" }),
+  attachment_id: z.string().max(64).openapi({ param: { name: "attachment_id", in: "path" }, example: "3f1a2b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b" }),
+});
 
 const seqCursor = (description: string) => z.coerce.number().int().min(1).optional().openapi({ type: "integer", description, example: 120 });
 

@@ -14,9 +14,14 @@ import { ROOM_STREAM, TERMINAL_EVENT, type RoomEvent } from "../events/event.typ
 import type { SseSource } from "../sse/sse.types.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 import { HistoryPager, type HistoryListPage } from "./room.history.js";
+import { assertNotReleased, checkVersion, roomOr404, UUID_RE } from "./room.guards.js";
+import { RoomContext } from "./room.context.js";
+import { RoomRoster, stopAllInTx, type ActorStop } from "./room.roster.js";
+import { address, sequenceOf, type Addressing } from "./room.sequence.js";
+import { setSuccessStatus } from "../idempotency/idempotency.context.js";
 import { DEFAULT_ACTOR, DEFAULT_DONE_POLICY, DEFAULT_TOOL_POLICY, DEFAULT_WAKE_POLICY } from "./room.defaults.js";
 import { messageDto, roomDto, ZERO_USAGE, type MessageRecord } from "./room.dto.js";
-import { addIso, beginRelease, beginTurn, completeRelease, failOrphanTurn, pickActor, settleIdle, storeMessage, type TurnPlan } from "./room.lifecycle.js";
+import { addIso, beginRelease, beginTurn, completeRelease, failOrphanTurn, settleIdle, storeMessage, type TurnPlan } from "./room.lifecycle.js";
 import { lastRoomEventSeq as lastEventSeq, readRoomEventsAfter as readEventsAfter, readRoomEventsBefore as readEventsBefore } from "./room.stream.js";
 import type { Actor, DonePolicy, MessageResult, PatchRoomBody, RentRoomBody, Room, RoomStatus, ToolPolicy, WakePolicy } from "./room.schemas.js";
 import { MESSAGE_END_EVENTS, messageResult } from "./room.message-result.js";
@@ -30,13 +35,16 @@ export interface ModelCatalog {
 }
 
 /** Why a running turn is being stopped; decides how it ends. */
-export type AbortReason = "interrupt" | "release" | "shutdown" | "budget";
+export type AbortReason = "interrupt" | "release" | "shutdown" | "budget" | ActorStop;
 
 /** What the room service needs from the worker registry. */
 export interface TurnRunner {
   start(plan: TurnPlan): void;
-  /** Aborts the room's running turn and resolves once that turn has ended durably (immediately if none runs). */
-  abort(tenant: string, roomId: string, reason: AbortReason): Promise<void>;
+  /**
+   * Aborts the room's running turn (only if it is `turnId`, when given) and
+   * resolves once that turn has ended durably (immediately if none runs).
+   */
+  abort(tenant: string, roomId: string, reason: AbortReason, turnId?: string): Promise<void>;
   isRunning(tenant: string, roomId: string): boolean;
 }
 
@@ -83,6 +91,7 @@ export interface PostMessageInput {
   metadata?: Record<string, unknown> | undefined;
   actor?: string | undefined;
   mentions?: string[] | undefined;
+  rounds?: number | undefined;
 }
 
 /** A room to rent, checked and filled with defaults; inserted by the rent transaction. */
@@ -93,6 +102,7 @@ interface RoomDraft {
   wakePolicy: WakePolicy;
   donePolicy: DonePolicy;
   metadata: Record<string, unknown>;
+  addressing: Addressing;
 }
 
 export interface HistoryQueryInput {
@@ -132,7 +142,6 @@ function decodeCursor(cursor: string): { rentedAt: string; id: string } {
   });
 }
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Parses If-Match: `3`, `"3"` or `W/"3"`; `*` (any current version, RFC 9110) checks nothing. */
 export function parseIfMatch(header: string | undefined): number | undefined {
@@ -181,9 +190,19 @@ export class RoomService {
   readonly #d: RoomServiceDeps;
   readonly #followers = new Map<string, number>();
   readonly #history = new HistoryPager();
+  /** Roster verbs: POST/PATCH/DELETE /actors, POST /actors/:agent_id/interrupt. */
+  readonly roster: RoomRoster;
+  /** Shared context: POST/DELETE /context. */
+  readonly context: RoomContext;
 
   constructor(deps: RoomServiceDeps) {
     this.#d = deps;
+    this.roster = new RoomRoster({
+      events: deps.events,
+      resolve: (input) => resolveActors(deps.catalog, input),
+      abortTurn: (tenant, roomId, reason, turnId) => deps.runner.abort(tenant, roomId, reason, turnId),
+    });
+    this.context = new RoomContext(deps.events);
   }
 
   #toolPolicy(base: ToolPolicy, input: RentRoomBody["tool_policy"]): ToolPolicy {
@@ -201,9 +220,7 @@ export class RoomService {
   }
 
   #roomOr404(t: TenantDb, id: string): RoomRow {
-    const room = UUID_RE.test(id) ? findRoom(t, id) : undefined;
-    if (!room) throw new AppError("ROOM_NOT_FOUND", "no such room for this tenant (ids are never shared across tenants); list yours with GET /llm/room");
-    return room;
+    return roomOr404(t, id);
   }
 
   /** POST /llm/room: a new room in `rented`, with room:rented as its first event. */
@@ -251,7 +268,7 @@ export class RoomService {
     const wakePolicy = { ...DEFAULT_WAKE_POLICY, ...stripUndefined(body.wake_policy ?? {}) } as WakePolicy;
     const donePolicy = { ...DEFAULT_DONE_POLICY, ...stripUndefined(body.done_policy ?? {}) } as DonePolicy;
     const metadata = dropNulls(body.metadata ?? {});
-    return { purpose: body.purpose ?? null, actors, toolPolicy, wakePolicy, donePolicy, metadata };
+    return { purpose: body.purpose ?? null, actors, toolPolicy, wakePolicy, donePolicy, metadata, addressing: body.addressing ?? "first_unmuted" };
   }
 
   /** Inside a transaction: the room row (tenant quota checked) and its room:rented. */
@@ -283,6 +300,7 @@ export class RoomService {
       activeTurn: null,
       usage: ZERO_USAGE,
       summaryText: null,
+      addressing: d.addressing,
       createdBy: actorId(ctx.actor),
       releaseAt: addIso(tx.nowIso, d.wakePolicy.release_after_s),
     });
@@ -360,6 +378,10 @@ export class RoomService {
         set.donePolicy = { ...(room.donePolicy as DonePolicy), ...stripUndefined(body.done_policy) } as DonePolicy;
         changes.push("done_policy");
       }
+      if (body.addressing !== undefined) {
+        set.addressing = body.addressing;
+        changes.push("addressing");
+      }
       // A PATCH that changes nothing (`{}`, or only current values) is no write: same version, no event.
       if (changes.every((field) => sameValue(field, set, room))) return roomDto(tdb.tenant, room);
       const version = room.version + 1;
@@ -425,10 +447,17 @@ export class RoomService {
         details: [{ path: `mentions.${unknownMention}`, message: "unknown actor" }],
       });
     }
-    const metadata = input.mentions && input.mentions.length > 0 ? { ...(input.metadata ?? {}), mentions: input.mentions } : (input.metadata ?? {});
-    if (kind === "note") {
+    let metadata = input.mentions && input.mentions.length > 0 ? { ...(input.metadata ?? {}), mentions: input.mentions } : (input.metadata ?? {});
+    if (input.rounds) metadata = { ...metadata, rounds: input.rounds };
+    // Who answers (room.sequence.ts): a prompt nobody may answer is stored as a note, without a turn.
+    const addressed = kind === "note" ? null : address(actors, room.addressing as Addressing, input);
+    if (kind === "note" || addressed?.sequence === null) {
+      if (addressed && addressed.sequence === null) {
+        metadata = { ...metadata, unaddressed: addressed.why };
+        setSuccessStatus(201);
+      }
       const note = storeMessage(tdb, tx, id, {
-        kind,
+        kind: "note",
         authorKind,
         authorId: author,
         actorKey: input.actor ?? null,
@@ -447,7 +476,7 @@ export class RoomService {
     if (room.queuedMessageId) {
       throw new AppError("ROOM_QUEUE_FULL", "a message is already queued in this room; wait for the current turn to end and retry", { retryAfterS: 1 });
     }
-    const actor = pickActor(actors, input.actor ?? null, input.mentions ?? []);
+    const { sequence, first } = addressed!;
     const wake = room.wakePolicy as WakePolicy;
     const startsNow = room.status !== "active" && wake.mode === "on_message";
     if (startsNow) this.#d.admission.checkNewTurn(tdb);
@@ -455,11 +484,12 @@ export class RoomService {
       kind,
       authorKind,
       authorId: author,
-      actorKey: actor?.agent_id ?? null,
+      actorKey: first.agent_id,
       content: input.content,
       metadata,
       status: "queued",
       turnId: null,
+      sequence,
     });
     if (startsNow) {
       const plan = beginTurn(tdb, tx, room, stored);
@@ -499,7 +529,8 @@ export class RoomService {
         this.#d.admission.checkNewTurn(tdb);
         if (retry.status !== "queued") retry = updateMessage(tdb, retry.id, { status: "queued" })!;
         plan = beginTurn(tdb, tx, base, retry);
-        return roomDto(tdb.tenant, findRoom(tdb, id)!);
+        if (plan) return roomDto(tdb.tenant, findRoom(tdb, id)!);
+        base = findRoom(tdb, id)!;
       }
       return roomDto(tdb.tenant, settleIdle(tdb, tx, base, "woken"));
     });
@@ -507,18 +538,31 @@ export class RoomService {
     return room;
   }
 
-  /** POST /interrupt: aborts the running turn at the model call and waits until it has ended durably. */
-  async interrupt(ctx: RoomCtx, id: string, input: { reason?: string | undefined; drop_queued?: boolean | undefined }, ifMatch?: number): Promise<Room> {
+  /**
+   * POST /interrupt: aborts the running turn at the model call and waits
+   * until it has ended durably. Scope `all` also drops the running prompt's
+   * remaining turns and cancels the queued message (room.roster.ts).
+   */
+  async interrupt(
+    ctx: RoomCtx,
+    id: string,
+    input: { reason?: string | undefined; drop_queued?: boolean | undefined; scope?: "turn" | "all" | undefined },
+    ifMatch?: number,
+  ): Promise<Room> {
     authorize(ctx.actor, ctx.tdb.tenant, "edit");
     const { tdb } = ctx;
     const turnId = this.#d.events.transaction(tdb, (tx): string | null => {
       const room = this.#roomOr404(tdb, id);
       assertNotReleased(room);
       checkVersion(room, ifMatch);
+      const all = input.scope === "all";
       if (room.status !== "active" || !room.activeTurn) {
-        throw new AppError("NO_ACTIVE_TURN", `no turn is running in this room (status ${room.status}); nothing to interrupt`);
+        if (!all || !room.queuedMessageId) throw new AppError("NO_ACTIVE_TURN", `no turn is running in this room (status ${room.status}); nothing to interrupt`);
+        stopAllInTx(tdb, tx, room);
+        return null;
       }
-      if (input.drop_queued && room.queuedMessageId) {
+      if (all) stopAllInTx(tdb, tx, room);
+      else if (input.drop_queued && room.queuedMessageId) {
         updateMessage(tdb, room.queuedMessageId, { status: "cancelled" });
         updateRoom(tdb, id, { queuedMessageId: null, updatedAt: tx.nowIso });
       }
@@ -782,21 +826,8 @@ function findFailedTrigger(t: TenantDb, room: RoomRow) {
   if (!turnId) return undefined;
   const turn = findTurn(t, turnId);
   const message = turn ? findMessage(t, room.id, turn.messageId) : undefined;
-  return message && message.status === "failed" ? message : undefined;
-}
-
-function assertNotReleased(room: RoomRow): void {
-  if (room.status === "released" || room.status === "releasing") {
-    throw new AppError("ROOM_RELEASED", "the room is released; rent a new one with POST /llm/room");
-  }
-}
-
-function checkVersion(room: RoomRow, ifMatch: number | undefined): void {
-  if (ifMatch !== undefined && ifMatch !== room.version) {
-    throw new AppError("VERSION_CONFLICT", `room is at version ${room.version}, not ${ifMatch}; GET it and retry with If-Match: ${room.version}`, {
-      details: { current_version: room.version },
-    });
-  }
+  // A prompt of several turns whose rest was cancelled when this turn failed is over: a wake does not run it again.
+  return message && message.status === "failed" && !sequenceOf(message.sequence)?.cancelled ? message : undefined;
 }
 
 /** The row column each PATCH field writes. */
@@ -807,6 +838,7 @@ const PATCH_COLUMNS: Record<string, keyof RoomRow> = {
   tool_policy: "toolPolicy",
   wake_policy: "wakePolicy",
   done_policy: "donePolicy",
+  addressing: "addressing",
 };
 
 /** Whether a PATCH field's new value equals the room's (stored JSON compares by content; purpose null and "" read the same). */

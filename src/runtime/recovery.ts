@@ -68,8 +68,11 @@ export function recoverTenant(t: TenantDb, events: EventLog, admission: TurnAdmi
         if (!room || (room.status !== "idle" && room.status !== "active")) continue;
         const queued = room.queuedMessageId ? findMessage(t, room.id, room.queuedMessageId) : undefined;
         if (queued && queued.status === "queued" && (room.wakePolicy as WakePolicy).mode === "on_message" && admission.mayStartQueued(t.tenant)) {
-          plans.push(beginTurn(t, tx, room, queued));
-          continue;
+          const plan = beginTurn(t, tx, room, queued);
+          if (plan) {
+            plans.push(plan);
+            continue;
+          }
         }
         updateRoom(t, room.id, { status: "sleeping", activeTurn: null, sleepAt: null, updatedAt: tx.nowIso });
         tx.emit(room.id, { event_type: "room:sleeping", payload: { reason: "server_restarted" } });

@@ -15,10 +15,11 @@ import type { Logger } from "pino";
 import type { EventLog } from "../events/event.log.js";
 import { finishTurn, TURN_NOT_RECORDED, type TurnEndStatus, type TurnOutcome, type TurnPlan } from "../room/room.lifecycle.js";
 import type { AbortReason, TurnRunner } from "../room/room.service.js";
-import { conversationBefore, findTurn } from "../room/room.store.js";
+import { findTurn } from "../room/room.store.js";
+import { turnInput } from "../room/room.context.js";
 import type { TenantDatabases, TenantDb } from "../storage/tenant-db.js";
 import type { Admission } from "./admission.js";
-import type { ChatTurn, LlmRuntime, TurnEvent, TurnResult } from "./llm/llm.types.js";
+import type { LlmRuntime, TurnEvent, TurnResult } from "./llm/llm.types.js";
 import type { MetricsRecorder, TurnRecord } from "../metrics/metrics.recorder.js";
 import { GroupCommit, TurnEventWriter } from "./turn-writer.js";
 import { outsideRequest } from "../idempotency/idempotency.context.js";
@@ -134,9 +135,9 @@ export class RoomWorkers implements TurnRunner {
     return n;
   }
 
-  async abort(tenant: string, roomId: string, reason: AbortReason): Promise<void> {
+  async abort(tenant: string, roomId: string, reason: AbortReason, turnId?: string): Promise<void> {
     const w = this.#workers.get(`${tenant}/${roomId}`);
-    if (!w) return;
+    if (!w || (turnId !== undefined && w.plan.turnId !== turnId)) return;
     w.abortReason = reason;
     w.controller.abort(reason);
     w.turnEnded ??= deferred();
@@ -274,14 +275,12 @@ export class RoomWorkers implements TurnRunner {
       return { result, streamedChars };
     };
     try {
-      const history: ChatTurn[] = conversationBefore(tdb, plan.roomId, plan.messageSeq, this.d.historyMessages).map((m) => ({
-        role: m.authorKind === "agent" ? "assistant" : "user",
-        text: m.content,
-      }));
+      // The actor's own context: transcript attributed by agent_id, its system prompt with the room's shared context.
+      const { actor, history, prompt } = turnInput(tdb, plan, this.d.historyMessages);
       const request = {
-        actor: plan.actor,
+        actor,
         history,
-        prompt: plan.prompt,
+        prompt,
         limits: {
           maxTurnMs: plan.donePolicy.max_turn_s * 1000,
           maxOutputTokens: plan.donePolicy.max_output_tokens,
@@ -313,7 +312,8 @@ export class RoomWorkers implements TurnRunner {
         error: { code: "QUOTA_EXCEEDED", message: "the tenant's daily token budget ran out during this turn; it resets at 00:00 UTC" },
       };
     } else if (reason !== null && result.status !== "completed") status = "interrupted";
-    return { status, text: result.text, usage: result.usage ?? ZERO, ...(result.error && status === "failed" ? { error: result.error } : {}) };
+    const stoppedBy = status === "interrupted" && (reason === "muted" || reason === "removed" || reason === "actor_interrupt") ? { reason } : {};
+    return { status, text: result.text, usage: result.usage ?? ZERO, ...(result.error && status === "failed" ? { error: result.error } : {}), ...stoppedBy };
   }
 
   /**

@@ -35,6 +35,8 @@ export const rooms = sqliteTable(
     releaseAt: text("release_at"),
     /** Last message seq handed out for this room. */
     lastMessageSeq: integer("last_message_seq").notNull().default(0),
+    /** Who answers a message that names no actor: `first_unmuted` or `mentioned_only` (src/room/room.sequence.ts). */
+    addressing: text("addressing").notNull().default("first_unmuted"),
   },
   (t) => [
     index("rooms_status_rented_idx").on(t.status, t.rentedAt, t.id),
@@ -61,8 +63,26 @@ export const roomMessages = sqliteTable(
     status: text("status").notNull(),
     turnId: text("turn_id"),
     createdAt: text("created_at").notNull(),
+    /** The turns a prompt asked for and how far they got (src/room/room.sequence.ts); null on rows older than it. */
+    sequence: text("sequence", { mode: "json" }).$type<object | null>(),
   },
   (t) => [uniqueIndex("room_messages_room_seq_uq").on(t.roomId, t.seq)],
+);
+
+/** Named texts attached to a room that every actor's turn sees (src/room/room.context.ts); a detached one is deleted. */
+export const roomContext = sqliteTable(
+  "room_context",
+  {
+    id: text("id").primaryKey(),
+    roomId: text("room_id")
+      .notNull()
+      .references(() => rooms.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    content: text("content").notNull(),
+    createdBy: text("created_by").notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [index("room_context_room_idx").on(t.roomId, t.createdAt)],
 );
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Idempotency-Key on POST and PATCH (after Stripe and the IETF httpapi
+ * Idempotency-Key on POST, PATCH and DELETE (after Stripe and the IETF httpapi
  * draft). Scope: tenant (the file) + caller + method + path + key. Same key
  * and same request: the first answer is replayed with Idempotent-Replayed:
  * true. Same key, other request: 422. Same key while the first is still
@@ -69,7 +69,7 @@ export function idempotency(now: () => number, metrics: Pick<MetricsRecorder, "i
   const inFlight = new Set<string>();
   return async (c, next) => {
     const method = c.req.method;
-    if (method !== "POST" && method !== "PATCH") return next();
+    if (method !== "POST" && method !== "PATCH" && method !== "DELETE") return next();
     const key = c.req.header("idempotency-key");
     if (key === undefined) return next();
     if (!KEY_PATTERN.test(key)) {
