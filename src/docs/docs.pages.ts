@@ -21,6 +21,7 @@ import {
   sseSection,
 } from "./docs.content.js";
 import { errorTableMarkdown } from "./docs.errors.js";
+import { multiAgentSection } from "./docs.multi-agent.js";
 import { EVENT_CATALOGUE, exampleEvent } from "./docs.events.js";
 import { RUN_EVENT_CATALOGUE } from "./docs.factory.js";
 import { RUN_EVENT_TYPES } from "../factory/factory.events.js";
@@ -218,6 +219,10 @@ ${TOOLS_DOC}
 ## A complete session with curl
 
 ${curlSession(base)}
+
+## Several agents in one room
+
+${multiAgentSection(base)}
 
 ## Checking the browsable reference
 

@@ -100,7 +100,7 @@ export function rosterRoutes(rooms: RoomService) {
       request: { params: ActorParams, headers: IfMatchHeaders },
       responses: {
         200: json(envelopeSchema(Room), "The room without the actor.", ok({ ...ROOM_EXAMPLE, version: 4 })),
-        ...errorResponses([400, 403, 404, 409, 503], { 404: ["ROOM_NOT_FOUND", "ACTOR_NOT_FOUND"], 409: ["LAST_ACTOR", ...ROSTER_409], 503: ["STORAGE_BUSY"] }),
+        ...errorResponses([400, 403, 404, 409, 422, 503], { 404: ["ROOM_NOT_FOUND", "ACTOR_NOT_FOUND"], 409: ["LAST_ACTOR", ...ROSTER_409], 503: ["STORAGE_BUSY"] }),
       },
     }),
     async (c) => {
@@ -184,10 +184,10 @@ export function rosterRoutes(rooms: RoomService) {
       summary: "Detach shared context",
       description: "Detaches the text: turns that begin from now on no longer see it (a running turn keeps what it was given). Writes `room:context_detached`. Needs access `edit`.",
       security: bearerSecurity,
-      request: { params: ContextParams },
+      request: { params: ContextParams, headers: IfMatchHeaders.pick({ "idempotency-key": true }) },
       responses: {
         200: json(envelopeSchema(ContextAttachment), "The detached attachment.", ok(ATTACHMENT)),
-        ...errorResponses([400, 403, 404, 409, 503], { 404: ["ROOM_NOT_FOUND", "CONTEXT_NOT_FOUND"], 409: ["ROOM_RELEASED"], 503: ["STORAGE_BUSY"] }),
+        ...errorResponses([400, 403, 404, 409, 422, 503], { 404: ["ROOM_NOT_FOUND", "CONTEXT_NOT_FOUND"], 409: ["ROOM_RELEASED", "IDEMPOTENCY_IN_PROGRESS"], 503: ["STORAGE_BUSY"] }),
       },
     }),
     (c) => {

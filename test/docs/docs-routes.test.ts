@@ -174,6 +174,9 @@ describe("access levels", () => {
       interruptRoom: {},
       releaseRoom: {},
       setGlobalStop: { active: false },
+      addActor: { agent_id: "second" },
+      updateActor: { muted: false },
+      attachContext: { name: "n", content: "c" },
     });
     const ops = operations(doc).filter((o) => isApiPath(o.path));
     expect(ops.map((o) => o.op["operationId"]).sort()).toEqual(Object.keys(REQUIRED_ACCESS).sort());
@@ -182,7 +185,7 @@ describe("access levels", () => {
       const need = REQUIRED_ACCESS[id]!;
       const room = await fresh();
       const note = (await t.json("POST", `/llm/room/${room}/messages`, { token: tokens.full, body: { kind: "note", content: "n" } })).body.data.id as string;
-      const url = p.replace("{id}", room).replace("{message_id}", note);
+      const url = p.replace("{id}", room).replace("{message_id}", note).replace("{agent_id}", "assistant").replace("{attachment_id}", note);
       const send = async (level: Access | "operator") => {
         const res = await t.req(method.toUpperCase(), url, { token: tokens[level], ...(method === "get" ? {} : { body: bodies(room)[id] ?? {} }) });
         const json = (res.headers.get("content-type") ?? "").includes("application/json");
@@ -228,9 +231,22 @@ describe("the event union matches what the server writes", () => {
     await eventually(async () => (await status(c)) === "active", 5000, "slow turn to start");
     expect((await t.json("POST", `/llm/room/${c}/interrupt`, { token, body: { reason: "enough" } })).status).toBe(200);
 
+    // 4. Several agents: roster changes, shared context, an exchange of two rounds, a queued message cancelled by interrupt all.
+    const d = await rent({ agents: [{ agent_id: "one" }, { agent_id: "two", options: { token_delay_ms: 200 } }] });
+    expect((await t.json("POST", `/llm/room/${d}/actors`, { token, body: { agent_id: "three" } })).status).toBe(201);
+    expect((await t.json("PATCH", `/llm/room/${d}/actors/three`, { token, body: { muted: true } })).status).toBe(200);
+    expect((await t.json("DELETE", `/llm/room/${d}/actors/three`, { token })).status).toBe(200);
+    const attached = await t.json("POST", `/llm/room/${d}/context`, { token, body: { name: "spec", content: "be brief" } });
+    expect((await t.json("DELETE", `/llm/room/${d}/context/${attached.body.data.id}`, { token })).status).toBe(200);
+    const exchange = (await t.json("POST", `/llm/room/${d}/messages`, { token, body: { content: "talk", actor: "one", rounds: 1 } })).body.data.id as string;
+    await eventually(async () => (await t.json("GET", `/llm/room/${d}/messages/${exchange}`, { token })).body.data.done, 10_000, "the exchange to end");
+    await t.json("POST", `/llm/room/${d}/messages`, { token, body: { content: "slow", actor: "two" } });
+    await t.json("POST", `/llm/room/${d}/messages`, { token, body: { content: "queued" } });
+    expect((await t.json("POST", `/llm/room/${d}/interrupt`, { token, body: { scope: "all" } })).status).toBe(200);
+
     const seen = new Set<string>();
     const failures: string[] = [];
-    for (const id of [a, b, c]) {
+    for (const id of [a, b, c, d]) {
       expect((await t.json("POST", `/llm/room/${id}/release`, { token, body: { reason: "done" } })).status).toBe(200);
       const events = (await t.json("GET", `/llm/room/${id}/history`, { token })).body.data.events as Array<{ event_type: string; seq: number }>;
       for (const e of events) {
