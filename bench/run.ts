@@ -6,7 +6,7 @@
  * a global timeout ends the run (children killed, temp dirs removed, partial
  * results written) so it never hangs.
  *
- *   npm run bench -- [--runs 3] [--only main,stream,memory,startup,factory,history] [--runner node|tsx] [--profile] [--keep] [--timeout-s 480]
+ *   npm run bench -- [--runs 3] [--only main,stream,memory,startup,factory,history,rounds] [--runner node|tsx] [--profile] [--keep] [--timeout-s 480]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -25,6 +25,7 @@ import { captureRoomBody, readPath } from "./figures/read-path.js";
 import { storageFigure, storageWork, type StorageWork } from "./figures/storage.js";
 import { startup } from "./figures/startup.js";
 import { eventRate, fanout } from "./figures/stream.js";
+import { rounds } from "./figures/rounds.js";
 import { historyUnderLoad } from "./figures/history.js";
 import { turns } from "./figures/turns.js";
 import { factoryRun } from "./figures/factory.js";
@@ -44,7 +45,7 @@ const { values: args } = parseArgs({
 
 const RUNS = Math.max(1, Math.min(20, Number(args.runs)));
 const TIMEOUT_MS = Math.max(10, Number(args["timeout-s"])) * 1000;
-const PHASES = new Set((args.only ?? "main,stream,memory,startup,factory,history").split(",").map((s) => s.trim()));
+const PHASES = new Set((args.only ?? "main,stream,memory,startup,factory,history,rounds").split(",").map((s) => s.trim()));
 const OUT = path.resolve(ROOT, args.out!);
 setKeepTemp(args.keep!);
 
@@ -239,6 +240,22 @@ async function main(): Promise<void> {
       await attempt([{ id: "event_rate", name: "durable event rate, 20 rooms streaming", unit: "events/s", target: "≥ 0.3× raw" }], 5_000 + 4 * RUNS * 1000, 40_000 + 5_000 * RUNS, async () => {
         log("durable event rate");
         return [await eventRate({ server: s, token: tok, tenant: "bench", rooms: 20, runs: RUNS, windowMs: 3000, replyTokens: 300, rawDir })];
+      });
+    } finally {
+      if (server) await server.stop();
+    }
+  }
+
+  if (PHASES.has("rounds")) {
+    const dataDir = dir("rounds");
+    const tok = await token(dataDir, "bench");
+    let server: ServerHandle | null = null;
+    try {
+      server = await startRoomservice("rounds", dataDir, { ECHO_TOKEN_DELAY_MS: "0" }, cpuProfDir ? { cpuProfDir } : {});
+      const s = server;
+      await attempt([{ id: "rounds_exchange", name: "3 actors × 3 rounds (9 turns), end to end", unit: "ms", target: "≤ 1.2× 9 single turns" }], 5_000 + 5 * RUNS * 1000, 30_000 + 20_000 * RUNS, async () => {
+        log("multi-agent exchange");
+        return [await rounds({ server: s, token: tok, runs: RUNS, repeats: 10, replyTokens: 50 })];
       });
     } finally {
       if (server) await server.stop();
