@@ -26,6 +26,8 @@ export interface TurnPlan {
   donePolicy: DonePolicy;
   /** Turns of the same prompt begun before this one: when > 0 its context runs up to now (the earlier answers included). */
   turnsBefore: number;
+  /** The prompt asked for more than one turn: its end reads the prompt's sequence (room.sequence.ts). */
+  multiTurn: boolean;
 }
 
 export type TurnEndStatus = "completed" | "interrupted" | "failed" | "cancelled";
@@ -52,7 +54,7 @@ export function addUsage(a: Usage, b: Usage): Usage {
   };
 }
 
-/** The actor that answers a message: the one it names, else the first mentioned, else the first unmuted. */
+/** The actor that answers a message stored before sequences existed (no `sequence` on its row): the one it names, else the first mentioned, else the first unmuted. */
 export function pickActor(actors: Actor[], named: string | null, mentions: readonly string[]): Actor | undefined {
   if (named) return actors.find((a) => a.agent_id === named);
   for (const m of mentions) {
@@ -98,12 +100,14 @@ export function storeMessage(
 export function beginTurn(t: TenantDb, tx: EventTx, room: RoomRow, message: MessageRow): TurnPlan | null {
   const actors = room.actors as Actor[];
   const seq = sequenceOf(message.sequence);
+  const multiTurn = isMultiTurn(seq);
   let actor: Actor | undefined;
   let advanced: Sequence | null = null;
   if (seq) {
     const next = nextStep(seq, actors, seq.step);
     actor = next?.actor;
-    if (next) advanced = { ...seq, step: next.step, ran: seq.ran + 1 };
+    // A one-turn prompt's sequence never moves: only a longer one records its step.
+    if (next && multiTurn) advanced = { ...seq, step: next.step, ran: seq.ran + 1 };
   } else {
     actor = actors.find((a) => a.agent_id === message.actorKey) ?? pickActor(actors, null, []);
   }
@@ -141,6 +145,7 @@ export function beginTurn(t: TenantDb, tx: EventTx, room: RoomRow, message: Mess
     toolPolicy: room.toolPolicy as ToolPolicy,
     donePolicy: room.donePolicy as DonePolicy,
     turnsBefore: seq ? seq.ran : 0,
+    multiTurn,
   };
 }
 
@@ -177,7 +182,9 @@ export interface FinishOptions {
 /**
  * Ends a turn exactly once: the turn row leaves `running` in the same
  * transaction that emits its one `agent:turn_end`. Then the room moves on:
- * `failed` on failure, the queued message's turn if one waits, else `idle`.
+ * `failed` on failure, the next turn of the same prompt if it has one left
+ * (room.sequence.ts; else its one `message:completed` or `message:cancelled`),
+ * the queued message's turn if one waits, else `idle`.
  * Returns the next turn's plan, if one began. A turn already ended (e.g. by
  * recovery) is left alone and returns null.
  */
@@ -195,7 +202,8 @@ export function finishTurn(t: TenantDb, tx: EventTx, plan: TurnPlan, outcome: Tu
   }
 
   const agentKey = plan.actor.agent_id;
-  const message = findMessage(t, plan.roomId, plan.messageId);
+  // Only a prompt of several turns has a sequence to advance; a one-turn prompt's end reads nothing more.
+  const message = plan.multiTurn ? findMessage(t, plan.roomId, plan.messageId) : undefined;
   const seq = sequenceOf(message?.sequence);
   const multi = isMultiTurn(seq);
   // The prompt's next step, if it has one and may run: its turn begins in this same transaction.
@@ -354,6 +362,7 @@ export function planForTurn(t: TenantDb, turn: TurnRow): TurnPlan | undefined {
     toolPolicy: room.toolPolicy as ToolPolicy,
     donePolicy: room.donePolicy as DonePolicy,
     turnsBefore: Math.max(0, (sequenceOf(message.sequence)?.ran ?? 1) - 1),
+    multiTurn: isMultiTurn(sequenceOf(message.sequence)),
   };
 }
 

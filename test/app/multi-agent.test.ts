@@ -307,6 +307,51 @@ describe("addressing and rounds", () => {
   });
 });
 
+describe("an exchange that cannot go on", () => {
+  it("a failed turn cancels the exchange's remaining turns once; a wake does not run them", async () => {
+    const room = await rent({ agents: [{ agent_id: "a" }, { agent_id: "flaky", options: { fail_after_tokens: 1 } }] });
+    const m = await post(room.id, { content: "hello there friend", mentions: ["a", "flaky"], rounds: 1 });
+    const result = await settled(room.id, m.body.data.id);
+    expect(result.message.status).toBe("failed");
+    let ev = await events(room.id);
+    expect(ev.filter((e) => e.event_type === "agent:turn_start").map((e) => e.agent_key)).toEqual(["a", "flaky"]);
+    expect(ev.filter((e) => e.event_type === "message:cancelled").map((e) => e.payload)).toEqual([{ message_id: m.body.data.id, reason: "PROVIDER_ERROR", turns_run: 2 }]);
+    const woke = await t.json("POST", `/llm/room/${room.id}/wake`, { token, body: {} });
+    expect(woke.body.data.status).toBe("idle");
+    ev = await events(room.id);
+    expect(ev.filter((e) => e.event_type === "agent:turn_start")).toHaveLength(2);
+    expect(ev.filter((e) => e.event_type.startsWith("message:c") && e.event_type !== "message:created")).toHaveLength(1);
+  });
+
+  it("a queued exchange whose addressed actors were all muted meanwhile is cancelled (no_actor), and the room rests", async () => {
+    const room = await rent({ agents: [{ agent_id: "a", options: SLOW }, { agent_id: "b" }, { agent_id: "c" }] });
+    const first = await post(room.id, { content: "first", actor: "a" });
+    const queued = await post(room.id, { content: "b and c", mentions: ["b", "c"] });
+    expect(queued.body.data.status).toBe("queued");
+    await t.json("PATCH", `/llm/room/${room.id}/actors/b`, { token, body: { muted: true } });
+    await t.json("PATCH", `/llm/room/${room.id}/actors/c`, { token, body: { muted: true } });
+    await t.json("POST", `/llm/room/${room.id}/interrupt`, { token, body: {} });
+    expect((await settled(room.id, first.body.data.id)).message.status).toBe("cancelled");
+    expect((await settled(room.id, queued.body.data.id)).message.status).toBe("cancelled");
+    const ev = await events(room.id);
+    expect(ev.filter((e) => e.event_type === "message:cancelled").map((e) => [e.payload.message_id, e.payload.reason])).toEqual([[queued.body.data.id, "no_actor"]]);
+    expect((await t.json("GET", `/llm/room/${room.id}`, { token })).body.data).toMatchObject({ status: "idle", queued_message_id: null });
+  });
+
+  it("bounds: rounds 0..6, shared context per text and per room", async () => {
+    const room = await rent({ agents: [{ agent_id: "a" }] });
+    const tooMany = await post(room.id, { content: "x", rounds: 7 });
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body.details[0].path).toContain("rounds");
+    for (let i = 0; i < 8; i++) expect((await t.json("POST", `/llm/room/${room.id}/context`, { token, body: { name: `n${i}`, content: "c" } })).status).toBe(201);
+    const ninth = await t.json("POST", `/llm/room/${room.id}/context`, { token, body: { name: "n8", content: "c" } });
+    expect(ninth.status).toBe(409);
+    expect(ninth.body.code).toBe("CONTEXT_FULL");
+    const big = await t.json("POST", `/llm/room/${room.id}/context`, { token, body: { name: "big", content: "x".repeat(100_001) } });
+    expect(big.status).toBe(400);
+  });
+});
+
 describe("replay", () => {
   let http: ServerType;
   afterEach(() => new Promise<void>((r) => http.close(() => r())));
