@@ -80,7 +80,8 @@ export function idempotency(now: () => number, metrics: Pick<MetricsRecorder, "i
     const principal = c.get("principal");
     const t = c.get("tenantDb");
     const path = canonicalPath(new URL(c.req.url).pathname);
-    const body = await c.req.text();
+    // A DELETE's meaning is its path and If-Match; its body (unread, and not size-limited for DELETE) plays no part.
+    const body = method === "DELETE" ? "" : await c.req.text();
     const scope = sha256([principal.sub, method, path, key]);
     const requestHash = sha256([method, path, canonicalIfMatch(c.req.header("if-match")), canonicalBody(body)]);
     const flightKey = `${t.tenant}/${scope}`;
