@@ -210,6 +210,8 @@ describe("auth matrix over every protected route", () => {
       if (p.endsWith("/artifacts")) return { artifact_type: "note", payload: {} };
       if (p.endsWith("/checkpoints")) return { status: "ok" };
       if (p.endsWith("/gates")) return { gate_name: "human_review", verdict: "pass" };
+      if (p.endsWith("/actors")) return { agent_id: "intruder" };
+      if (p.endsWith("/context")) return { name: "n", content: "c" };
       return {};
     };
     for (const r of routes.filter((x) => x.path.includes("{id}"))) {
