@@ -177,7 +177,7 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number; follo
       tags,
       summary: "Send a message",
       description:
-        "Stores the message durably before answering. With wake policy `on_message` a `message`/`task` starts a turn at once (202, status `running`) or, while a turn runs, waits as the one queued message (202, status `queued`); a second queued message is 409 ROOM_QUEUE_FULL with Retry-After and nothing is stored. A `note` is stored without a turn (201). Needs access `edit`.",
+        "Stores the message durably before answering. With wake policy `on_message` a `message`/`task` starts a turn at once (202, status `running`) or, while a turn runs, waits as the one queued message (202, status `queued`); a second queued message is 409 ROOM_QUEUE_FULL with Retry-After and nothing is stored. A `note` is stored without a turn (201). Who answers: the actor named by `actor`, else each mentioned unmuted actor in mention order, else the room's `addressing` (`first_unmuted`, or `mentioned_only`: nobody, and the message is stored as a note, 201); `rounds` has them answer again (see /docs/llm/room, \"Several agents in one room\"). Needs access `edit`.",
       security: bearerSecurity,
       request: { params: RoomIdParams, headers: IfMatchHeaders, body: { required: true, content: { "application/json": { schema: PostMessageBody } } } },
       responses: {
@@ -259,7 +259,7 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number; follo
       tags,
       summary: "Interrupt the running turn",
       description:
-        "Aborts the running turn at the model call (the upstream HTTP request is closed) and answers once the turn has ended `interrupted`. The queued message then runs unless `drop_queued` is true. 409 NO_ACTIVE_TURN when no turn runs. Needs access `edit`.",
+        "Aborts the running turn at the model call (the upstream HTTP request is closed) and answers once the turn has ended `interrupted`. The running message's next turn (when several actors or rounds answer it), else the queued message, then runs unless `drop_queued` is true. With `scope: \"all\"` the running message's remaining turns are dropped and the queued message is cancelled too (`message:cancelled`). 409 NO_ACTIVE_TURN when no turn runs (with `scope: \"all\"`: and nothing is queued). Needs access `edit`.",
       security: bearerSecurity,
       request: { params: RoomIdParams, headers: IfMatchHeaders, body: optionalBody(InterruptBody) },
       responses: {

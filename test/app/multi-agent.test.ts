@@ -196,7 +196,9 @@ describe("addressing and rounds", () => {
   });
 
   it("rounds: actors × (rounds + 1) turns, each its own turn_id and one turn end, then one message:completed; each actor sees the others", async () => {
-    const room = await rent({ agents: [{ agent_id: "a" }, { agent_id: "b" }, { agent_id: "c" }] });
+    // Paced (30 ms a token, about 1 s in all) so the exchange is surely still running when the next message arrives.
+    const paced = { token_delay_ms: 30 };
+    const room = await rent({ agents: [{ agent_id: "a", options: paced }, { agent_id: "b", options: paced }, { agent_id: "c", options: paced }] });
     const m = await post(room.id, { content: "design a cache", mentions: ["a", "b", "c"], rounds: 2 });
     expect(m.status).toBe(202);
     // The one-queued-message rule holds across the whole sequence.
