@@ -182,6 +182,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       publicJwk: signingKey.publicJwk,
       tenants,
       rooms,
+      summaries: roomFeature.summaries,
+      usage: roomFeature.usage,
       factory: factoryFeature.service,
       runtime,
       startedAt,

@@ -36,7 +36,7 @@ export const rooms = sqliteTable(
     /** Last message seq handed out for this room. */
     lastMessageSeq: integer("last_message_seq").notNull().default(0),
     /** `{max_tokens, max_cost_usd}` (either may be null), or null: no budget (src/room/room.budget.ts). */
-    budget: text("budget", { mode: "json" }).$type<Record<string, unknown> | null>(),
+    budget: text("budget", { mode: "json" }).$type<{ max_tokens: number | null; max_cost_usd: number | null } | null>(),
     /** Refresh summary_text after every this many ended turns; null: only on request (src/room/room.summary.ts). */
     summaryEveryTurns: integer("summary_every_turns"),
     /** When summary_text was last written. */
