@@ -174,7 +174,7 @@ describe("room budgets", () => {
     // The hint, copy-pasted: PATCH /llm/room/<id> with the body it gives.
     const hint = /PATCH (\/llm\/room\/[0-9a-f-]+) and the body (\{.*?\}\}) /.exec(refused.body.message)!;
     expect(hint[1]).toBe(`/llm/room/${r.id}`);
-    const patched = await t.json("PATCH", hint[1], { token, body: JSON.parse(hint[2]) });
+    const patched = await t.json("PATCH", hint[1]!, { token, body: JSON.parse(hint[2]!) });
     expect(patched.status).toBe(200);
     expect(patched.body.data.budget_exceeded).toBeNull();
     // The queued message began its turn in the PATCH's transaction.
