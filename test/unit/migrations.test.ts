@@ -11,6 +11,7 @@ import type { RoomEvent } from "../../src/events/event.types.js";
 import { readRoomEventsAfter, readRoomEventsBefore, roomStream } from "../../src/room/room.stream.js";
 import { formatSseFrame } from "../../src/sse/sse.feed.js";
 import { applyMigrations, loadMigrations } from "../../src/storage/migrations.js";
+import { tokensUsedOn } from "../../src/runtime/budget.store.js";
 import { packageRoot } from "../../src/storage/paths.js";
 import { tenantHandle } from "../../src/storage/tenant-db.js";
 import { startTestServer } from "../support/harness.js";
@@ -225,6 +226,34 @@ describe("migration 0003: the stream-keyed event log", () => {
       expect(parseFrames(await released.text()).filter((f) => f.event)).toEqual([]);
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe("migrations 0005 and 0006 (usage per model)", () => {
+  it("keep the daily token counts of an older file, under provider and model '' (reported as null), and the daily budget still counts them", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "roomservice-usage-"));
+    try {
+      const tenants = path.join(dataDir, "tenants");
+      mkdirSync(tenants);
+      const db = new Database(path.join(tenants, "acme.db"));
+      applyMigrations(db, migrations.slice(0, 5));
+      db.prepare("INSERT INTO token_usage_daily (day, tokens) VALUES (?, ?)").run("2026-01-02", 120);
+      db.close();
+      const t = await startTestServer({ dataDir });
+      try {
+        const token = await t.token("acme");
+        const res = await t.json("GET", "/llm/usage?from=2026-01-01&to=2026-01-03", { token });
+        expect(res.status).toBe(200);
+        expect(res.body.data.days).toEqual([
+          { day: "2026-01-02", input: 0, output: 0, totalTokens: 120, cost: { total: 0 }, by_model: [{ provider: null, model: null, input: 0, output: 0, totalTokens: 120, cost: { total: 0 } }] },
+        ]);
+        expect(tokensUsedOn(t.server.tenants.get("acme"), "2026-01-02")).toBe(120);
+      } finally {
+        await t.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
