@@ -153,7 +153,14 @@ export class SummaryService {
     if (!room || !every || room.status === "releasing" || room.status === "released") return;
     if (this.#inFlight.has(`${t.tenant}/${roomId}`)) return;
     if (turnsAfter(t, roomId, room.summaryUsageMark ?? 0) < every) return;
-    this.#run(t, room, "every_turns", SUMMARY_DEFAULT_CHARS, undefined).catch((err: unknown) => {
+    let written: Promise<Room>;
+    try {
+      written = this.#run(t, room, "every_turns", SUMMARY_DEFAULT_CHARS, undefined);
+    } catch (err) {
+      written = Promise.reject(err);
+    }
+    written.catch((err: unknown) => {
+      // Refused (budget, operator stop, quota) or failed: the next turn's end tries again.
       const code = err instanceof AppError ? err.code : undefined;
       this.d.log.warn({ err: code ? undefined : err, code, tenant: t.tenant, room_id: roomId }, `the room's summary was not refreshed${code ? ` (${code})` : ""}`);
     });

@@ -184,6 +184,17 @@ describe("room budgets", () => {
     expect((await post(r.id, { content: "and now" })).status).toBe(202);
   });
 
+  it("a message queued when the budget ran out is cancelled by a release, as any queued message", async () => {
+    const r = await rent({ agents: [{ agent_id: "slow", options: { token_delay_ms: 30, reply: "a b c d" } }], budget: { max_tokens: 5 } });
+    await post(r.id, { content: "go" });
+    const queued = await post(r.id, { content: "then this" });
+    await eventually(async () => (await room(r.id)).status === "idle", 5000, "room idle");
+    expect((await room(r.id)).queued_message_id).toBe(queued.body.data.id);
+    await t.json("POST", `/llm/room/${r.id}/release`, { token, body: {} });
+    const msg = await t.json("GET", `/llm/room/${r.id}/messages/${queued.body.data.id}`, { token });
+    expect(msg.body.data).toMatchObject({ done: true, message: { status: "cancelled" }, turn: null });
+  });
+
   it("lowering the budget below what was used blocks at once (room:budget_blocked without a turn); removing it unblocks", async () => {
     const r = await rent();
     await ask(r.id, { content: "hello there" });
@@ -268,6 +279,18 @@ describe("summaries", () => {
     expect((await room(r.id)).summary_text).toContain("8 messages");
     // PATCH turns it off.
     expect((await t.json("PATCH", `/llm/room/${r.id}`, { token, body: { summary_every_turns: null } })).body.data.summary_every_turns).toBeNull();
+  });
+
+  it("honours Idempotency-Key: a retry replays the first answer and writes nothing more", async () => {
+    const r = await rent();
+    await ask(r.id, { content: "one" });
+    const headers = { "idempotency-key": "sum-1" };
+    const first = await t.json("POST", `/llm/room/${r.id}/summary`, { token, body: {}, headers });
+    await ask(r.id, { content: "two" });
+    const again = await t.json("POST", `/llm/room/${r.id}/summary`, { token, body: {}, headers });
+    expect(again.res.headers.get("idempotent-replayed")).toBe("true");
+    expect(again.body).toEqual(first.body);
+    expect((await events(r.id)).filter((e) => e.event_type === "room:summary_updated")).toHaveLength(1);
   });
 
   it("a released room is 409 ROOM_RELEASED; a reader may not write a summary", async () => {
