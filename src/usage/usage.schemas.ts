@@ -39,7 +39,16 @@ export const RoomUsage = z
     room_id: z.string(),
     totals: UsageLine.openapi({ description: "Everything the room used; its tokens and cost equal the room record's `usage`." }),
     by_actor: z.array(z.object({ agent_id: z.string(), ...usageFields, ...countFields })).openapi({ description: "Per actor (`agent_id`), in the order each first used a model; sums to `totals`. An actor removed from the roster keeps its line." }),
-    by_model: z.array(z.object({ provider: z.string(), model: z.string(), ...usageFields, ...countFields })).openapi({ description: "Per provider and model, in the order each was first used; sums to `totals`." }),
+    by_model: z
+      .array(
+        z.object({
+          provider: z.string().nullable().openapi({ description: "Null only for turns that ended before this server kept usage per call, by an actor no longer in the roster." }),
+          model: z.string().nullable(),
+          ...usageFields,
+          ...countFields,
+        }),
+      )
+      .openapi({ description: "Per provider and model, in the order each was first used; sums to `totals`." }),
     budget: Budget.nullable(),
     budget_exceeded: z.enum(["max_tokens", "max_cost_usd"]).nullable(),
   })

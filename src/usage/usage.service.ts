@@ -29,7 +29,7 @@ export interface RoomUsageReport {
   room_id: string;
   totals: UsageLine;
   by_actor: Array<{ agent_id: string } & UsageLine>;
-  by_model: Array<{ provider: string; model: string } & UsageLine>;
+  by_model: Array<{ provider: string | null; model: string | null } & UsageLine>;
   budget: Budget | null;
   budget_exceeded: BudgetLimit | null;
 }
@@ -65,7 +65,8 @@ export class UsageService {
     const room = UUID_RE.test(id) ? findRoom(ctx.tdb, id) : undefined;
     if (!room) throw new AppError("ROOM_NOT_FOUND", "no such room for this tenant (ids are never shared across tenants); list yours with GET /llm/room");
     const byActor = usageByActor(ctx.tdb, id).map((s) => ({ agent_id: s.agentId, ...line(s) }));
-    const byModel = usageByModel(ctx.tdb, id).map((s) => ({ provider: s.provider, model: s.model, ...line(s) }));
+    // '' is what the 0007 backfill wrote for an actor no longer in the roster.
+    const byModel = usageByModel(ctx.tdb, id).map((s) => ({ provider: s.provider === "" ? null : s.provider, model: s.model === "" ? null : s.model, ...line(s) }));
     const totals = byActor.reduce<UsageLine>(
       (acc, a) => {
         add(acc, a);
