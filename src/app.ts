@@ -25,6 +25,10 @@ import { responsesRoutes } from "./responses/responses.routes.js";
 import { ResponsesService } from "./responses/responses.service.js";
 import { roomRoutes } from "./room/room.routes.js";
 import { rosterRoutes } from "./room/room.roster.routes.js";
+import { summaryRoutes } from "./room/room.summary.routes.js";
+import type { SummaryService } from "./room/room.summary.js";
+import { usageRoutes } from "./usage/usage.routes.js";
+import type { UsageService } from "./usage/usage.service.js";
 import { factoryRoutes } from "./factory/factory.routes.js";
 import type { FactoryService } from "./factory/factory.service.js";
 import { userRoutes } from "./user/user.routes.js";
@@ -44,6 +48,10 @@ export interface AppDeps {
   publicJwk: JWK;
   tenants: TenantDatabases;
   rooms: RoomService;
+  /** POST /llm/room/:id/summary. */
+  summaries: SummaryService;
+  /** GET /llm/room/:id/usage and GET /llm/usage. */
+  usage: UsageService;
   factory: FactoryService;
   runtime: LlmRuntime;
   startedAt: number;
@@ -87,6 +95,8 @@ export function buildApp(d: AppDeps) {
   app.route("/", providerRoutes(d.runtime));
   app.route("/", roomRoutes(d.rooms, d.sse, d.recorder));
   app.route("/", rosterRoutes(d.rooms));
+  app.route("/", summaryRoutes(d.summaries));
+  app.route("/", usageRoutes(d.usage));
   app.route("/", factoryRoutes(d.factory, d.sse, d.recorder));
   app.route("/", operatorRoutes(d.admission, d.storage));
   app.route("/", responsesRoutes(new ResponsesService(d.rooms)));

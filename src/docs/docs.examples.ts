@@ -36,6 +36,10 @@ export const ROOM_EXAMPLE = {
   usage: USAGE_EXAMPLE,
   summary_text: null,
   addressing: "first_unmuted" as const,
+  summary_updated_at: null,
+  summary_every_turns: null,
+  budget: null,
+  budget_exceeded: null,
 };
 
 export const MESSAGE_EXAMPLE = {

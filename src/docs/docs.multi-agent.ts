@@ -19,7 +19,7 @@ export function multiAgentSection(base: string): string {
 
 **Stopping.** \`POST /llm/room/{id}/interrupt\` stops the running turn; the next turn of the exchange then runs. With \`{"scope": "all"}\` it also drops the exchange's remaining turns and cancels the queued message (\`message:cancelled\`, reason \`interrupted\`). Muting or removing an actor whose turn runs aborts that turn at the model call (\`agent:turn_end\` \`interrupted\`, \`reason\` \`muted\` or \`removed\`) and skips its remaining turns of the exchange; \`POST /llm/room/{id}/actors/{agent_id}/interrupt\` does the same without changing the roster (reason \`actor_interrupt\`). The next actor still runs.
 
-**After a crash.** An exchange cut off by a server crash is not resumed: its running turn ends \`failed\` with \`SERVER_RESTARTED\` (the room \`failed\`, as for any turn) and its remaining turns are cancelled (\`message:cancelled\`, reason \`SERVER_RESTARTED\`); no turn runs twice. The same holds when any turn of an exchange fails: \`POST /wake\` then runs what is queued, not the rest of the exchange.
+**After a crash.** An exchange cut off by a server crash is not resumed: its running turn ends \`failed\` with \`SERVER_RESTARTED\` (the room \`failed\`, as for any turn) and its remaining turns are cancelled (\`message:cancelled\`, reason \`SERVER_RESTARTED\`); no turn runs twice. The same holds when any turn of an exchange fails (\`POST /wake\` then runs what is queued, not the rest of the exchange) or reaches the room's \`budget\` (reason \`ROOM_BUDGET_EXCEEDED\`).
 
 Two agents, two rounds, with the built-in model (each \`local/echo\` answer echoes its prompt, so you can see who answered whom):
 

@@ -22,6 +22,7 @@ import {
 } from "./docs.content.js";
 import { errorTableMarkdown } from "./docs.errors.js";
 import { multiAgentSection } from "./docs.multi-agent.js";
+import { usageSection } from "./docs.usage.js";
 import { EVENT_CATALOGUE, exampleEvent } from "./docs.events.js";
 import { RUN_EVENT_CATALOGUE } from "./docs.factory.js";
 import { RUN_EVENT_TYPES } from "../factory/factory.events.js";
@@ -215,6 +216,10 @@ Provider \`local\`, model \`echo\`: no network, no key; the default actor when a
 ## Tools
 
 ${TOOLS_DOC}
+
+## Usage, budgets and summaries
+
+${usageSection(base)}
 
 ## A complete session with curl
 

@@ -6,9 +6,10 @@
  */
 import { randomUUID } from "node:crypto";
 import type { EventTx } from "../events/event.log.js";
-import { addTokens } from "../runtime/budget.store.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 import { ZERO_USAGE } from "./room.dto.js";
+import { exceededLimit, type Budget } from "./room.budget.js";
+import { noteBudgetCrossing, recordUsage, type UsageSource } from "./room.usage.js";
 import type { Actor, DonePolicy, ToolPolicy, Usage, WakePolicy } from "./room.schemas.js";
 import { isMultiTurn, nextStep, sequenceOf, type Sequence } from "./room.sequence.js";
 import { findMessage, findRoom, findTurn, insertMessage, insertTurn, nextMessageSeq, updateMessage, updateRoom, updateTurn, type MessageRow, type RoomRow, type TurnRow } from "./room.store.js";
@@ -195,9 +196,11 @@ export function finishTurn(t: TenantDb, tx: EventTx, plan: TurnPlan, outcome: Tu
   if (room.status === "released") {
     // Released is final and `room:released` is the log's last event: the turn's rows end, quietly.
     const usage = outcome.usage ?? ZERO_USAGE;
-    addTokens(t, tx.nowIso.slice(0, 10), usage.totalTokens);
+    recordUsage(t, tx, plan.roomId, turnSource(plan), usage);
     updateTurn(t, plan.turnId, { status: outcome.status, endedAt: tx.nowIso, usage, error: outcome.error ?? null });
     updateMessage(t, plan.messageId, { status: outcome.status === "completed" ? "done" : outcome.status === "failed" ? "failed" : "cancelled" });
+    // The room's usage stays the sum of its ledger rows (GET /usage), events or not.
+    if (usage.totalTokens > 0 || usage.cost.total > 0) updateRoom(t, room.id, { usage: addUsage((room.usage as Usage) ?? ZERO_USAGE, usage) });
     return null;
   }
 
@@ -208,9 +211,13 @@ export function finishTurn(t: TenantDb, tx: EventTx, plan: TurnPlan, outcome: Tu
   const multi = isMultiTurn(seq);
   // The prompt's next step, if it has one and may run: its turn begins in this same transaction.
   const next = multi && outcome.status !== "failed" && room.status !== "releasing" ? nextStep(seq!, room.actors as Actor[], seq!.step + 1) : null;
-  const continues = next !== null && opts.mayStartNext;
+  const usedBefore = (room.usage as Usage) ?? ZERO_USAGE;
+  const usedAfter = addUsage(usedBefore, outcome.usage ?? ZERO_USAGE);
+  // Past its budget the room starts no turn, not even the next one of this prompt (room.budget.ts).
+  const overBudget = exceededLimit(room.budget as Budget | null, usedAfter) !== null;
+  const continues = next !== null && opts.mayStartNext && !overBudget;
   // Why the prompt's remaining steps are dropped without running, when they are.
-  const dropped = room.status === "releasing" ? "released" : next !== null && !continues ? "stopped" : null;
+  const dropped = room.status === "releasing" ? "released" : next !== null && !continues ? (overBudget ? "ROOM_BUDGET_EXCEEDED" : "stopped") : null;
   if (outcome.text.length > 0) {
     // Only a completed turn has an answer (`output`, announced by agent:output). The text of an interrupted or
     // failed one is kept as `partial`, so a client taking the newest output never prints a cut reply as complete.
@@ -228,7 +235,7 @@ export function finishTurn(t: TenantDb, tx: EventTx, plan: TurnPlan, outcome: Tu
     if (!partial) tx.emit(plan.roomId, { event_type: "agent:output", payload: { message_id: out.id, text: outcome.text }, agent_key: agentKey, turn_id: plan.turnId });
   }
   const usage = outcome.usage ?? ZERO_USAGE;
-  addTokens(t, tx.nowIso.slice(0, 10), usage.totalTokens);
+  recordUsage(t, tx, plan.roomId, turnSource(plan), usage);
   updateTurn(t, plan.turnId, { status: outcome.status, endedAt: tx.nowIso, usage, error: outcome.error ?? null });
   if (!continues) {
     const status = outcome.status === "failed" ? "failed" : multi ? (seq!.cancelled || dropped ? "cancelled" : "done") : outcome.status === "completed" ? "done" : "cancelled";
@@ -242,8 +249,9 @@ export function finishTurn(t: TenantDb, tx: EventTx, plan: TurnPlan, outcome: Tu
   });
   if (multi && !continues) endSequence(t, tx, plan, seq!, outcome, dropped);
 
+  noteBudgetCrossing(tx, plan.roomId, room.budget as Budget | null, usedBefore, usedAfter, plan.turnId);
   const base = {
-    usage: addUsage((room.usage as Usage) ?? ZERO_USAGE, usage),
+    usage: usedAfter,
     lastActiveAt: tx.nowIso,
     updatedAt: tx.nowIso,
     activeTurn: null,
@@ -269,8 +277,9 @@ export function finishTurn(t: TenantDb, tx: EventTx, plan: TurnPlan, outcome: Tu
   }
   const after = updateRoom(t, room.id, base)!;
   if (continues) return beginTurn(t, tx, after, { ...message!, sequence: { ...seq!, step: next!.step } });
-  // With wake policy `manual` a queued message waits for a wake, even behind a running turn.
-  if (opts.mayStartNext && after.queuedMessageId && (after.wakePolicy as WakePolicy).mode === "on_message") {
+  // With wake policy `manual` a queued message waits for a wake, even behind a running turn. Past its budget
+  // the room starts nothing: the queued message waits until a PATCH raises the budget (room.budget.ts).
+  if (opts.mayStartNext && after.queuedMessageId && (after.wakePolicy as WakePolicy).mode === "on_message" && !overBudget) {
     const queued = findMessage(t, room.id, after.queuedMessageId);
     if (queued && queued.status === "queued") {
       const plan = beginTurn(t, tx, after, queued);
@@ -281,14 +290,19 @@ export function finishTurn(t: TenantDb, tx: EventTx, plan: TurnPlan, outcome: Tu
   return null;
 }
 
+/** Who a turn's usage is charged to: its actor, on the model it ran. */
+function turnSource(plan: TurnPlan): UsageSource {
+  return { kind: "turn", turnId: plan.turnId, messageId: plan.messageId, agentId: plan.actor.agent_id, provider: plan.actor.provider, model: plan.actor.model };
+}
+
 /**
  * The one terminal event of a prompt answered by several turns, after its
  * last turn's `agent:turn_end`: `message:completed` when every step that
  * could run has run, else `message:cancelled` with why the rest was dropped
- * (a failed turn's code, `interrupted` by interrupt all, `released`, or
- * `stopped` by a shutdown or an operator stop).
+ * (a failed turn's code, `interrupted` by interrupt all, `released`,
+ * `stopped` by a shutdown or an operator stop, `ROOM_BUDGET_EXCEEDED`).
  */
-function endSequence(t: TenantDb, tx: EventTx, plan: TurnPlan, seq: Sequence, outcome: TurnOutcome, dropped: "released" | "stopped" | null): void {
+function endSequence(t: TenantDb, tx: EventTx, plan: TurnPlan, seq: Sequence, outcome: TurnOutcome, dropped: string | null): void {
   const reason = outcome.status === "failed" ? (outcome.error?.code ?? "PROVIDER_ERROR") : seq.cancelled ? "interrupted" : dropped;
   if (reason === null) {
     tx.emit(plan.roomId, { event_type: "message:completed", payload: { message_id: plan.messageId, turns: seq.ran, rounds: seq.rounds } });

@@ -25,6 +25,8 @@ import { addIso, beginRelease, beginTurn, completeRelease, failOrphanTurn, settl
 import { lastRoomEventSeq as lastEventSeq, readRoomEventsAfter as readEventsAfter, readRoomEventsBefore as readEventsBefore } from "./room.stream.js";
 import type { Actor, DonePolicy, MessageResult, PatchRoomBody, RentRoomBody, Room, RoomStatus, ToolPolicy, WakePolicy } from "./room.schemas.js";
 import { MESSAGE_END_EVENTS, messageResult } from "./room.message-result.js";
+import { assertWithinBudget, mergeBudget, type Budget } from "./room.budget.js";
+import { budgetPatched } from "./room.budget-patch.js";
 import { countLiveRooms, findMessage, findRoom, findTurn, type MessageRow, listMessages, listRooms, updateMessage, updateRoom, insertRoom, type RoomRow } from "./room.store.js";
 
 
@@ -103,6 +105,8 @@ interface RoomDraft {
   donePolicy: DonePolicy;
   metadata: Record<string, unknown>;
   addressing: Addressing;
+  budget: Budget | null;
+  summaryEveryTurns: number | null;
 }
 
 export interface HistoryQueryInput {
@@ -268,7 +272,17 @@ export class RoomService {
     const wakePolicy = { ...DEFAULT_WAKE_POLICY, ...stripUndefined(body.wake_policy ?? {}) } as WakePolicy;
     const donePolicy = { ...DEFAULT_DONE_POLICY, ...stripUndefined(body.done_policy ?? {}) } as DonePolicy;
     const metadata = dropNulls(body.metadata ?? {});
-    return { purpose: body.purpose ?? null, actors, toolPolicy, wakePolicy, donePolicy, metadata, addressing: body.addressing ?? "first_unmuted" };
+    return {
+      purpose: body.purpose ?? null,
+      actors,
+      toolPolicy,
+      wakePolicy,
+      donePolicy,
+      metadata,
+      budget: mergeBudget(null, body.budget ?? null),
+      summaryEveryTurns: body.summary_every_turns ?? null,
+      addressing: body.addressing ?? "first_unmuted",
+    };
   }
 
   /** Inside a transaction: the room row (tenant quota checked) and its room:rented. */
@@ -301,6 +315,8 @@ export class RoomService {
       usage: ZERO_USAGE,
       summaryText: null,
       addressing: d.addressing,
+      budget: d.budget,
+      summaryEveryTurns: d.summaryEveryTurns,
       createdBy: actorId(ctx.actor),
       releaseAt: addIso(tx.nowIso, d.wakePolicy.release_after_s),
     });
@@ -333,7 +349,8 @@ export class RoomService {
       throw new AppError("VALIDATION_FAILED", "send either agents or actors (they are aliases), not both", { details: [{ path: "actors", message: "alias of agents" }] });
     }
     const { tdb } = ctx;
-    return this.#d.events.transaction(tdb, (tx) => {
+    let plan: TurnPlan | null = null;
+    const patched = this.#d.events.transaction(tdb, (tx) => {
       const room = this.#roomOr404(tdb, id);
       assertNotReleased(room);
       if (ifMatch !== undefined && ifMatch !== room.version) {
@@ -382,14 +399,27 @@ export class RoomService {
         set.addressing = body.addressing;
         changes.push("addressing");
       }
+      if (body.budget !== undefined) {
+        set.budget = mergeBudget(room.budget as Budget | null, body.budget);
+        changes.push("budget");
+      }
+      if (body.summary_every_turns !== undefined) {
+        set.summaryEveryTurns = body.summary_every_turns;
+        changes.push("summary_every_turns");
+      }
       // A PATCH that changes nothing (`{}`, or only current values) is no write: same version, no event.
       if (changes.every((field) => sameValue(field, set, room))) return roomDto(tdb.tenant, room);
       const version = room.version + 1;
       const updated = updateRoom(tdb, id, { ...set, version, updatedAt: tx.nowIso }, room.version);
       if (!updated) throw new AppError("VERSION_CONFLICT", "room changed while patching; GET it and retry", { details: { current_version: room.version + 1 } });
       tx.emit(id, { event_type: "room:updated", payload: { changes, version } });
-      return roomDto(tdb.tenant, updated);
+      if (!changes.includes("budget")) return roomDto(tdb.tenant, updated);
+      // A budget raised past the room's usage lets its queued message run; one lowered below it blocks the room.
+      plan = budgetPatched(tdb, tx, room, updated, this.#d.admission);
+      return roomDto(tdb.tenant, findRoom(tdb, id)!);
     });
+    if (plan) this.#d.runner.start(plan);
+    return patched;
   }
 
   /**
@@ -473,6 +503,7 @@ export class RoomService {
         details: { last_error: room.lastError },
       });
     }
+    assertWithinBudget(room);
     if (room.queuedMessageId) {
       throw new AppError("ROOM_QUEUE_FULL", "a message is already queued in this room; wait for the current turn to end and retry", { retryAfterS: 1 });
     }
@@ -526,6 +557,7 @@ export class RoomService {
         if (queued && queued.status === "queued") retry = queued;
       }
       if (retry) {
+        assertWithinBudget(base);
         this.#d.admission.checkNewTurn(tdb);
         if (retry.status !== "queued") retry = updateMessage(tdb, retry.id, { status: "queued" })!;
         plan = beginTurn(tdb, tx, base, retry);
@@ -839,6 +871,8 @@ const PATCH_COLUMNS: Record<string, keyof RoomRow> = {
   wake_policy: "wakePolicy",
   done_policy: "donePolicy",
   addressing: "addressing",
+  budget: "budget",
+  summary_every_turns: "summaryEveryTurns",
 };
 
 /** Whether a PATCH field's new value equals the room's (stored JSON compares by content; purpose null and "" read the same). */

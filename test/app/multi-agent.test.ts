@@ -340,6 +340,18 @@ describe("an exchange that cannot go on", () => {
     expect((await t.json("GET", `/llm/room/${room.id}`, { token })).body.data).toMatchObject({ status: "idle", queued_message_id: null });
   });
 
+  it("a turn that reaches the room's budget ends the exchange: its remaining turns are cancelled (ROOM_BUDGET_EXCEEDED)", async () => {
+    const room = await rent({ agents: [{ agent_id: "a" }, { agent_id: "b" }], budget: { max_tokens: 1 } });
+    const m = await post(room.id, { content: "spend it", mentions: ["a", "b"], rounds: 1 });
+    expect(m.status).toBe(202);
+    expect((await settled(room.id, m.body.data.id)).message.status).toBe("cancelled");
+    const ev = await events(room.id);
+    expect(ev.filter((e) => e.event_type === "agent:turn_start").map((e) => e.agent_key)).toEqual(["a"]);
+    expect(ev.filter((e) => e.event_type === "message:cancelled").map((e) => e.payload)).toEqual([{ message_id: m.body.data.id, reason: "ROOM_BUDGET_EXCEEDED", turns_run: 1 }]);
+    expect(ev.filter((e) => e.event_type === "room:budget_blocked")).toHaveLength(1);
+    expect((await t.json("GET", `/llm/room/${room.id}`, { token })).body.data.status).toBe("idle");
+  });
+
   it("bounds: rounds 0..6, shared context per text and per room", async () => {
     const room = await rent({ agents: [{ agent_id: "a" }] });
     const tooMany = await post(room.id, { content: "x", rounds: 7 });
