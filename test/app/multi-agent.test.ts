@@ -3,6 +3,9 @@
  * mentioned_only), rounds, stopping one actor or all of them, and replay of
  * a multi-actor message. Real server in-process, built-in local/echo model.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { serve, type ServerType } from "@hono/node-server";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { eventually, startTestServer, type TestServer } from "../support/harness.js";
@@ -350,6 +353,30 @@ describe("an exchange that cannot go on", () => {
     expect(ev.filter((e) => e.event_type === "message:cancelled").map((e) => e.payload)).toEqual([{ message_id: m.body.data.id, reason: "ROOM_BUDGET_EXCEEDED", turns_run: 1 }]);
     expect(ev.filter((e) => e.event_type === "room:budget_blocked")).toHaveLength(1);
     expect((await t.json("GET", `/llm/room/${room.id}`, { token })).body.data.status).toBe("idle");
+  });
+
+  it("a graceful shutdown mid-exchange interrupts the running turn and cancels the rest (stopped); a restart runs none of it", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "roomservice-multi-stop-"));
+    try {
+      const first = await startTestServer({ dataDir });
+      const tok = await first.token("acme");
+      const id = (await first.json("POST", "/llm/room", { token: tok, body: { agents: [{ agent_id: "a", options: SLOW }, { agent_id: "b" }] } })).body.data.id as string;
+      const m = (await first.json("POST", `/llm/room/${id}/messages`, { token: tok, body: { content: "go", mentions: ["a", "b"] } })).body.data.id as string;
+      await eventually(async () => (await first.json("GET", `/llm/room/${id}/history`, { token: tok })).body.data.events.some((e: any) => e.event_type === "pi:message_update"), 10_000, "a to stream");
+      await first.server.shutdown(0);
+      const second = await startTestServer({ dataDir });
+      try {
+        const h = (await second.json("GET", `/llm/room/${id}/history`, { token: tok })).body.data;
+        expect(h.events.filter((e: any) => e.event_type === "agent:turn_end").map((e: any) => [e.agent_key, e.payload.status])).toEqual([["a", "interrupted"]]);
+        expect(h.events.filter((e: any) => e.event_type === "message:cancelled").map((e: any) => e.payload)).toEqual([{ message_id: m, reason: "stopped", turns_run: 1 }]);
+        expect(h.messages.find((x: any) => x.id === m).status).toBe("cancelled");
+        expect(h.events.some((e: any) => e.event_type === "agent:turn_start" && e.agent_key === "b")).toBe(false);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it("bounds: rounds 0..6, shared context per text and per room", async () => {
