@@ -604,7 +604,8 @@ export class RoomService {
       return null;
     });
     if (turnId !== null) {
-      await this.#d.runner.abort(tdb.tenant, id, "interrupt");
+      // By turn id: if that turn ended meanwhile and its message's next turn began, the interrupt does not reach that one.
+      await this.#d.runner.abort(tdb.tenant, id, "interrupt", turnId);
       this.#endIfLost(tdb, id, turnId);
     }
     return roomDto(tdb.tenant, this.#roomOr404(tdb, id));
