@@ -327,7 +327,7 @@ async function main(): Promise<void> {
     let server: ServerHandle | null = null;
     try {
       // The shipped coalescing window (EVENT_COALESCE_MS default): what an operator runs.
-      server = await startRoomservice("capacity", dataDir, { ECHO_TOKEN_DELAY_MS: "0", METRICS_TOKEN: CAPACITY_METRICS_TOKEN, ...(process.env["CAP_COALESCE"] ? { EVENT_COALESCE_MS: process.env["CAP_COALESCE"] } : {}) }, cpuProfDir ? { cpuProfDir } : {});
+      server = await startRoomservice("capacity", dataDir, { ECHO_TOKEN_DELAY_MS: "0", METRICS_TOKEN: CAPACITY_METRICS_TOKEN }, cpuProfDir ? { cpuProfDir } : {});
       const s = server;
       await attempt([{ id: "capacity", name: "capacity: rooms streaming at once, 20 tok/s, 1 follower each", unit: "rooms", target: "≥ 2000 rooms" }], 40_000, 240_000, async () => {
         log("capacity");
