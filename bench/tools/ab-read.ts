@@ -148,6 +148,14 @@ async function main(): Promise<void> {
       `${t.name.padEnd(8)} median ${m.toFixed(0).padStart(6)} req/s  ratio ${(m / bareMed).toFixed(3)}  cpu ${median(xs.map((x) => x.cpu)).toFixed(2)}  µs/req ${median(xs.map((x) => (x.cpu / x.rps) * 1e6)).toFixed(1)}  runs ${xs.map((x) => x.rps.toFixed(0)).join(" ")}${xs.some((x) => x.bad) ? "  NON-2XX" : ""}\n`,
     );
   }
+  // Paired: each round measured every target back to back, so the per-round ratio to the first build cancels
+  // most of the machine's drift between rounds.
+  const first = targets[0]!.name;
+  for (const t of targets.slice(1)) {
+    const cpu = res[t.name]!.map((x, i) => x.cpu / x.rps / (res[first]![i]!.cpu / res[first]![i]!.rps));
+    const rps = res[t.name]!.map((x, i) => x.rps / res[first]![i]!.rps);
+    process.stdout.write(`${t.name} vs ${first}, per-round medians: µs/req ×${median(cpu).toFixed(3)}, req/s ×${median(rps).toFixed(3)} (rounds: ${cpu.map((x) => x.toFixed(2)).join(" ")})\n`);
+  }
   for (const t of all) await t.s.stop();
   if (values.profile) {
     for (const t of all) {
