@@ -24,6 +24,10 @@ import { providerRoutes } from "./providers/providers.routes.js";
 import { responsesRoutes } from "./responses/responses.routes.js";
 import { ResponsesService } from "./responses/responses.service.js";
 import { roomRoutes } from "./room/room.routes.js";
+import { summaryRoutes } from "./room/room.summary.routes.js";
+import type { SummaryService } from "./room/room.summary.js";
+import { usageRoutes } from "./usage/usage.routes.js";
+import type { UsageService } from "./usage/usage.service.js";
 import { factoryRoutes } from "./factory/factory.routes.js";
 import type { FactoryService } from "./factory/factory.service.js";
 import { userRoutes } from "./user/user.routes.js";
@@ -43,6 +47,10 @@ export interface AppDeps {
   publicJwk: JWK;
   tenants: TenantDatabases;
   rooms: RoomService;
+  /** POST /llm/room/:id/summary. */
+  summaries: SummaryService;
+  /** GET /llm/room/:id/usage and GET /llm/usage. */
+  usage: UsageService;
   factory: FactoryService;
   runtime: LlmRuntime;
   startedAt: number;
@@ -85,6 +93,8 @@ export function buildApp(d: AppDeps) {
   app.route("/", metaRoutes({ version: d.version, publicJwk: d.publicJwk, startedAt: d.startedAt, now: d.now, isShuttingDown: d.isShuttingDown, ...(d.storage ? { storage: d.storage } : {}) }));
   app.route("/", providerRoutes(d.runtime));
   app.route("/", roomRoutes(d.rooms, d.sse, d.recorder));
+  app.route("/", summaryRoutes(d.summaries));
+  app.route("/", usageRoutes(d.usage));
   app.route("/", factoryRoutes(d.factory, d.sse, d.recorder));
   app.route("/", operatorRoutes(d.admission, d.storage));
   app.route("/", responsesRoutes(new ResponsesService(d.rooms)));

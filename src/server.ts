@@ -24,6 +24,7 @@ import { createFactoryFeature } from "./factory/factory.feature.js";
 import type { FactoryService } from "./factory/factory.service.js";
 import type { Supervisor } from "./factory/factory.supervisor.js";
 import type { RoomService } from "./room/room.service.js";
+import type { SummaryService } from "./room/room.summary.js";
 import { roomStream } from "./room/room.stream.js";
 import { runStream } from "./factory/factory.stream.js";
 import { Admission } from "./runtime/admission.js";
@@ -59,6 +60,8 @@ export interface Server {
   /** The rooms feature's deadline sweep. */
   timers: LifecycleTimers;
   rooms: RoomService;
+  /** Room summaries (POST /llm/room/:id/summary and the every-N-turns refresh). */
+  summaries: SummaryService;
   factory: FactoryService;
   supervisor: Supervisor;
   /** Features' recovery, sweeps and drain. */
@@ -182,6 +185,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       publicJwk: signingKey.publicJwk,
       tenants,
       rooms,
+      summaries: roomFeature.summaries,
+      usage: roomFeature.usage,
       factory: factoryFeature.service,
       runtime,
       startedAt,
@@ -209,6 +214,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       runtime,
       timers: roomFeature.timers,
       rooms,
+      summaries: roomFeature.summaries,
       factory: factoryFeature.service,
       supervisor: factoryFeature.supervisor,
       lifecycle,

@@ -73,6 +73,18 @@ export const ERROR_REMEDIES: Record<ErrorCode, { when: string; remedy: string }>
     when: "A turn is running and a message is already queued behind it; nothing was stored.",
     remedy: "Wait `Retry-After` seconds (or for `agent:turn_end` on the event stream) and send again.",
   },
+  ROOM_BUDGET_EXCEEDED: {
+    when: "The room's summed `usage` has reached its `budget` (`max_tokens` or `max_cost_usd`): a message or task, a wake that would run one, or a summary by a model is refused, and nothing is stored. `details` names the limit, its value and what was used.",
+    remedy: "Raise or remove the limit with `PATCH /llm/room/{id}` (the message has a body that works, e.g. `{\"budget\":{\"max_tokens\":4000}}`; `null` removes a limit), then send again. A message queued when the budget ran out runs as soon as the PATCH raises it.",
+  },
+  SUMMARY_IN_PROGRESS: {
+    when: "`POST /llm/room/{id}/summary` while a summary of the same room is still being written.",
+    remedy: "Wait for `room:summary_updated` on the event stream (or `Retry-After` seconds) and read `summary_text` from the room; ask again only if you need a newer one.",
+  },
+  SUMMARY_FAILED: {
+    when: "The summarizer's model could not write the summary (provider error, timeout, an empty answer) or it was stopped; `summary_text` is unchanged. Tokens it used are counted in the room's usage.",
+    remedy: "The message names the summarizer, its model and the provider's error. Retry later, or give the room an actor with role `summarizer` on another model (`local/echo` writes a deterministic digest and cannot fail this way).",
+  },
   NO_ACTIVE_TURN: {
     when: "Interrupt was asked but no turn is running.",
     remedy: "Nothing to do: the turn has already ended. Check the room's `status` and `active_turn`.",

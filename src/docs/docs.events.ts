@@ -188,6 +188,34 @@ export const EVENT_CATALOGUE: Record<RoomEventType, EventDoc> = {
     agentKey: "assistant",
     turnScoped: true,
   },
+  "room:budget_blocked": {
+    when: "The room's summed usage reached its `budget`: written with the `agent:turn_end` of the turn (or with the summary, or the PATCH lowering the budget) that reached it. From then on messages, wakes that would run one and summaries by a model are 409 ROOM_BUDGET_EXCEEDED, and a queued message waits, until a PATCH raises the limit.",
+    payload: z.looseObject({
+      limit: z.enum(["max_tokens", "max_cost_usd"]).openapi({ description: "The limit reached (tokens first when both are)." }),
+      max: z.number().openapi({ description: "That limit's value." }),
+      used: z.looseObject({ total_tokens: z.number(), cost_usd: z.number() }).openapi({ description: "The room's usage when it was reached." }),
+      budget: z.looseObject({ max_tokens: z.number().nullable(), max_cost_usd: z.number().nullable() }),
+      turn_id: z.string().nullable().openapi({ description: "The turn whose end reached it; null for a summary or a PATCH." }),
+    }),
+    example: { limit: "max_tokens", max: 1000, used: { total_tokens: 1043, cost_usd: 0 }, budget: { max_tokens: 1000, max_cost_usd: null }, turn_id: TURN },
+    turnScoped: true,
+  },
+  "room:summary_updated": {
+    when: "`summary_text` was written: by `POST /llm/room/{id}/summary`, or after `summary_every_turns` turns.",
+    payload: z.looseObject({
+      chars: z.number().int().openapi({ description: "Length of the new `summary_text`." }),
+      through_seq: z.number().int().openapi({ description: "The newest message seq the summary covers." }),
+      messages: z.number().int().openapi({ description: "How many messages it was made from (the newest ones, bounded)." }),
+      trigger: z.enum(["request", "every_turns"]),
+      method: z.enum(["digest", "model"]).openapi({ description: "`digest`: the deterministic digest (`local/echo`); `model`: written by the summarizer's model." }),
+      agent_id: z.string().openapi({ description: "The summarizer: the first actor with role `summarizer`, else the first actor." }),
+      provider: z.string(),
+      model: z.string(),
+      usage,
+    }),
+    example: { chars: 212, through_seq: 8, messages: 8, trigger: "request", method: "digest", agent_id: "assistant", provider: "local", model: "echo", usage: { input: 0, output: 0, totalTokens: 0, cost: { total: 0 } } },
+    agentKey: "assistant",
+  },
 };
 
 /** `pi:message_update` → `PiMessageUpdateEvent`, a valid component name. */

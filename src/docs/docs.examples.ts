@@ -35,6 +35,10 @@ export const ROOM_EXAMPLE = {
   active_turn: null,
   usage: USAGE_EXAMPLE,
   summary_text: null,
+  summary_updated_at: null,
+  summary_every_turns: null,
+  budget: null,
+  budget_exceeded: null,
 };
 
 export const MESSAGE_EXAMPLE = {

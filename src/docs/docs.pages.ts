@@ -21,6 +21,7 @@ import {
   sseSection,
 } from "./docs.content.js";
 import { errorTableMarkdown } from "./docs.errors.js";
+import { usageSection } from "./docs.usage.js";
 import { EVENT_CATALOGUE, exampleEvent } from "./docs.events.js";
 import { RUN_EVENT_CATALOGUE } from "./docs.factory.js";
 import { RUN_EVENT_TYPES } from "../factory/factory.events.js";
@@ -214,6 +215,10 @@ Provider \`local\`, model \`echo\`: no network, no key; the default actor when a
 ## Tools
 
 ${TOOLS_DOC}
+
+## Usage, budgets and summaries
+
+${usageSection(base)}
 
 ## A complete session with curl
 

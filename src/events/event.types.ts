@@ -29,6 +29,8 @@ export const ROOM_EVENT_TYPES = [
   "room:releasing",
   "room:released",
   "error",
+  "room:budget_blocked",
+  "room:summary_updated",
 ] as const;
 export type RoomEventType = (typeof ROOM_EVENT_TYPES)[number];
 

@@ -14,6 +14,7 @@ const DESCRIPTIONS: Record<number, string> = {
   422: "Same Idempotency-Key, different request (IDEMPOTENCY_KEY_REUSED).",
   429: "Rate limit or quota hit (RATE_LIMITED, QUOTA_EXCEEDED); wait Retry-After seconds.",
   500: "Unexpected error (INTERNAL); logged with the request id.",
+  502: "The model behind the request failed (SUMMARY_FAILED); nothing was changed.",
   503: "Operator stop, shutdown, or storage that is busy, full or damaged for this tenant (GLOBAL_STOP_ACTIVE, SHUTTING_DOWN, STORAGE_BUSY, STORAGE_FULL, TENANT_DATA_DAMAGED); retry after Retry-After.",
 };
 

@@ -1,6 +1,7 @@
 /** Rows to the contract's records. The only place that knows both shapes. */
 import type { MessageRow, RoomRow } from "./room.store.js";
 import type { z } from "@hono/zod-openapi";
+import { exceededLimit, type Budget } from "./room.budget.js";
 import type { Actor, DonePolicy, Message, Room, ToolPolicy, Usage, WakePolicy } from "./room.schemas.js";
 
 export const ZERO_USAGE: Usage = { input: 0, output: 0, totalTokens: 0, cost: { total: 0 } };
@@ -27,6 +28,10 @@ export function roomDto(tenant: string, r: RoomRow): Room {
     active_turn: (r.activeTurn as Room["active_turn"]) ?? null,
     usage: (r.usage as Usage) ?? ZERO_USAGE,
     summary_text: r.summaryText,
+    summary_updated_at: r.summaryUpdatedAt ?? null,
+    summary_every_turns: r.summaryEveryTurns ?? null,
+    budget: (r.budget as Budget | null) ?? null,
+    budget_exceeded: exceededLimit(r.budget as Budget | null, (r.usage as Usage) ?? ZERO_USAGE),
   };
 }
 

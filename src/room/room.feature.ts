@@ -14,7 +14,9 @@ import type { MetricsRecorder } from "../metrics/metrics.recorder.js";
 import { recoverTenant } from "../runtime/recovery.js";
 import { RoomWorkers, type EndRetry } from "../runtime/room-workers.js";
 import type { TenantDatabases } from "../storage/tenant-db.js";
-import { RoomService, type RoomLimits } from "./room.service.js";
+import { RoomService, type RoomLimits, type TurnAdmission } from "./room.service.js";
+import { SummaryService } from "./room.summary.js";
+import { UsageService } from "../usage/usage.service.js";
 
 export interface RoomFeatureDeps {
   tenants: TenantDatabases;
@@ -32,12 +34,16 @@ export interface RoomFeatureDeps {
 
 export interface RoomFeature {
   service: RoomService;
+  summaries: SummaryService;
+  usage: UsageService;
   workers: RoomWorkers;
   timers: LifecycleTimers;
   lifecycle: LifecycleFeature;
 }
 
 export function createRoomFeature(d: RoomFeatureDeps): RoomFeature {
+  const admission: TurnAdmission = { checkNewTurn: (t) => d.admission().checkNewTurn(t), mayStartQueued: (tenant) => d.admission().mayStartQueued(tenant) };
+  const summaries = new SummaryService({ events: d.events, runtime: d.runtime, admission, holdTenant: (tenant) => d.tenants.hold(tenant), log: d.log });
   const workers = new RoomWorkers({
     tenants: d.tenants,
     events: d.events,
@@ -48,13 +54,20 @@ export function createRoomFeature(d: RoomFeatureDeps): RoomFeature {
     admission: d.admission,
     metrics: d.metrics,
     ...(d.endRetry ? { endRetry: d.endRetry } : {}),
+    onTurnRecorded: (t, plan) => {
+      try {
+        summaries.afterTurn(t, plan.roomId);
+      } catch (err) {
+        d.log.warn({ err, tenant: t.tenant, room_id: plan.roomId }, "could not check whether the room's summary is due");
+      }
+    },
   });
   const service = new RoomService({
     holdTenant: (tenant) => d.tenants.hold(tenant),
     events: d.events,
     catalog: d.runtime,
     runner: workers,
-    admission: { checkNewTurn: (t) => d.admission().checkNewTurn(t), mayStartQueued: (tenant) => d.admission().mayStartQueued(tenant) },
+    admission,
     limits: d.limits,
   });
   const timers = new LifecycleTimers(d.events, (tenant, roomId) => workers.isRunning(tenant, roomId), d.now);
@@ -75,7 +88,10 @@ export function createRoomFeature(d: RoomFeatureDeps): RoomFeature {
       timers.sweep(t);
       if (failure !== null) throw failure;
     },
-    drain: (graceMs) => workers.drain(graceMs),
+    // Summaries are not turns: their model calls are aborted at once, while running turns get the grace.
+    drain: async (graceMs) => {
+      await Promise.all([workers.drain(graceMs), summaries.drain()]);
+    },
   };
-  return { service, workers, timers, lifecycle };
+  return { service, summaries, usage: new UsageService(d.now), workers, timers, lifecycle };
 }

@@ -6,9 +6,10 @@
  */
 import { randomUUID } from "node:crypto";
 import type { EventTx } from "../events/event.log.js";
-import { addTokens } from "../runtime/budget.store.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 import { ZERO_USAGE } from "./room.dto.js";
+import { exceededLimit, type Budget } from "./room.budget.js";
+import { noteBudgetCrossing, recordUsage, type UsageSource } from "./room.usage.js";
 import type { Actor, DonePolicy, ToolPolicy, Usage, WakePolicy } from "./room.schemas.js";
 import { findMessage, findRoom, findTurn, insertMessage, insertTurn, nextMessageSeq, updateMessage, updateRoom, updateTurn, type MessageRow, type RoomRow, type TurnRow } from "./room.store.js";
 
@@ -155,9 +156,11 @@ export function finishTurn(t: TenantDb, tx: EventTx, plan: TurnPlan, outcome: Tu
   if (room.status === "released") {
     // Released is final and `room:released` is the log's last event: the turn's rows end, quietly.
     const usage = outcome.usage ?? ZERO_USAGE;
-    addTokens(t, tx.nowIso.slice(0, 10), usage.totalTokens);
+    recordUsage(t, tx, plan.roomId, turnSource(plan), usage);
     updateTurn(t, plan.turnId, { status: outcome.status, endedAt: tx.nowIso, usage, error: outcome.error ?? null });
     updateMessage(t, plan.messageId, { status: outcome.status === "completed" ? "done" : outcome.status === "failed" ? "failed" : "cancelled" });
+    // The room's usage stays the sum of its ledger rows (GET /usage), events or not.
+    if (usage.totalTokens > 0 || usage.cost.total > 0) updateRoom(t, room.id, { usage: addUsage((room.usage as Usage) ?? ZERO_USAGE, usage) });
     return null;
   }
 
@@ -179,7 +182,7 @@ export function finishTurn(t: TenantDb, tx: EventTx, plan: TurnPlan, outcome: Tu
     if (!partial) tx.emit(plan.roomId, { event_type: "agent:output", payload: { message_id: out.id, text: outcome.text }, agent_key: agentKey, turn_id: plan.turnId });
   }
   const usage = outcome.usage ?? ZERO_USAGE;
-  addTokens(t, tx.nowIso.slice(0, 10), usage.totalTokens);
+  recordUsage(t, tx, plan.roomId, turnSource(plan), usage);
   updateTurn(t, plan.turnId, { status: outcome.status, endedAt: tx.nowIso, usage, error: outcome.error ?? null });
   updateMessage(t, plan.messageId, {
     status: outcome.status === "completed" ? "done" : outcome.status === "failed" ? "failed" : "cancelled",
@@ -191,8 +194,11 @@ export function finishTurn(t: TenantDb, tx: EventTx, plan: TurnPlan, outcome: Tu
     turn_id: plan.turnId,
   });
 
+  const usedBefore = (room.usage as Usage) ?? ZERO_USAGE;
+  const usedAfter = addUsage(usedBefore, usage);
+  noteBudgetCrossing(tx, plan.roomId, room.budget as Budget | null, usedBefore, usedAfter, plan.turnId);
   const base = {
-    usage: addUsage((room.usage as Usage) ?? ZERO_USAGE, usage),
+    usage: usedAfter,
     lastActiveAt: tx.nowIso,
     updatedAt: tx.nowIso,
     activeTurn: null,
@@ -217,13 +223,19 @@ export function finishTurn(t: TenantDb, tx: EventTx, plan: TurnPlan, outcome: Tu
     return null;
   }
   const after = updateRoom(t, room.id, base)!;
-  // With wake policy `manual` a queued message waits for a wake, even behind a running turn.
-  if (opts.mayStartNext && after.queuedMessageId && (after.wakePolicy as WakePolicy).mode === "on_message") {
+  // With wake policy `manual` a queued message waits for a wake, even behind a running turn. Past its budget
+  // the room starts nothing: the queued message waits until a PATCH raises the budget (room.budget.ts).
+  if (opts.mayStartNext && after.queuedMessageId && (after.wakePolicy as WakePolicy).mode === "on_message" && !exceededLimit(after.budget as Budget | null, usedAfter)) {
     const next = findMessage(t, room.id, after.queuedMessageId);
     if (next && next.status === "queued") return beginTurn(t, tx, after, next);
   }
   settleIdle(t, tx, after, outcome.status === "interrupted" ? "interrupted" : "turn_completed");
   return null;
+}
+
+/** Who a turn's usage is charged to: its actor, on the model it ran. */
+function turnSource(plan: TurnPlan): UsageSource {
+  return { kind: "turn", turnId: plan.turnId, messageId: plan.messageId, agentId: plan.actor.agent_id, provider: plan.actor.provider, model: plan.actor.model };
 }
 
 /**

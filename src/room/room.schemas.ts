@@ -99,6 +99,28 @@ export const Usage = z
   .openapi("Usage", { example: USAGE_EXAMPLE });
 export type Usage = z.infer<typeof Usage>;
 
+export const BudgetInput = z
+  .strictObject({
+    max_tokens: z.number().int().min(1).max(1e12).nullable().optional().openapi({ description: "Tokens (input + output, every actor and summary) the room may use; null removes the limit." }),
+    max_cost_usd: z.number().positive().max(1e9).nullable().optional().openapi({ description: "US dollars the room may spend at the model catalogue's prices (`local/echo` is free); null removes the limit." }),
+  })
+  .openapi("BudgetInput", {
+    description: "Merged field by field into the room's budget; `budget: null` removes it. Checked when a turn would start: once the room's `usage` has reached a limit, messages are 409 ROOM_BUDGET_EXCEEDED until the limit is raised.",
+    example: { max_tokens: 20000 },
+  });
+export const Budget = z
+  .object({ max_tokens: z.number().int().nullable(), max_cost_usd: z.number().nullable() })
+  .openapi("Budget", { example: { max_tokens: 20000, max_cost_usd: null } });
+
+const summaryEveryTurns = z
+  .number()
+  .int()
+  .min(1)
+  .max(1000)
+  .nullable()
+  .optional()
+  .openapi({ description: "Rewrite `summary_text` after every this many ended turns (as `POST /summary` would); null: only on request." });
+
 export const LastError = z
   .object({ code: z.string(), message: z.string(), at: z.string(), turn_id: z.string().nullable() })
   .openapi("LastError", { example: { code: "PROVIDER_ERROR", message: "the model provider failed: 502 from upstream", at: "2026-01-05T10:00:02.000Z", turn_id: "5d1c9a7e-2b3f-4c8d-9e0a-1f2b3c4d5e6f" } });
@@ -127,7 +149,11 @@ export const Room = z
     queued_message_id: z.string().nullable(),
     active_turn: ActiveTurn.nullable(),
     usage: Usage,
-    summary_text: z.string().nullable(),
+    summary_text: z.string().nullable().openapi({ description: "A bounded summary of the transcript, written by `POST /llm/room/{id}/summary` (or every `summary_every_turns` turns); null until then." }),
+    summary_updated_at: z.string().nullable(),
+    summary_every_turns: z.number().int().nullable(),
+    budget: Budget.nullable().openapi({ description: "Null: no budget." }),
+    budget_exceeded: z.enum(["max_tokens", "max_cost_usd"]).nullable().openapi({ description: "The budget limit `usage` has reached: the room starts no turn until it is raised. Null while within budget." }),
   })
   .openapi("Room", { example: ROOM_EXAMPLE });
 export type Room = z.infer<typeof Room>;
@@ -141,6 +167,8 @@ export const RentRoomBody = z
     tool_policy: ToolPolicyInput.optional(),
     wake_policy: WakePolicyInput.optional(),
     done_policy: DonePolicyInput.optional(),
+    budget: BudgetInput.nullable().optional(),
+    summary_every_turns: summaryEveryTurns,
   })
   .openapi("RentRoomBody", { example: { purpose: "math scratch", metadata: { name: "math" }, tool_policy: { allowed_tools: ["calculator"] } } });
 export type RentRoomBody = z.infer<typeof RentRoomBody>;
@@ -154,6 +182,8 @@ export const PatchRoomBody = z
     tool_policy: ToolPolicyInput.optional(),
     wake_policy: WakePolicyInput.optional(),
     done_policy: DonePolicyInput.optional(),
+    budget: BudgetInput.nullable().optional(),
+    summary_every_turns: summaryEveryTurns,
   })
   .openapi("PatchRoomBody", { example: { metadata: { name: "renamed" }, done_policy: { max_turn_s: 60 } } });
 export type PatchRoomBody = z.infer<typeof PatchRoomBody>;

@@ -20,6 +20,8 @@ import { addIso, beginRelease, beginTurn, completeRelease, failOrphanTurn, pickA
 import { lastRoomEventSeq as lastEventSeq, readRoomEventsAfter as readEventsAfter, readRoomEventsBefore as readEventsBefore } from "./room.stream.js";
 import type { Actor, DonePolicy, MessageResult, PatchRoomBody, RentRoomBody, Room, RoomStatus, ToolPolicy, WakePolicy } from "./room.schemas.js";
 import { MESSAGE_END_EVENTS, messageResult } from "./room.message-result.js";
+import { assertWithinBudget, mergeBudget, type Budget } from "./room.budget.js";
+import { budgetPatched } from "./room.budget-patch.js";
 import { countLiveRooms, findMessage, findRoom, findTurn, type MessageRow, listMessages, listRooms, updateMessage, updateRoom, insertRoom, type RoomRow } from "./room.store.js";
 
 
@@ -93,6 +95,8 @@ interface RoomDraft {
   wakePolicy: WakePolicy;
   donePolicy: DonePolicy;
   metadata: Record<string, unknown>;
+  budget: Budget | null;
+  summaryEveryTurns: number | null;
 }
 
 export interface HistoryQueryInput {
@@ -251,7 +255,7 @@ export class RoomService {
     const wakePolicy = { ...DEFAULT_WAKE_POLICY, ...stripUndefined(body.wake_policy ?? {}) } as WakePolicy;
     const donePolicy = { ...DEFAULT_DONE_POLICY, ...stripUndefined(body.done_policy ?? {}) } as DonePolicy;
     const metadata = dropNulls(body.metadata ?? {});
-    return { purpose: body.purpose ?? null, actors, toolPolicy, wakePolicy, donePolicy, metadata };
+    return { purpose: body.purpose ?? null, actors, toolPolicy, wakePolicy, donePolicy, metadata, budget: mergeBudget(null, body.budget ?? null), summaryEveryTurns: body.summary_every_turns ?? null };
   }
 
   /** Inside a transaction: the room row (tenant quota checked) and its room:rented. */
@@ -283,6 +287,8 @@ export class RoomService {
       activeTurn: null,
       usage: ZERO_USAGE,
       summaryText: null,
+      budget: d.budget,
+      summaryEveryTurns: d.summaryEveryTurns,
       createdBy: actorId(ctx.actor),
       releaseAt: addIso(tx.nowIso, d.wakePolicy.release_after_s),
     });
@@ -315,7 +321,8 @@ export class RoomService {
       throw new AppError("VALIDATION_FAILED", "send either agents or actors (they are aliases), not both", { details: [{ path: "actors", message: "alias of agents" }] });
     }
     const { tdb } = ctx;
-    return this.#d.events.transaction(tdb, (tx) => {
+    let plan: TurnPlan | null = null;
+    const patched = this.#d.events.transaction(tdb, (tx) => {
       const room = this.#roomOr404(tdb, id);
       assertNotReleased(room);
       if (ifMatch !== undefined && ifMatch !== room.version) {
@@ -360,14 +367,27 @@ export class RoomService {
         set.donePolicy = { ...(room.donePolicy as DonePolicy), ...stripUndefined(body.done_policy) } as DonePolicy;
         changes.push("done_policy");
       }
+      if (body.budget !== undefined) {
+        set.budget = mergeBudget(room.budget as Budget | null, body.budget);
+        changes.push("budget");
+      }
+      if (body.summary_every_turns !== undefined) {
+        set.summaryEveryTurns = body.summary_every_turns;
+        changes.push("summary_every_turns");
+      }
       // A PATCH that changes nothing (`{}`, or only current values) is no write: same version, no event.
       if (changes.every((field) => sameValue(field, set, room))) return roomDto(tdb.tenant, room);
       const version = room.version + 1;
       const updated = updateRoom(tdb, id, { ...set, version, updatedAt: tx.nowIso }, room.version);
       if (!updated) throw new AppError("VERSION_CONFLICT", "room changed while patching; GET it and retry", { details: { current_version: room.version + 1 } });
       tx.emit(id, { event_type: "room:updated", payload: { changes, version } });
-      return roomDto(tdb.tenant, updated);
+      if (!changes.includes("budget")) return roomDto(tdb.tenant, updated);
+      // A budget raised past the room's usage lets its queued message run; one lowered below it blocks the room.
+      plan = budgetPatched(tdb, tx, room, updated, this.#d.admission);
+      return roomDto(tdb.tenant, findRoom(tdb, id)!);
     });
+    if (plan) this.#d.runner.start(plan);
+    return patched;
   }
 
   /**
@@ -444,6 +464,7 @@ export class RoomService {
         details: { last_error: room.lastError },
       });
     }
+    assertWithinBudget(room);
     if (room.queuedMessageId) {
       throw new AppError("ROOM_QUEUE_FULL", "a message is already queued in this room; wait for the current turn to end and retry", { retryAfterS: 1 });
     }
@@ -496,6 +517,7 @@ export class RoomService {
         if (queued && queued.status === "queued") retry = queued;
       }
       if (retry) {
+        assertWithinBudget(base);
         this.#d.admission.checkNewTurn(tdb);
         if (retry.status !== "queued") retry = updateMessage(tdb, retry.id, { status: "queued" })!;
         plan = beginTurn(tdb, tx, base, retry);
@@ -813,6 +835,8 @@ const PATCH_COLUMNS: Record<string, keyof RoomRow> = {
   tool_policy: "toolPolicy",
   wake_policy: "wakePolicy",
   done_policy: "donePolicy",
+  budget: "budget",
+  summary_every_turns: "summaryEveryTurns",
 };
 
 /** Whether a PATCH field's new value equals the room's (stored JSON compares by content; purpose null and "" read the same). */

@@ -34,6 +34,8 @@ export interface RoomWorkersDeps {
   metrics: Pick<MetricsRecorder, "turnStarted" | "groupCommit">;
   /** How a turn's end is retried while storage fails before the turn counts as lost (default: 20 attempts, 25 ms doubling to 1 s). */
   endRetry?: EndRetry;
+  /** Hears each turn whose end was recorded, after commit (the summary refresh); must not throw. */
+  onTurnRecorded?: (tdb: TenantDb, plan: TurnPlan) => void;
 }
 
 export interface EndRetry {
@@ -220,6 +222,7 @@ export class RoomWorkers implements TurnRunner {
         this.#leave(w);
         return plan;
       }
+      this.d.onTurnRecorded?.(tdb, plan);
       const next = ended.next ?? this.#nextPending(w, tdb);
       if (next) {
         w.controller = new AbortController();

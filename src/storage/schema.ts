@@ -4,7 +4,7 @@
  * JSON columns hold the contract's nested objects verbatim.
  */
 
-import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const rooms = sqliteTable(
   "rooms",
@@ -35,6 +35,14 @@ export const rooms = sqliteTable(
     releaseAt: text("release_at"),
     /** Last message seq handed out for this room. */
     lastMessageSeq: integer("last_message_seq").notNull().default(0),
+    /** `{max_tokens, max_cost_usd}` (either may be null), or null: no budget (src/room/room.budget.ts). */
+    budget: text("budget", { mode: "json" }).$type<{ max_tokens: number | null; max_cost_usd: number | null } | null>(),
+    /** Refresh summary_text after every this many ended turns; null: only on request (src/room/room.summary.ts). */
+    summaryEveryTurns: integer("summary_every_turns"),
+    /** When summary_text was last written. */
+    summaryUpdatedAt: text("summary_updated_at"),
+    /** The room's newest room_usage id when summary_text was written: turns after it count towards summary_every_turns. */
+    summaryUsageMark: integer("summary_usage_mark"),
   },
   (t) => [
     index("rooms_status_rented_idx").on(t.status, t.rentedAt, t.id),
@@ -169,11 +177,55 @@ export const idempotencyKeys = sqliteTable(
   (t) => [index("idempotency_keys_expires_idx").on(t.expiresAt)],
 );
 
-/** Per-tenant daily token usage, for the optional daily budget. */
-export const tokenUsageDaily = sqliteTable("token_usage_daily", {
-  day: text("day").primaryKey(),
-  tokens: integer("tokens").notNull().default(0),
-});
+/**
+ * The tenant's usage per UTC day and model: what GET /llm/usage reports, and
+ * (summed over the day's models) what the optional daily token budget
+ * counts. One upsert per turn or summary, in its final transaction. Rows
+ * written before usage was kept per model have provider and model `""`.
+ */
+export const tokenUsageDaily = sqliteTable(
+  "token_usage_daily",
+  {
+    day: text("day").notNull(),
+    provider: text("provider").notNull().default(""),
+    model: text("model").notNull().default(""),
+    input: integer("input").notNull().default(0),
+    output: integer("output").notNull().default(0),
+    /** Input + output (as the provider counts them): what the daily budget counts. */
+    tokens: integer("tokens").notNull().default(0),
+    costUsd: real("cost_usd").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.provider, t.model] })],
+);
+
+/**
+ * One row per model call a room paid for: every ended turn (written in the
+ * transaction of its `agent:turn_end`) and every summary made by a model.
+ * GET /llm/room/:id/usage sums these by actor and by model; the room record's
+ * `usage` is their running total.
+ */
+export const roomUsage = sqliteTable(
+  "room_usage",
+  {
+    id: integer("id").primaryKey(),
+    roomId: text("room_id")
+      .notNull()
+      .references(() => rooms.id, { onDelete: "cascade" }),
+    /** `turn` or `summary`. */
+    kind: text("kind").notNull(),
+    turnId: text("turn_id"),
+    messageId: text("message_id"),
+    agentId: text("agent_id").notNull(),
+    provider: text("provider").notNull(),
+    model: text("model").notNull(),
+    input: integer("input").notNull(),
+    output: integer("output").notNull(),
+    totalTokens: integer("total_tokens").notNull(),
+    costUsd: real("cost_usd").notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [index("room_usage_room_idx").on(t.roomId, t.id)],
+);
 
 
 /**

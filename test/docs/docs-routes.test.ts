@@ -216,6 +216,9 @@ describe("the event union matches what the server writes", () => {
     await eventually(async () => (await status(a)) === "idle", 10_000, "tool turn to end");
     expect((await t.json("PATCH", `/llm/room/${a}`, { token, body: { metadata: { name: "x" } } })).status).toBe(200);
     expect((await t.json("POST", `/llm/room/${a}/wake`, { token, body: {} })).status).toBe(200);
+    // A budget lowered below what was used (room:budget_blocked), and a summary (room:summary_updated).
+    expect((await t.json("PATCH", `/llm/room/${a}`, { token, body: { budget: { max_tokens: 1 } } })).status).toBe(200);
+    expect((await t.json("POST", `/llm/room/${a}/summary`, { token, body: {} })).status).toBe(200);
 
     // 2. A failing turn.
     const b = await rent({ agents: [{ agent_id: "flaky", options: { fail_after_tokens: 1 } }] });

@@ -11,6 +11,7 @@ import type { RoomEvent } from "../../src/events/event.types.js";
 import { readRoomEventsAfter, readRoomEventsBefore, roomStream } from "../../src/room/room.stream.js";
 import { formatSseFrame } from "../../src/sse/sse.feed.js";
 import { applyMigrations, loadMigrations } from "../../src/storage/migrations.js";
+import { tokensUsedOn } from "../../src/runtime/budget.store.js";
 import { packageRoot } from "../../src/storage/paths.js";
 import { tenantHandle } from "../../src/storage/tenant-db.js";
 import { startTestServer } from "../support/harness.js";
@@ -225,6 +226,77 @@ describe("migration 0003: the stream-keyed event log", () => {
       expect(parseFrames(await released.text()).filter((f) => f.event)).toEqual([]);
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe("migrations 0005 and 0006 (usage per model)", () => {
+  it("keep the daily token counts of an older file, under provider and model '' (reported as null), and the daily budget still counts them", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "roomservice-usage-"));
+    try {
+      const tenants = path.join(dataDir, "tenants");
+      mkdirSync(tenants);
+      const db = new Database(path.join(tenants, "acme.db"));
+      applyMigrations(db, migrations.slice(0, 5));
+      db.prepare("INSERT INTO token_usage_daily (day, tokens) VALUES (?, ?)").run("2026-01-02", 120);
+      db.close();
+      const t = await startTestServer({ dataDir });
+      try {
+        const token = await t.token("acme");
+        const res = await t.json("GET", "/llm/usage?from=2026-01-01&to=2026-01-03", { token });
+        expect(res.status).toBe(200);
+        expect(res.body.data.days).toEqual([
+          { day: "2026-01-02", input: 0, output: 0, totalTokens: 120, cost: { total: 0 }, by_model: [{ provider: null, model: null, input: 0, output: 0, totalTokens: 120, cost: { total: 0 } }] },
+        ]);
+        expect(tokensUsedOn(t.server.tenants.get("acme"), "2026-01-02")).toBe(120);
+      } finally {
+        await t.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("migration 0007 (the usage ledger for turns that ended before it)", () => {
+  it("rebuilds room_usage from room_turns: the same usage by actor as before, an actor since removed under a null model", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "roomservice-backfill-"));
+    try {
+      let t = await startTestServer({ dataDir });
+      const token = await t.token("acme");
+      const id = (await t.json("POST", "/llm/room", { token, body: { agents: [{ agent_id: "a" }, { agent_id: "b", options: { reply: "bee" } }] } })).body.data.id as string;
+      for (const actor of ["a", "b", "a"]) {
+        const m = (await t.json("POST", `/llm/room/${id}/messages`, { token, body: { content: `hi ${actor}`, actor } })).body.data.id as string;
+        expect((await t.json("GET", `/llm/room/${id}/messages/${m}?wait=30`, { token })).body.data.done).toBe(true);
+      }
+      // b leaves the roster: its past usage stays its own.
+      expect((await t.json("PATCH", `/llm/room/${id}`, { token, body: { agents: [{ agent_id: "a" }] } })).status).toBe(200);
+      const before = (await t.json("GET", `/llm/room/${id}/usage`, { token })).body.data;
+      await t.close();
+
+      // The file as a server before the ledger left it: no room_usage rows, migrations up to 0006.
+      const db = new Database(path.join(dataDir, "tenants", "acme.db"));
+      db.exec("DELETE FROM room_usage");
+      db.pragma("user_version = 7");
+      db.close();
+
+      t = await startTestServer({ dataDir });
+      try {
+        const after = (await t.json("GET", `/llm/room/${id}/usage`, { token })).body.data;
+        expect(after.by_actor).toEqual(before.by_actor);
+        expect(after.totals).toEqual(before.totals);
+        const room = (await t.json("GET", `/llm/room/${id}`, { token })).body.data;
+        expect(after.totals.totalTokens).toBe(room.usage.totalTokens);
+        const b = before.by_actor.find((x: any) => x.agent_id === "b");
+        expect(after.by_model).toEqual([
+          { provider: "local", model: "echo", ...before.by_actor.find((x: any) => x.agent_id === "a"), agent_id: undefined },
+          { provider: null, model: null, ...b, agent_id: undefined },
+        ].map(({ agent_id: _, ...rest }) => rest));
+      } finally {
+        await t.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });

@@ -7,7 +7,7 @@
  */
 import { and, eq, sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
-import { addTokens, tokensUsedOn } from "../../src/runtime/budget.store.js";
+import { addDailyUsage, tokensUsedOn } from "../../src/runtime/budget.store.js";
 import { insertMessage, insertRoom, insertTurn, updateMessage, updateRoom, updateTurn, type NewRoomRow } from "../../src/room/room.store.js";
 import * as schema from "../../src/storage/schema.js";
 import type { TenantDb } from "../../src/storage/tenant-db.js";
@@ -105,13 +105,31 @@ describe("prepared row writes match drizzle's builder", () => {
     expect(dump(ours, "room_turns")).toEqual(dump(ref, "room_turns"));
   });
 
-  it("daily tokens: added up per day, zero for an unknown day", () => {
-    for (const [day, n] of [["2026-01-01", 5], ["2026-01-01", 7], ["2026-01-02", 1]] as const) {
-      addTokens(ours, day, n);
-      ref.db.insert(tokenUsageDaily).values({ day, tokens: n }).onConflictDoUpdate({ target: tokenUsageDaily.day, set: { tokens: sql`${tokenUsageDaily.tokens} + ${n}` } }).run();
+  it("daily usage: added up per day and model; the daily budget counts every model of a day, zero for an unknown day", () => {
+    const adds = [
+      ["2026-01-01", "local", "echo", 5],
+      ["2026-01-01", "local", "echo", 7],
+      ["2026-01-01", "fake", "worker", 3],
+      ["2026-01-02", "local", "echo", 1],
+    ] as const;
+    for (const [day, provider, model, n] of adds) {
+      addDailyUsage(ours, day, { provider, model, input: n, output: n, tokens: 2 * n, costUsd: n / 1000 });
+      ref.db
+        .insert(tokenUsageDaily)
+        .values({ day, provider, model, input: n, output: n, tokens: 2 * n, costUsd: n / 1000 })
+        .onConflictDoUpdate({
+          target: [tokenUsageDaily.day, tokenUsageDaily.provider, tokenUsageDaily.model],
+          set: {
+            input: sql`${tokenUsageDaily.input} + ${n}`,
+            output: sql`${tokenUsageDaily.output} + ${n}`,
+            tokens: sql`${tokenUsageDaily.tokens} + ${2 * n}`,
+            costUsd: sql`${tokenUsageDaily.costUsd} + ${n / 1000}`,
+          },
+        })
+        .run();
     }
     expect(dump(ours, "token_usage_daily")).toEqual(dump(ref, "token_usage_daily"));
-    expect(tokensUsedOn(ours, "2026-01-01")).toBe(12);
+    expect(tokensUsedOn(ours, "2026-01-01")).toBe(30);
     expect(tokensUsedOn(ours, "2026-01-03")).toBe(0);
   });
 });
