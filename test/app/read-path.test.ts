@@ -133,7 +133,8 @@ describe("routing", () => {
   // hono's SmartRouter uses its RegExpRouter (one precompiled match per method and path) unless a single route of
   // the app does not fit it (a param beside a static segment that has its own children, such as
   // /console/assets/:name with /console/:name); then every request of every route goes through the slower
-  // TrieRouter. That cost GET /llm/room/:id about 15% of its CPU before the console's files became one route.
+  // TrieRouter. That cost GET /llm/room/:id about 15% of the app's own CPU per request (socket and HTTP parsing
+  // aside) before the console's files became one route.
   it("every route of the app fits hono's RegExpRouter, so the app routes with it", async () => {
     // Each route added to those that fit so far, so the one that does not fit is named.
     const fitting: { method: string; path: string }[] = [];
