@@ -6,7 +6,7 @@
  * a global timeout ends the run (children killed, temp dirs removed, partial
  * results written) so it never hangs.
  *
- *   npm run bench -- [--runs 3] [--only main,stream,memory,startup,factory,history] [--runner node|tsx] [--profile] [--keep] [--timeout-s 480]
+ *   npm run bench -- [--runs 3] [--only main,stream,memory,startup,factory,history,capacity] [--runner node|tsx] [--profile] [--keep] [--timeout-s 720]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -26,6 +26,7 @@ import { storageFigure, storageWork, type StorageWork } from "./figures/storage.
 import { startup } from "./figures/startup.js";
 import { eventRate, fanout } from "./figures/stream.js";
 import { historyUnderLoad } from "./figures/history.js";
+import { capacity } from "./figures/capacity.js";
 import { turns } from "./figures/turns.js";
 import { factoryRun } from "./figures/factory.js";
 
@@ -35,16 +36,17 @@ const { values: args } = parseArgs({
     only: { type: "string" },
     profile: { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
-    "timeout-s": { type: "string", default: "480" },
+    "timeout-s": { type: "string", default: "720" },
     out: { type: "string", default: path.join("bench", "results.json") },
     runner: { type: "string", default: "node" },
+    "capacity-steps": { type: "string", default: "10,25,50,100,250,500,1000,1500,2000,2500,3000,4000" },
   },
   strict: true,
 });
 
 const RUNS = Math.max(1, Math.min(20, Number(args.runs)));
 const TIMEOUT_MS = Math.max(10, Number(args["timeout-s"])) * 1000;
-const PHASES = new Set((args.only ?? "main,stream,memory,startup,factory,history").split(",").map((s) => s.trim()));
+const PHASES = new Set((args.only ?? "main,stream,memory,startup,factory,history,capacity").split(",").map((s) => s.trim()));
 const OUT = path.resolve(ROOT, args.out!);
 setKeepTemp(args.keep!);
 
@@ -312,6 +314,39 @@ async function main(): Promise<void> {
       await attempt([{ id: "history_health", name: "/health p99 under 20 long-history readers", unit: "ms", target: "p99 ≤ 3× alone" }], 10_000 + 8 * RUNS * 1000, 60_000 + 20_000 * RUNS, async () => {
         log("history under load");
         return [await historyUnderLoad({ server: s, token: tok, readers: 20, runs: RUNS, windowMs: 3000, replyChars: 70_000, replyTokens: 500 })];
+      });
+    } finally {
+      if (server) await server.stop();
+    }
+  }
+
+  if (PHASES.has("capacity")) {
+    const CAPACITY_METRICS_TOKEN = "bench-capacity-metrics-0123456789abcdef";
+    const dataDir = dir("capacity");
+    const tok = await token(dataDir, "bench");
+    let server: ServerHandle | null = null;
+    try {
+      // The shipped coalescing window (EVENT_COALESCE_MS default): what an operator runs.
+      server = await startRoomservice("capacity", dataDir, { ECHO_TOKEN_DELAY_MS: "0", METRICS_TOKEN: CAPACITY_METRICS_TOKEN }, cpuProfDir ? { cpuProfDir } : {});
+      const s = server;
+      await attempt([{ id: "capacity", name: "capacity: rooms streaming at once, 20 tok/s, 1 follower each", unit: "rooms", target: "≥ 2000 rooms" }], 40_000, 240_000, async () => {
+        log("capacity");
+        return [
+          await capacity({
+            server: s,
+            metricsToken: CAPACITY_METRICS_TOKEN,
+            token: tok,
+            steps: args["capacity-steps"]!.split(",").map(Number).filter((n) => Number.isInteger(n) && n > 0),
+            tokenDelayMs: 50,
+            replyTokens: 300,
+            staggerMs: 5000,
+            settleMs: 1000,
+            windowMs: 10_000,
+            p99TargetMs: 100,
+            budgetMs: 180_000,
+            svgPath: path.join(path.dirname(OUT), "capacity.svg"),
+          }),
+        ];
       });
     } finally {
       if (server) await server.stop();

@@ -63,6 +63,7 @@ export async function tokens(dataDir: string, tenants: readonly string[]): Promi
 export interface EchoOptions {
   token_delay_ms: number;
   reply?: string;
+  stamp_tokens?: boolean;
 }
 
 export interface RentExtras {

@@ -210,7 +210,7 @@ ${limitsSection()}
 
 ## The built-in model
 
-Provider \`local\`, model \`echo\`: no network, no key; the default actor when a room names none. It streams a deterministic answer derived from the prompt, token by token, reports usage, and runs through the same agent loop, events and storage as a real provider. Actor \`options\` for it: \`token_delay_ms\` (pace of the stream), \`reply\` (fixed answer text), \`fail_after_tokens\` (raise a provider error after N tokens), \`tool_call\` (\`{name, args}\`: call that tool once before answering). Real providers (OpenAI-compatible endpoints, Anthropic) are configured by the operator and listed by \`GET /llm/providers\`.
+Provider \`local\`, model \`echo\`: no network, no key; the default actor when a room names none. It streams a deterministic answer derived from the prompt, token by token, reports usage, and runs through the same agent loop, events and storage as a real provider. Actor \`options\` for it: \`token_delay_ms\` (pace of the stream), \`reply\` (fixed answer text), \`fail_after_tokens\` (raise a provider error after N tokens), \`tool_call\` (\`{name, args}\`: call that tool once before answering), \`stamp_tokens\` (\`true\`: each text token is the time it was due, ms since the epoch in base 36 followed by a space, on a fixed schedule of one token per \`token_delay_ms\` from the answer's start, so a reader can measure how late each token reached it). Real providers (OpenAI-compatible endpoints, Anthropic) are configured by the operator and listed by \`GET /llm/providers\`.
 
 ## Tools
 

@@ -42,7 +42,7 @@ export const ActorInput = z
     muted: z.boolean().optional().openapi({ description: "A muted actor never answers unless named by `actor`." }),
     options: freeformObject("options")
       .optional()
-      .openapi({ description: "Per-actor options. For `local/echo`: `token_delay_ms`, `reply`, `fail_after_tokens`, `tool_call: {name, args}`." }),
+      .openapi({ description: "Per-actor options. For `local/echo`: `token_delay_ms`, `reply`, `fail_after_tokens`, `tool_call: {name, args}`, `stamp_tokens` (each text token is the time it was due, ms since the epoch in base 36, paced on a fixed schedule: for measuring delivery latency)." }),
   })
   .openapi("ActorInput", { example: ACTOR_INPUT_EXAMPLE });
 

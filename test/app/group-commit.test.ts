@@ -177,3 +177,64 @@ describe("turn ends joining the group commit", () => {
     expect(h.events.map((e: any) => e.event_type)).toEqual(["room:rented", "pi:tool_execution_start"]);
   });
 });
+
+describe("turn writer coalescing window", () => {
+  /** A writer whose group commit only records when it was asked to flush; `commit()` plays the commit. */
+  function paced(coalesceMs: number) {
+    const asked: number[] = [];
+    let due: TurnEventWriter | null = null;
+    const group = { schedule: (w: TurnEventWriter) => void (asked.push(Date.now()), (due = w)), cancel: () => undefined } as unknown as GroupCommit;
+    const w = new TurnEventWriter(t.server.events, t.server.tenants.get("acme"), plan("r"), coalesceMs, () => undefined, group);
+    const commit = () => {
+      if (!due) return 0;
+      const n = due.emitQueued({ emit: () => ({}) } as never);
+      due.flushed(n);
+      due = null;
+      return n;
+    };
+    const delta = (text: string) => w.push({ event_type: "pi:message_update", payload: { update_type: "text_delta", delta: text } });
+    return { asked, commit, delta };
+  }
+
+  it("a model streaming about one token per window has every token flushed at once, jitter included", () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"], now: 1_000_000 });
+    try {
+      const { asked, commit, delta } = paced(50);
+      // 20 tokens/s against a 50 ms window, arriving up to 3 ms early or late; each commit takes 2 ms.
+      const gaps = [0, 47, 53, 49, 51, 48, 52, 50, 47, 53, 50, 49, 51];
+      const arrived: number[] = [];
+      for (const gap of gaps) {
+        vi.advanceTimersByTime(gap);
+        arrived.push(Date.now());
+        delta("w ");
+        vi.advanceTimersByTime(2);
+        expect(commit()).toBe(1);
+      }
+      expect(asked).toEqual(arrived);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("a fast model is still merged: about one event per window", () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"], now: 1_000_000 });
+    try {
+      const { asked, commit, delta } = paced(50);
+      let events = 0;
+      // 1,000 tokens/s for 1 s: 1,000 deltas.
+      for (let i = 0; i < 1000; i++) {
+        delta("w ");
+        vi.advanceTimersByTime(1);
+        if (commit() > 0) events++;
+      }
+      vi.advanceTimersByTime(100);
+      if (commit() > 0) events++;
+      expect(events).toBe(asked.length);
+      // One per 50 ms window over the second, plus the burst allowance of two at the start.
+      expect(events).toBeGreaterThanOrEqual(20);
+      expect(events).toBeLessThanOrEqual(23);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

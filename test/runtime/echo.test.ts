@@ -155,6 +155,28 @@ describe("local/echo options", () => {
     expect(times.length).toBeGreaterThan(0);
   });
 
+  it("stamp_tokens: each token is the time it was due, on a fixed schedule from the answer's start", async () => {
+    const start = Date.UTC(2030, 0, 2, 3, 4, 5);
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"], now: start });
+    let run: ReturnType<typeof runTurn>;
+    let done = false;
+    try {
+      run = runTurn(runtime, { actor: echoActor({ token_delay_ms: 50, stamp_tokens: true, reply: "one two three four" }), prompt: "ignored" });
+      void run.then(() => (done = true));
+      for (let i = 0; i < 100 && !done; i++) await vi.advanceTimersByTimeAsync(10);
+    } finally {
+      vi.useRealTimers();
+    }
+    const { result, events } = await run;
+    expect(result.status).toBe("completed");
+    // Four tokens as in the reply, token k due at start + k × 50 ms, in base 36 with a space.
+    const due = [1, 2, 3, 4].map((k) => `${(start + k * 50).toString(36)} `);
+    expect(deltas(events)).toEqual(due);
+    expect(result.text).toBe(due.join(""));
+    expect(result.usage.output).toBe(4);
+    expect(due.map((d) => parseInt(d, 36) - start)).toEqual([50, 100, 150, 200]);
+  });
+
   it("the runtime's default token delay applies when the actor sets none", async () => {
     const rt = await createLlmRuntime({ providers: [], echoDefaultTokenDelayMs: 30 });
     const started = Date.now();

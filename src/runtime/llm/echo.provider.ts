@@ -36,6 +36,15 @@ export interface EchoSettings {
   reply?: string;
   failAfterTokens?: number;
   toolCall?: { name: string; args: Record<string, unknown> };
+  /**
+   * Each text token is replaced by the time it was due (ms since the epoch,
+   * base 36, then a space), and tokens are paced on a fixed schedule from
+   * the start of the answer (token k due at start + k × tokenDelayMs) rather
+   * than one delay after the other: a reader can tell how late each token
+   * reached it, event-loop lag included, as with a remote model whose tokens
+   * arrive on their own clock. Same token count as the answer it replaces.
+   */
+  stampTokens?: boolean;
 }
 
 /** What the echo provider reads from its stream options (on top of pi-ai's). */
@@ -55,6 +64,7 @@ export function echoSettingsFrom(options: Record<string, unknown>, defaultTokenD
   if (typeof reply === "string") settings.reply = reply;
   const fail = options["fail_after_tokens"];
   if (typeof fail === "number" && Number.isInteger(fail) && fail >= 0) settings.failAfterTokens = fail;
+  if (options["stamp_tokens"] === true) settings.stampTokens = true;
   const call = options["tool_call"];
   if (call && typeof call === "object" && !Array.isArray(call)) {
     const { name, args } = call as { name?: unknown; args?: unknown };
@@ -205,23 +215,32 @@ export function streamEcho(model: Model<string>, context: Context, options?: Ech
     stream.push({ type: "text_start", contentIndex: index, partial: output });
     let sent = 0;
     let stoppedByLimit = false;
+    const stamp = settings.stampTokens === true;
+    const startedAt = Date.now();
     for (let at = 0, token = tokenAt(text, 0); token !== ""; at += token.length, token = tokenAt(text, at)) {
       if (failAt !== undefined && sent >= failAt) break;
       if (sent >= limit) {
         stoppedByLimit = true;
         break;
       }
-      if (settings.tokenDelayMs > 0) {
+      let due = 0;
+      if (stamp) {
+        due = settings.tokenDelayMs > 0 ? startedAt + (sent + 1) * settings.tokenDelayMs : Date.now();
+        const wait = due - Date.now();
+        if (wait > 0 && (await abortableSleep(wait, signal))) return fail("aborted", "Request was aborted");
+      } else if (settings.tokenDelayMs > 0) {
         if (await abortableSleep(settings.tokenDelayMs, signal)) return fail("aborted", "Request was aborted");
-      } else if (sent > 0 && sent % 64 === 0) {
+      }
+      if (!(settings.tokenDelayMs > 0) && sent > 0 && sent % 64 === 0) {
         // Without a delay, still let timers and aborts in between long answers.
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
       if (signal?.aborted) return fail("aborted", "Request was aborted");
-      block.text += token;
+      const piece = stamp ? `${due.toString(36)} ` : token;
+      block.text += piece;
       sent++;
       setOutputTokens(sent);
-      stream.push({ type: "text_delta", contentIndex: index, delta: token, partial: output });
+      stream.push({ type: "text_delta", contentIndex: index, delta: piece, partial: output });
     }
     // fail_after_tokens fails even when the answer is shorter: the option asks for a failure.
     if (failAt !== undefined && !stoppedByLimit) return fail("error", `local/echo: simulated provider failure after ${sent} token(s)`);

@@ -11,7 +11,7 @@ export interface ActorSpec {
   provider: string;
   model: string;
   system_prompt: string | null;
-  /** Free-form per-actor options; for `local/echo`: token_delay_ms, reply, fail_after_tokens, tool_call. */
+  /** Free-form per-actor options; for `local/echo`: token_delay_ms, reply, fail_after_tokens, tool_call, stamp_tokens. */
   options: Record<string, unknown>;
 }
 
