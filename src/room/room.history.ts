@@ -19,8 +19,14 @@
  *
  * The rows come from the stores' page readers (newest `limit + 1` before a
  * seq, ascending), read when the page's turn comes; only serialising, which is
- * where the cost is, is paced here. Memory is bounded by `maxConcurrent`
- * pages being built plus, per connection, the one page it is being sent.
+ * where the cost is, is paced here. All pages in flight share one queue of
+ * turns: one slice of one page per event-loop turn, so a request that
+ * arrives meanwhile (`/health`) waits for one slice, not one per page.
+ * Serialised events are cached (bounded in bytes): a committed event never
+ * changes, so readers of the same history share one serialisation, and a
+ * page whose events are all cached is served without reading any row.
+ * Memory is bounded by `maxConcurrent` pages being built, the cache, and,
+ * per connection, the one page it is being sent.
  */
 import type { RoomEvent } from "../events/event.types.js";
 import type { MessageRecord } from "./room.dto.js";
@@ -30,6 +36,10 @@ import { withoutPartialText } from "./room.event-view.js";
 export const LIST_BYTES = 512 * 1024;
 /** Bytes serialised between two pauses: a fraction of a millisecond of work. */
 export const SLICE_BYTES = 32 * 1024;
+/** Bytes of serialised events kept for the next readers of the same history (see EventJsonCache). */
+export const EVENT_CACHE_BYTES = 32 * 1024 * 1024;
+/** What a row found in the cache counts towards a slice (it is not serialised again, only looked up). */
+const CACHED_ROW_WEIGHT = 128;
 
 export interface HistoryListPage {
   /** Each row's JSON as UTF-8, ascending by seq. */
@@ -45,6 +55,12 @@ export interface HistoryReaders {
   messages(beforeSeq: number, limit: number): MessageRecord[];
   /** The newest `limit` events with seq < beforeSeq, ascending. */
   events(beforeSeq: number, limit: number): RoomEvent[];
+  /**
+   * Names the event stream (and the file it is read from) for the cache of
+   * serialised events; without it nothing is cached. A committed event never
+   * changes, so its JSON can be served again as it is.
+   */
+  cacheKey?: string;
 }
 
 export interface HistoryRequest {
@@ -52,6 +68,16 @@ export interface HistoryRequest {
   messagesBeforeSeq: number;
   eventsBeforeSeq: number;
   partialText: boolean;
+  /** The stream's newest seq when the request began: with `cacheKey`, lets a page come from the cache without reading rows. */
+  lastSeq?: number;
+}
+
+/** A list being built, newest item first. */
+interface ListState {
+  items: Buffer[];
+  bytes: number;
+  /** Seq of the oldest item so far. */
+  firstSeq: number | null;
 }
 
 export interface HistoryPagerOptions {
@@ -61,15 +87,81 @@ export interface HistoryPagerOptions {
   pause?: () => Promise<void>;
   listBytes?: number;
   sliceBytes?: number;
+  /** Bound of the serialised-event cache; 0 turns it off. */
+  cacheBytes?: number;
 }
 
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/**
+ * Serialised events, least recently used dropped first, bounded in bytes.
+ * Readers of one long reply (the case that hurt: twenty clients paging
+ * through the same 24 MB history) then share one serialisation of each
+ * event instead of each building its own, which was most of a page's CPU and
+ * nearly all its garbage (young-generation collections of tens of ms under
+ * that load). The bytes sit outside the JS heap, so holding them costs the
+ * collector nothing.
+ */
+export class EventJsonCache {
+  readonly #items = new Map<string, Buffer>();
+  #bytes = 0;
+
+  constructor(readonly maxBytes: number) {}
+
+  get(key: string): Buffer | undefined {
+    const hit = this.#items.get(key);
+    if (hit) {
+      this.#items.delete(key);
+      this.#items.set(key, hit);
+    }
+    return hit;
+  }
+
+  set(key: string, json: Buffer): void {
+    // One item may take at most an eighth of the cache, so one huge event cannot empty it.
+    if (json.length > this.maxBytes / 8 || this.#items.has(key)) return;
+    this.#items.set(key, json);
+    this.#bytes += json.length;
+    for (const [k, v] of this.#items) {
+      if (this.#bytes <= this.maxBytes) break;
+      this.#items.delete(k);
+      this.#bytes -= v.length;
+    }
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+}
+
+/**
+ * Pages take turns: each event-loop turn runs one slice of one page, whoever
+ * asked first, and then lets the loop handle its I/O (other requests, and
+ * `/health`) before the next. A pause per page (each page its own
+ * `setImmediate`) let every page in flight run a slice in the same turn, so a
+ * request arriving meanwhile waited for all of them.
+ */
+const waiting: (() => void)[] = [];
+let scheduled = false;
+function runOne(): void {
+  const next = waiting.shift();
+  scheduled = waiting.length > 0;
+  if (scheduled) setImmediate(runOne);
+  next?.();
+}
+const nextTurn = (): Promise<void> =>
+  new Promise((resolve) => {
+    waiting.push(resolve);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(runOne);
+    }
+  });
 
 export class HistoryPager {
   readonly #max: number;
   readonly #pause: () => Promise<void>;
   readonly #listBytes: number;
   readonly #sliceBytes: number;
+  readonly #cache: EventJsonCache | null;
   #running = 0;
   readonly #queue: (() => void)[] = [];
 
@@ -78,6 +170,8 @@ export class HistoryPager {
     this.#pause = opts.pause ?? nextTurn;
     this.#listBytes = opts.listBytes ?? LIST_BYTES;
     this.#sliceBytes = opts.sliceBytes ?? SLICE_BYTES;
+    const cacheBytes = opts.cacheBytes ?? EVENT_CACHE_BYTES;
+    this.#cache = cacheBytes > 0 ? new EventJsonCache(cacheBytes) : null;
   }
 
   /**
@@ -88,37 +182,70 @@ export class HistoryPager {
   async page(read: HistoryReaders, q: HistoryRequest): Promise<{ messages: HistoryListPage; events: HistoryListPage }> {
     await this.#acquire();
     try {
-      // Read once it is this page's turn, so pages waiting for one hold no rows.
+      // The page that ended before this one gave its slot in the same turn; reading waits for a turn of its own.
+      await this.#pause();
+      const prefix = read.cacheKey !== undefined && this.#cache ? `${read.cacheKey}\u0000${q.partialText ? "t" : "f"}\u0000` : null;
+      // Event seqs are gap-free from 1, so the newest events can be looked up in the cache by seq before any
+      // row is read: a page of a history that other readers just read is served without reading or decoding.
+      const e: ListState = { items: [], bytes: 0, firstSeq: null };
+      const complete = prefix !== null && q.lastSeq !== undefined && this.#fromCache(prefix, Math.min(q.eventsBeforeSeq - 1, q.lastSeq), q.limit, e);
+      // Read once it is this page's turn, so pages waiting for one hold no rows (both lists in one synchronous step).
       const messages = read.messages(q.messagesBeforeSeq, q.limit + 1);
-      const events = read.events(q.eventsBeforeSeq, q.limit + 1);
-      const m = await this.#list(messages, q.limit, (x) => x);
-      const e = await this.#list(events, q.limit, q.partialText ? (x) => x : withoutPartialText);
-      return { messages: m, events: e };
+      const events = complete ? [] : read.events(e.firstSeq ?? q.eventsBeforeSeq, q.limit - e.items.length + 1);
+      const m = await this.#list(messages, q.limit, (x) => x, null, { items: [], bytes: 0, firstSeq: null });
+      if (complete) {
+        const hasMore = e.firstSeq! > 1;
+        return { messages: m, events: { items: e.items.reverse(), hasMore, nextBeforeSeq: hasMore ? e.firstSeq : null } };
+      }
+      return { messages: m, events: await this.#list(events, q.limit, q.partialText ? (x) => x : withoutPartialText, prefix, e) };
     } finally {
       this.#release();
     }
   }
 
   /**
-   * The newest rows of `rows` (ascending, up to limit + 1 of them) that fit
-   * the byte budget, serialised newest first so the budget keeps the newest.
+   * Takes cached events into `list`, newest first from seq `top`, until one is
+   * not cached. True when that made the whole list: the row or byte budget is
+   * spent, or seq 1 was reached.
    */
-  async #list<T extends { seq: number }>(rows: (T | undefined)[], limit: number, project: (row: T) => T): Promise<HistoryListPage> {
-    const items: Buffer[] = [];
-    let bytes = 0;
+  #fromCache(prefix: string, top: number, limit: number, list: ListState): boolean {
+    for (let seq = top; seq >= 1; seq--) {
+      if (list.items.length >= limit) return true;
+      const json = this.#cache!.get(prefix + seq);
+      if (json === undefined) return false;
+      if (list.items.length > 0 && list.bytes + json.length > this.#listBytes) return true;
+      list.items.push(json);
+      list.bytes += json.length;
+      list.firstSeq = seq;
+    }
+    return list.items.length > 0;
+  }
+
+  /**
+   * Adds to `list` the newest rows of `rows` (ascending, up to limit + 1 of
+   * them, all older than what `list` holds) that fit the row and byte
+   * budgets, serialised newest first so the budget keeps the newest.
+   */
+  async #list<T extends { seq: number }>(rows: (T | undefined)[], limit: number, project: (row: T) => T, cacheKey: string | null, list: ListState): Promise<HistoryListPage> {
+    const items = list.items;
     let sinceYield = 0;
-    let firstSeq: number | null = null;
     let i = rows.length - 1;
-    const oldest = Math.max(0, rows.length - limit);
-    for (; i >= oldest; i--) {
+    for (; i >= 0 && items.length < limit; i--) {
       const row = rows[i]!;
-      const json = Buffer.from(JSON.stringify(project(row)), "utf8");
+      const key = cacheKey === null ? null : cacheKey + row.seq;
+      let json = key === null ? undefined : this.#cache!.get(key);
+      if (json === undefined) {
+        json = Buffer.from(JSON.stringify(project(row)), "utf8");
+        if (key !== null) this.#cache!.set(key, json);
+        sinceYield += json.length;
+      } else {
+        sinceYield += CACHED_ROW_WEIGHT;
+      }
       const size = json.length;
-      if (items.length > 0 && bytes + size > this.#listBytes) break;
+      if (items.length > 0 && list.bytes + size > this.#listBytes) break;
       items.push(json);
-      firstSeq = row.seq;
-      bytes += size;
-      sinceYield += size;
+      list.firstSeq = row.seq;
+      list.bytes += size;
       // Drop the row: its text, flattened by stringify, need not live until the page is sent.
       rows[i] = undefined;
       if (sinceYield >= this.#sliceBytes) {
@@ -128,7 +255,7 @@ export class HistoryPager {
     }
     items.reverse();
     const hasMore = i >= 0;
-    return { items, hasMore, nextBeforeSeq: hasMore ? firstSeq : null };
+    return { items, hasMore, nextBeforeSeq: hasMore ? list.firstSeq : null };
   }
 
   async #acquire(): Promise<void> {

@@ -7,6 +7,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { envelopeSchema, listEnvelopeSchema, ok, okList } from "../http/envelope.js";
 import { jsonBytesResponse, jsonResponse } from "../http/respond.js";
+import { clientSignal } from "../http/client-signal.js";
 import type { AppEnv } from "../http/context.js";
 import { requireAccess } from "../http/middleware/auth.js";
 import { bearerSecurity, errorResponses } from "../http/openapi-helpers.js";
@@ -219,7 +220,7 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number; follo
     }),
     async (c) => {
       const { id, message_id } = c.req.valid("param");
-      const result = await rooms.message(ctxOf(c), id, message_id, c.req.valid("query").wait * 1000, c.req.raw.signal);
+      const result = await rooms.message(ctxOf(c), id, message_id, c.req.valid("query").wait * 1000, clientSignal(c));
       c.header("Cache-Control", "no-store");
       return c.json(ok(result), 200);
     },

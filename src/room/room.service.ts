@@ -713,12 +713,18 @@ export class RoomService {
     const release = this.#d.holdTenant(tdb.tenant);
     try {
       const page = await this.#history.page(
-        { messages: (before, n) => listMessages(tdb, id, n, before).map(messageDto), events: (before, n) => readEventsBefore(tdb, id, before, n) },
+        {
+          messages: (before, n) => listMessages(tdb, id, n, before).map(messageDto),
+          events: (before, n) => readEventsBefore(tdb, id, before, n),
+          // The open file's repository is unique in the process: a reopened file starts with nothing cached.
+          cacheKey: `${tdb.repo.id}\u0000${id}`,
+        },
         {
           limit: q.limit,
           messagesBeforeSeq: q.messages_before_seq ?? q.before_seq ?? Number.MAX_SAFE_INTEGER,
           eventsBeforeSeq: q.events_before_seq ?? q.before_seq ?? Number.MAX_SAFE_INTEGER,
           partialText: q.partial_text ?? true,
+          lastSeq,
         },
       );
       return { room, messages: page.messages, events: page.events, lastSeq };

@@ -3,7 +3,7 @@
  * answer without polling. It wakes on the room's events, bounds the wait,
  * counts as a follower, and gives everything back when the client leaves.
  */
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
 import { afterEach, describe, expect, it } from "vitest";
 import { eventually, startTestServer, type TestServer } from "../support/harness.js";
@@ -154,5 +154,23 @@ describe("long poll", () => {
       t.server.tenants.closeIfUnheld("acme");
       return !t.server.tenants.isOpen("acme");
     }, 10_000, "the tenant file to be unheld");
+  });
+
+  it("long polls pipelined on one connection give their slots back when the connection drops, not when their waits end", async () => {
+    const { rent, post, t, token } = await setup({ limits: { maxFollowersPerRoom: 5 } });
+    http = serve({ fetch: t.server.app.fetch, hostname: "127.0.0.1", port: 0 });
+    await new Promise<void>((r) => (http!.listening ? r() : http!.once("listening", () => r())));
+    const port = (http.address() as AddressInfo).port;
+    const room = await rent({ wake_policy: { mode: "manual" } });
+    const msg = await post(room, { content: "later" });
+    const socket = connect(port, "127.0.0.1");
+    await new Promise<void>((r) => socket.once("connect", () => r()));
+    const wait = `GET /llm/room/${room}/messages/${msg.id}?wait=60 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n\r\n`;
+    // Three waits on one connection: the first owns the socket, the other two are answered after it (HTTP/1.1).
+    socket.write(wait.repeat(3));
+    await eventually(() => t.server.rooms.followerCount("acme", room) === 3, 10_000, "the three waits to start");
+    socket.resetAndDestroy();
+    await eventually(() => t.server.rooms.followerCount("acme", room) === 0, 10_000, "every wait to be given back");
+    expect(t.server.events.bus.subscriberCount({ tenant: "acme", kind: "room", streamId: room })).toBe(0);
   });
 });

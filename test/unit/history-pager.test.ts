@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { RoomEvent } from "../../src/events/event.types.js";
-import { HistoryPager, LIST_BYTES, SLICE_BYTES, type HistoryReaders } from "../../src/room/room.history.js";
+import { EventJsonCache, HistoryPager, LIST_BYTES, SLICE_BYTES, type HistoryReaders } from "../../src/room/room.history.js";
 
 /** A long reply's updates: event k's partial.text is the first k * step characters. */
 function longReply(n: number, step: number): RoomEvent[] {
@@ -94,5 +94,106 @@ describe("HistoryPager", () => {
     }
     const results = await Promise.all(pages);
     expect(new Set(results.map((p) => p.events.items.map((b) => b.toString()).join("|"))).size).toBe(1);
+  });
+});
+
+describe("HistoryPager: the serialised-event cache", () => {
+  const all = async (pager: HistoryPager, read: HistoryReaders, partialText: boolean, lastSeq: number) => {
+    const pages: string[] = [];
+    let before = Number.MAX_SAFE_INTEGER;
+    for (let n = 0; n < 1000; n++) {
+      const page = await pager.page(read, { limit: 50, messagesBeforeSeq: Infinity, eventsBeforeSeq: before, partialText, lastSeq });
+      pages.push(JSON.stringify({ items: page.events.items.map((b) => b.toString()), hasMore: page.events.hasMore, next: page.events.nextBeforeSeq }));
+      if (!page.events.hasMore) return pages;
+      before = page.events.nextBeforeSeq!;
+    }
+    throw new Error("paging did not end");
+  };
+
+  it("serves a history read again from the cache, byte for byte as built, without reading its rows", async () => {
+    const events = longReply(300, 300);
+    let reads = 0;
+    const counted: HistoryReaders = { ...readers(events), events: (before, limit) => (reads++, readers(events).events(before, limit)), cacheKey: "file\u0000room" };
+    const pause = async () => undefined;
+    for (const partialText of [true, false]) {
+      const expected = await all(new HistoryPager({ pause, cacheBytes: 0 }), readers(events), partialText, 300);
+      const pager = new HistoryPager({ pause });
+      reads = 0;
+      expect(await all(pager, counted, partialText, 300)).toEqual(expected);
+      expect(reads).toBe(expected.length);
+      reads = 0;
+      expect(await all(pager, counted, partialText, 300)).toEqual(expected);
+      expect(reads).toBe(0);
+    }
+  });
+
+  it("with part of the history evicted, pages still hold exactly what they held", async () => {
+    const events = longReply(300, 300);
+    const pause = async () => undefined;
+    const expected = await all(new HistoryPager({ pause, cacheBytes: 0 }), readers(events), true, 300);
+    // Room for about a third of the history's events.
+    const pager = new HistoryPager({ pause, cacheBytes: 4 * 1024 * 1024 });
+    const read = { ...readers(events), cacheKey: "f\u0000r" };
+    for (let pass = 0; pass < 3; pass++) expect(await all(pager, read, true, 300)).toEqual(expected);
+    // Another room's log under the same pager shares nothing with this one.
+    const other = longReply(10, 5);
+    expect(await all(pager, { ...readers(other), cacheKey: "f\u0000other" }, true, 10)).toEqual(await all(new HistoryPager({ pause, cacheBytes: 0 }), readers(other), true, 10));
+  });
+
+  it("an event appended after lastSeq is not served by a page of the cache, which stops at lastSeq", async () => {
+    const events = longReply(20, 10);
+    const pager = new HistoryPager({ pause: async () => undefined });
+    const read = { ...readers(events), cacheKey: "f\u0000r" };
+    await all(pager, read, true, 20);
+    const page = await pager.page(read, { limit: 5, messagesBeforeSeq: Infinity, eventsBeforeSeq: Number.MAX_SAFE_INTEGER, partialText: true, lastSeq: 18 });
+    expect(page.events.items.map((b) => JSON.parse(b.toString()).seq)).toEqual([14, 15, 16, 17, 18]);
+    expect(page.events).toMatchObject({ hasMore: true, nextBeforeSeq: 14 });
+  });
+});
+
+describe("EventJsonCache", () => {
+  it("stays within its bound by dropping the least recently used, and takes no item over an eighth of it", () => {
+    const cache = new EventJsonCache(800);
+    for (let i = 0; i < 8; i++) cache.set(`k${i}`, Buffer.alloc(100, i));
+    expect(cache.bytes).toBe(800);
+    expect(cache.get("k0")?.[0]).toBe(0); // now the most recently used
+    cache.set("k8", Buffer.alloc(100, 8));
+    expect(cache.bytes).toBe(800);
+    expect(cache.get("k1")).toBeUndefined();
+    expect(cache.get("k0")?.[0]).toBe(0);
+    cache.set("big", Buffer.alloc(101));
+    expect(cache.get("big")).toBeUndefined();
+    expect(cache.bytes).toBe(800);
+  });
+});
+
+describe("HistoryPager: pages in flight take turns", () => {
+  it("with the default pause, one event-loop turn runs one slice of one page, however many pages are being built", async () => {
+    // Every row is larger than a slice, so every row ends a slice.
+    const events = longReply(100, 1).map((e) => ({ ...e, payload: { ...e.payload, partial: { role: "assistant", text: "x".repeat(SLICE_BYTES) } } }));
+    const pagers = [new HistoryPager(), new HistoryPager(), new HistoryPager()];
+    const originalStringify = JSON.stringify;
+    let rowsThisTurn = 0;
+    const perTurn: number[] = [];
+    let ticking = true;
+    const tick = () => {
+      perTurn.push(rowsThisTurn);
+      rowsThisTurn = 0;
+      if (ticking) setImmediate(tick);
+    };
+    JSON.stringify = ((v: unknown, ...rest: unknown[]) => {
+      if (v && typeof v === "object" && "event_type" in v) rowsThisTurn++;
+      return (originalStringify as (...a: unknown[]) => string)(v, ...rest);
+    }) as typeof JSON.stringify;
+    try {
+      setImmediate(tick);
+      const q = { limit: 500, messagesBeforeSeq: Infinity, eventsBeforeSeq: Infinity, partialText: true };
+      await Promise.all(pagers.flatMap((p) => [p.page(readers(events), q), p.page(readers(events), q)]));
+    } finally {
+      ticking = false;
+      JSON.stringify = originalStringify;
+    }
+    expect(perTurn.reduce((a, b) => a + b, 0)).toBeGreaterThan(50);
+    expect(Math.max(...perTurn)).toBe(1);
   });
 });
