@@ -7,12 +7,9 @@
  * closes. Outside @hono/node-server over HTTP/1 it is the request's own.
  */
 import { ServerResponse } from "node:http";
-import type { Socket } from "node:net";
 import type { Context } from "hono";
+import { onConnectionClose } from "./connection-close.js";
 import type { AppEnv } from "./context.js";
-
-/** What to abort per connection: one 'close' listener per socket, however many requests are queued on it. */
-const bySocket = new WeakMap<Socket, Set<() => void>>();
 
 export function clientSignal(c: Context<AppEnv>): AbortSignal {
   const signal = c.req.raw.signal;
@@ -24,24 +21,15 @@ export function clientSignal(c: Context<AppEnv>): AbortSignal {
     gone.abort();
     return gone.signal;
   }
-  let aborts = bySocket.get(socket);
-  if (!aborts) {
-    const set = (aborts = new Set());
-    bySocket.set(socket, set);
-    socket.once("close", () => {
-      bySocket.delete(socket);
-      for (const abort of set) abort();
-    });
-  }
   const abort = (): void => {
     forget();
     gone.abort();
   };
+  const unregister = onConnectionClose(socket, abort);
   const forget = (): void => {
-    bySocket.get(socket)?.delete(abort);
+    unregister();
     signal.removeEventListener("abort", abort);
   };
-  aborts.add(abort);
   signal.addEventListener("abort", abort, { once: true });
   // Answered: the socket may carry other requests from here.
   (outgoing as ServerResponse).once("finish", forget);

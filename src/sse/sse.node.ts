@@ -8,33 +8,9 @@
  * was the largest JS share of a publish's fan-out.
  */
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
-import type { Socket } from "node:net";
+import { onConnectionClose } from "../http/connection-close.js";
 import { SSE_HEADERS, SseFeed } from "./sse.feed.js";
 import type { SseOptions, SseSource, StreamEvent } from "./sse.types.js";
-
-/**
- * Followers per connection, stopped when the connection closes. A response
- * only gets a 'close' of its own once it owns the socket: with HTTP/1.1
- * pipelining, the responses queued behind a follow stream (which never ends)
- * never do, so without this a client that pipelines follow requests and
- * hangs up would leave their follower slots held until the room is released.
- * One listener per socket, however many followers are queued on it.
- */
-const bySocket = new WeakMap<Socket, Set<() => void>>();
-
-function onSocketClose(socket: Socket, stop: () => void): () => void {
-  let set = bySocket.get(socket);
-  if (!set) {
-    const stops = (set = new Set());
-    bySocket.set(socket, stops);
-    socket.once("close", () => {
-      bySocket.delete(socket);
-      for (const s of stops) s();
-    });
-  }
-  set.add(stop);
-  return () => void bySocket.get(socket)?.delete(stop);
-}
 
 /**
  * Streams `source` to `res` as `sseResponse` would to a Response body, with
@@ -76,7 +52,7 @@ export function streamToNode<E extends StreamEvent>(res: ServerResponse, source:
     feed.stop("aborted");
     done();
   };
-  const forget = socket ? onSocketClose(socket, stop) : () => undefined;
+  const forget = socket ? onConnectionClose(socket, stop) : () => undefined;
   // 'close' comes after 'finish' (the last bytes handed to the socket) or when the client left.
   res.once("close", stop);
   feed.ready();
