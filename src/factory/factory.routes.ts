@@ -571,6 +571,9 @@ export function factoryRoutes(factory: FactoryService, sse: { heartbeatMs: numbe
       const id = c.req.valid("param").id;
       const q = c.req.valid("query");
       const log = c.get("log");
+      // Closures of one scope share its context in V8: one that captured `c` would keep the whole request
+      // (about 4 KB) alive for as long as the stream's onError/onClose, i.e. the follower's lifetime.
+      const ctx = ctxOf(c);
       return replyWithEvents(
         c,
         {
@@ -582,7 +585,7 @@ export function factoryRoutes(factory: FactoryService, sse: { heartbeatMs: numbe
           onClose: (reason) => metrics.streamClosed(reason),
           onError: (err) => log.error({ err, run_id: id }, "run event stream failed"),
         },
-        () => factory.openEventStream(ctxOf(c), id),
+        () => factory.openEventStream(ctx, id),
       ) as never;
     },
   );

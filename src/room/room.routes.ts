@@ -383,6 +383,9 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number; follo
       const id = c.req.valid("param").id;
       const q = c.req.valid("query");
       const log = c.get("log");
+      // Closures of one scope share its context in V8: one that captured `c` would keep the whole request
+      // (about 4 KB) alive for as long as the stream's onError/onClose, i.e. the follower's lifetime.
+      const ctx = ctxOf(c);
       return replyWithEvents(
         c,
         {
@@ -395,7 +398,7 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number; follo
           onClose: (reason) => metrics.streamClosed(reason),
           onError: (err) => log.error({ err, room_id: id }, "event stream failed"),
         },
-        () => rooms.openEventStream(ctxOf(c), id),
+        () => rooms.openEventStream(ctx, id),
       ) as never;
     },
   );
