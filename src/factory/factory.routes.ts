@@ -570,10 +570,6 @@ export function factoryRoutes(factory: FactoryService, sse: { heartbeatMs: numbe
     (c) => {
       const id = c.req.valid("param").id;
       const q = c.req.valid("query");
-      const log = c.get("log");
-      // Closures of one scope share its context in V8: one that captured `c` would keep the whole request
-      // (about 4 KB) alive for as long as the stream's onError/onClose, i.e. the follower's lifetime.
-      const ctx = ctxOf(c);
       return replyWithEvents(
         c,
         {
@@ -583,9 +579,9 @@ export function factoryRoutes(factory: FactoryService, sse: { heartbeatMs: numbe
           heartbeatMs: sse.heartbeatMs,
           followers: sse.followers,
           onClose: (reason) => metrics.streamClosed(reason),
-          onError: (err) => log.error({ err, run_id: id }, "run event stream failed"),
+          logFields: { run_id: id },
         },
-        () => factory.openEventStream(ctx, id),
+        factory.openEventStream.bind(factory, ctxOf(c), id),
       ) as never;
     },
   );

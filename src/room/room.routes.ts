@@ -382,10 +382,6 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number; follo
     (c) => {
       const id = c.req.valid("param").id;
       const q = c.req.valid("query");
-      const log = c.get("log");
-      // Closures of one scope share its context in V8: one that captured `c` would keep the whole request
-      // (about 4 KB) alive for as long as the stream's onError/onClose, i.e. the follower's lifetime.
-      const ctx = ctxOf(c);
       return replyWithEvents(
         c,
         {
@@ -396,9 +392,9 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number; follo
           followers: sse.followers,
           project: q.partial_text === false ? withoutPartialText : undefined,
           onClose: (reason) => metrics.streamClosed(reason),
-          onError: (err) => log.error({ err, room_id: id }, "event stream failed"),
+          logFields: { room_id: id },
         },
-        () => rooms.openEventStream(ctx, id),
+        rooms.openEventStream.bind(rooms, ctxOf(c), id),
       ) as never;
     },
   );

@@ -15,6 +15,7 @@ import type { Context } from "hono";
 import { SSE_HEADERS, SseFeed } from "./sse.feed.js";
 import { streamToNode } from "./sse.node.js";
 import { AppError } from "../errors.js";
+import type { AppEnv } from "../http/context.js";
 import type { SseFollowers } from "./sse.followers.js";
 import type { ResumePoint, SseCloseReason, SseOptions, SseSource, StreamEvent } from "./sse.types.js";
 
@@ -155,7 +156,8 @@ export interface EventsRouteInput<E extends StreamEvent> {
   followers?: SseFollowers | undefined;
   project?: ((event: E) => E) | undefined;
   onClose?: ((reason: SseCloseReason) => void) | undefined;
-  onError: (error: unknown) => void;
+  /** What identifies the stream in the log line of a failed stream, e.g. `{ room_id }`. */
+  logFields: Record<string, string>;
 }
 
 /**
@@ -163,8 +165,15 @@ export interface EventsRouteInput<E extends StreamEvent> {
  * the resume point is checked before the feed is opened (a bad one holds no
  * follower slot), and the feed's `close` runs exactly once however the reply
  * ends, including when building it throws.
+ *
+ * Every callback handed to the feed lives as long as the follower, and V8
+ * keeps one context for all closures of a scope: so no closure here or in
+ * the calling route may capture `c`, or the whole request (about 4 KB) stays
+ * alive with each follower. Routes pass `open` bound to values, not as an
+ * arrow over `c`.
  */
-export function replyWithEvents<E extends StreamEvent>(c: Context, input: EventsRouteInput<E>, open: () => { source: SseSource<E>; close: () => void }): Response {
+export function replyWithEvents<E extends StreamEvent>(c: Context<AppEnv>, input: EventsRouteInput<E>, open: () => { source: SseSource<E>; close: () => void }): Response {
+  const log = c.get("log");
   const resume = parseLastEventId(c.req.header("last-event-id"), input.after, input.streamId);
   if (!resume.ok) throw new AppError("VALIDATION_FAILED", `${resume.field}: ${resume.message}`, { details: [{ path: resume.field, message: resume.message }] });
   const stream = open();
@@ -181,7 +190,7 @@ export function replyWithEvents<E extends StreamEvent>(c: Context, input: Events
         stream.close();
         input.onClose?.(reason);
       },
-      onError: input.onError,
+      onError: (err) => log.error({ err, ...input.logFields }, "event stream failed"),
     });
   } catch (err) {
     stream.close();
