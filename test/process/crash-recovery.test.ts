@@ -7,19 +7,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/harness.js";
-import { runScript, spawnServer, type Spawned } from "../support/process.js";
+import { callJson as call, runScript, spawnServer } from "../support/process.js";
 
 const dataDir = mkdtempSync(path.join(tmpdir(), "roomservice-crash-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
-
-async function call(s: Spawned, token: string, method: string, url: string, body?: unknown) {
-  const res = await fetch(`${s.base}${url}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
 
 describe("crash recovery", () => {
   it("after kill -9, in-flight turns end failed SERVER_RESTARTED exactly once and nothing acknowledged is lost", async () => {

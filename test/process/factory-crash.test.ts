@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runScript, spawnServer, type Spawned } from "../support/process.js";
+import { callJson as call, runScript, spawnServer, type Spawned } from "../support/process.js";
 import { readEvents } from "../support/sse-client.js";
 
 const dataDir = mkdtempSync(path.join(tmpdir(), "roomservice-factory-crash-"));
@@ -17,15 +17,6 @@ afterAll(() => {
   server?.child.kill("SIGKILL");
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-async function call(s: Spawned, token: string, method: string, url: string, body?: unknown) {
-  const res = await fetch(`${s.base}${url}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
 
 /** Polls the durable state over HTTP until `check` holds, with a deadline. */
 async function until<T>(check: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {

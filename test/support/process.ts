@@ -73,3 +73,13 @@ export async function spawnServer(env: Record<string, string>, opts: { waitHealt
   }
   return spawned;
 }
+
+/** One JSON call to a spawned server with a bearer token: the status and the parsed envelope. */
+export async function callJson(s: Spawned, token: string, method: string, url: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${s.base}${url}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
