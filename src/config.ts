@@ -49,6 +49,13 @@ export const envSchema = z.object({
   SQLITE_CACHE_KIB: intFromEnv(64, 1_048_576)
     .default(2048)
     .describe("page cache of each open tenant file, in KiB (the kernel caches the file too)"),
+  SQLITE_CACHE_KIB_PER_TURN: intFromEnv(0, 1_048_576)
+    .default(64)
+    .describe("page cache a tenant file gets on top of `SQLITE_CACHE_KIB` per turn streaming into it, in KiB (back to `SQLITE_CACHE_KIB` when its turns end)"),
+  SQLITE_CACHE_MAX_KIB: intFromEnv(64, 1_048_576).default(65_536).describe("largest page cache of one tenant file with turns streaming, in KiB"),
+  SQLITE_WAL_MAX_KIB: intFromEnv(1024, 4_194_304)
+    .default(65_536)
+    .describe("checkpoints run on a background thread; a tenant file's write-ahead log past this many KiB is checkpointed by the server itself, and is truncated back to it when it restarts"),
 
   PROVIDERS_FILE: z.string().min(1).optional().describe("JSON or YAML file of real model providers (below)"),
   ECHO_TOKEN_DELAY_MS: intFromEnv(0, 10_000).default(1).describe("default pace of the built-in `local/echo` model, in ms per token"),
@@ -127,7 +134,14 @@ export interface Config {
       readonly operatorSubject: string | null;
     } | null;
   };
-  readonly storage: { readonly idleCloseMs: number; readonly busyTimeoutMs: number; readonly cacheKib: number };
+  readonly storage: {
+    readonly idleCloseMs: number;
+    readonly busyTimeoutMs: number;
+    readonly cacheKib: number;
+    readonly cachePerTurnKib: number;
+    readonly cacheMaxKib: number;
+    readonly walMaxKib: number;
+  };
   readonly providers: { readonly file: string | null; readonly echoTokenDelayMs: number; readonly maxRetries: number; readonly retryMaxDelayMs: number };
   readonly events: { readonly coalesceMs: number; readonly heartbeatMs: number };
   readonly lifecycle: { readonly shutdownGraceMs: number; readonly sweepMs: number };
@@ -205,7 +219,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           }
         : null,
     },
-    storage: { idleCloseMs: e.TENANT_DB_IDLE_S * 1000, busyTimeoutMs: e.SQLITE_BUSY_TIMEOUT_MS, cacheKib: e.SQLITE_CACHE_KIB },
+    storage: {
+      idleCloseMs: e.TENANT_DB_IDLE_S * 1000,
+      busyTimeoutMs: e.SQLITE_BUSY_TIMEOUT_MS,
+      cacheKib: e.SQLITE_CACHE_KIB,
+      cachePerTurnKib: e.SQLITE_CACHE_KIB_PER_TURN,
+      cacheMaxKib: e.SQLITE_CACHE_MAX_KIB,
+      walMaxKib: e.SQLITE_WAL_MAX_KIB,
+    },
     providers: {
       file: e.PROVIDERS_FILE ?? null,
       echoTokenDelayMs: e.ECHO_TOKEN_DELAY_MS,

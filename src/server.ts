@@ -44,6 +44,8 @@ import { TenantDatabases } from "./storage/tenant-db.js";
 
 /** On shutdown, how long followers get to take the events already stored before their connections are cut. */
 const FOLLOWER_CLOSE_MS = 2000;
+/** How often each busy tenant file's WAL is looked at for a background checkpoint (TenantDatabasesOptions.walCheckpoints). */
+const WAL_CHECK_MS = 250;
 
 export type ServiceLimits = Config["limits"] & { historyMessages: number };
 
@@ -116,9 +118,13 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       migrations: loadMigrations(path.join(packageRoot(), "migrations")),
       busyTimeoutMs: config.storage.busyTimeoutMs,
       cacheKib: config.storage.cacheKib,
+      cachePerTurnKib: config.storage.cachePerTurnKib,
+      cacheMaxKib: config.storage.cacheMaxKib,
+      walCheckpoints: { intervalMs: WAL_CHECK_MS, maxKib: config.storage.walMaxKib },
       idleCloseMs: config.storage.idleCloseMs,
       now,
     });
+    tenants.setOnCheckpointError((tenant, err) => log.warn({ err, tenant }, "a WAL checkpoint failed; the next one tries again"));
     const runtime = await createLlmRuntime({
       providers: config.providers.file ? loadProviderConfigFile(config.providers.file) : [],
       retry: { maxRetries: config.providers.maxRetries, baseDelayMs: 250, maxDelayMs: config.providers.retryMaxDelayMs },
@@ -230,7 +236,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         await lifecycle.drain(graceMs);
         // The drained turns' last events are published; let every follower send what is durable, then end.
         await followers.closeAll(FOLLOWER_CLOSE_MS);
-        tenants.closeAll();
+        await tenants.closeAll();
         serviceDb.close();
         unlock();
       },

@@ -213,10 +213,17 @@ export class RoomWorkers implements TurnRunner {
         this.d.log.warn({ err, room_id: plan!.roomId, turn_id: plan!.turnId }, "turn events not yet written; will retry"),
         this.#group,
       );
-      const { result, streamedChars } = await this.#run(tdb, plan, w, writer, budgetLeft, turn);
-      const outcome = this.#outcome(result, w.abortReason, streamedChars);
-      const ended = await this.#finish(tdb, plan, outcome, writer, w);
-      turn.ended(ended.recorded ? outcome.status : "failed", ended.recorded ? outcome.usage : ZERO);
+      // The file's page cache grows while the turn streams (tenant-db.ts PageCachePolicy), until its end is written.
+      const streamed = tdb.streamingTurn();
+      let ended: { recorded: boolean; next: TurnPlan | null };
+      try {
+        const { result, streamedChars } = await this.#run(tdb, plan, w, writer, budgetLeft, turn);
+        const outcome = this.#outcome(result, w.abortReason, streamedChars);
+        ended = await this.#finish(tdb, plan, outcome, writer, w);
+        turn.ended(ended.recorded ? outcome.status : "failed", ended.recorded ? outcome.usage : ZERO);
+      } finally {
+        streamed();
+      }
       w.turnEnded?.resolve();
       w.turnEnded = null;
       if (!ended.recorded) {

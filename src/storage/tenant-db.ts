@@ -4,10 +4,11 @@
  * with the tenant taken from a verified token, so a query can never name
  * another tenant's data: tenancy by construction.
  */
-import { mkdirSync, readdirSync } from "node:fs";
+import { mkdirSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { drizzle, type BetterSQLite3Database } from "drizzle-orm/better-sqlite3";
+import { Checkpointer } from "./checkpointer.js";
 import { applyMigrations, type Migration } from "./migrations.js";
 import { Repository } from "./repository.js";
 import * as schema from "./schema.js";
@@ -24,15 +25,71 @@ export interface TenantDb {
   readonly sqlite: Database.Database;
   /** The file's prepared statements, for hot paths (repository.ts). */
   readonly repo: Repository;
+  /**
+   * A turn starts streaming into this file: its page cache grows for it
+   * (PageCachePolicy) until the returned end is called (idempotent).
+   */
+  streamingTurn(): () => void;
 }
 
+/**
+ * How a file's page cache follows its work. Sleeping files keep `baseKib`
+ * (many are open at once); a file with turns streaming gets `perTurnKib` more
+ * per turn, up to `maxKib`: each streaming room dirties its own pages of
+ * stream_events on every commit (the table is clustered by stream), and with
+ * the base cache hundreds of rooms evict each other's pages between commits.
+ */
+export interface PageCachePolicy {
+  baseKib: number;
+  perTurnKib: number;
+  maxKib: number;
+}
+
+/** Turns are counted in steps of this many, so the cache is resized once per step, not at every turn's start and end. */
+const CACHE_TURN_STEP = 8;
+
 /** The handle of an open, migrated tenant file, with a fresh Repository: the only way one is made. */
-export function tenantHandle(tenant: string, sqlite: Database.Database): TenantDb {
-  return { tenant, sqlite, db: drizzle({ client: sqlite, schema }), repo: new Repository() };
+export function tenantHandle(tenant: string, sqlite: Database.Database, cache: PageCachePolicy = { baseKib: DEFAULT_CACHE_KIB, perTurnKib: 0, maxKib: DEFAULT_CACHE_KIB }): TenantDb {
+  return { tenant, sqlite, db: drizzle({ client: sqlite, schema }), repo: new Repository(), streamingTurn: pageCacheFollower(sqlite, cache) };
+}
+
+/** `streamingTurn` of one file: counts its streaming turns and sets cache_size when the step they fall in changes. */
+function pageCacheFollower(sqlite: Database.Database, p: PageCachePolicy): () => () => void {
+  let turns = 0;
+  let current = p.baseKib;
+  const apply = () => {
+    const steps = Math.ceil(turns / CACHE_TURN_STEP) * CACHE_TURN_STEP;
+    const target = Math.max(p.baseKib, Math.min(p.maxKib, p.baseKib + steps * p.perTurnKib));
+    if (target === current || !sqlite.open) return;
+    current = target;
+    // Shrinking frees the pages above the new size at once: a file back at rest holds what it held before.
+    sqlite.pragma(`cache_size = ${-target}`);
+  };
+  return () => {
+    turns++;
+    apply();
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      turns--;
+      apply();
+    };
+  };
+}
+
+/** What the checkpoint tick last saw of a file's WAL. */
+interface WalSeen {
+  size: number;
+  mtimeMs: number;
+  /** The entry's lastUsed at that tick: an unheld file not used since, with an empty WAL, is not looked at. */
+  used: number;
 }
 
 interface Entry {
   handle: TenantDb;
+  file: string;
+  wal: WalSeen;
   lastUsed: number;
   holds: number;
   /**
@@ -65,6 +122,21 @@ export interface TenantDatabasesOptions {
   busyTimeoutMs: number;
   /** Page cache per open file, KiB (default 2048). */
   cacheKib?: number;
+  /** Page cache added per streaming turn, KiB (default 0: the cache never grows). */
+  cachePerTurnKib?: number;
+  /** Largest page cache of one file with turns streaming, KiB. */
+  cacheMaxKib?: number;
+  /**
+   * WAL checkpoints on a worker thread (checkpointer.ts) instead of inside
+   * commits: every `intervalMs` the WAL of each file in use is looked at
+   * (one stat); written since → a PASSIVE checkpoint on the worker; not
+   * written since and not empty → TRUNCATE (the file goes back to 0 bytes).
+   * A WAL past `maxKib` that is still being written (the worker fell behind,
+   * or never gets a moment with no commit in flight to let the log restart)
+   * is checkpointed on the main connection. Unset: SQLite's automatic
+   * checkpoints (tests that build TenantDatabases directly).
+   */
+  walCheckpoints?: { intervalMs: number; maxKib: number };
   idleCloseMs: number;
   now?: () => number;
   guard?: TenantFileGuard;
@@ -84,13 +156,19 @@ export const DEFAULT_CACHE_KIB = 2048;
  * with 10,000 rooms filled (RSS +29 MB in the bench), while the kernel's page
  * cache serves re-reads anyway.
  */
-export function configureConnection(sqlite: Database.Database, busyTimeoutMs: number, cacheKib = DEFAULT_CACHE_KIB): void {
+export function configureConnection(sqlite: Database.Database, busyTimeoutMs: number, cacheKib = DEFAULT_CACHE_KIB, walMaxKib?: number): void {
   if (sqlite.pragma("page_count", { simple: true }) === 0) sqlite.pragma("auto_vacuum = INCREMENTAL");
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("synchronous = FULL");
   sqlite.pragma("foreign_keys = ON");
   sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
   sqlite.pragma(`cache_size = ${-Math.max(64, Math.floor(cacheKib))}`);
+  if (walMaxKib !== undefined) {
+    // Checkpoints are the worker's (Checkpointer). The log is truncated back to the bound when a writer restarts it,
+    // so its file stays at most about that size while busy, and a size past it means checkpoints fell behind.
+    sqlite.pragma("wal_autocheckpoint = 0");
+    sqlite.pragma(`journal_size_limit = ${walMaxKib * 1024}`);
+  }
 }
 
 export class TenantDatabases {
@@ -100,12 +178,35 @@ export class TenantDatabases {
   readonly #now: () => number;
   #closed = false;
   #onOpen: ((t: TenantDb) => void) | null = null;
+  readonly #cache: PageCachePolicy;
+  readonly #checkpointer: Checkpointer | null = null;
+  readonly #walTimer: NodeJS.Timeout | null = null;
+  /** Main connections whose close waits for a checkpoint in flight on their file. */
+  readonly #closing = new Set<Promise<void>>();
+  #onCheckpointError: (tenant: string, err: unknown) => void = () => {};
 
   constructor(opts: TenantDatabasesOptions) {
     this.#opts = opts;
     this.#dir = path.join(opts.dataDir, "tenants");
     this.#now = opts.now ?? Date.now;
+    const baseKib = Math.max(64, Math.floor(opts.cacheKib ?? DEFAULT_CACHE_KIB));
+    this.#cache = { baseKib, perTurnKib: opts.cachePerTurnKib ?? 0, maxKib: Math.max(baseKib, opts.cacheMaxKib ?? baseKib) };
     mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
+    if (opts.walCheckpoints) {
+      this.#checkpointer = new Checkpointer({ busyTimeoutMs: opts.busyTimeoutMs });
+      this.#walTimer = setInterval(() => this.#walTick(), opts.walCheckpoints.intervalMs);
+      this.#walTimer.unref();
+    }
+  }
+
+  /** Hears a background checkpoint that failed (logged by the server); the next tick tries again. */
+  setOnCheckpointError(fn: (tenant: string, err: unknown) => void): void {
+    this.#onCheckpointError = fn;
+  }
+
+  /** The checkpoint in flight on the tenant's file, if any (tests). */
+  checkpointInFlight(tenant: string): Promise<unknown> | undefined {
+    return this.#checkpointer?.inFlight(this.fileOf(tenant));
   }
 
   /** The tenant's handle, created and migrated on first use. Throws on a tenant slug outside the contract's pattern. */
@@ -208,9 +309,51 @@ export class TenantDatabases {
     return path.join(this.#dir, `${tenant}.db`);
   }
 
-  closeAll(): void {
+  /**
+   * Closes every file and ends the checkpoint worker. Files with no
+   * checkpoint in flight are closed before this returns; the promise
+   * resolves when the rest are closed too and the worker has exited.
+   */
+  async closeAll(): Promise<void> {
     this.#closed = true;
+    if (this.#walTimer) clearInterval(this.#walTimer);
     for (const [tenant, entry] of this.#open) this.#close(tenant, entry);
+    await Promise.all(this.#closing);
+    await this.#checkpointer?.close();
+  }
+
+  /**
+   * The checkpoint tick (see `walCheckpoints`). One stat per file in use;
+   * nothing for an unheld file not used since the last tick whose WAL is
+   * empty. A file whose checkpoint is still in flight is skipped.
+   */
+  #walTick(): void {
+    const ckpt = this.#checkpointer!;
+    const maxBytes = this.#opts.walCheckpoints!.maxKib * 1024;
+    for (const [tenant, entry] of this.#open) {
+      const seen = entry.wal;
+      if (entry.holds === 0 && entry.lastUsed === seen.used && seen.size === 0) continue;
+      seen.used = entry.lastUsed;
+      if (ckpt.inFlight(entry.file)) continue;
+      const st = statSync(`${entry.file}-wal`, { throwIfNoEntry: false });
+      const size = st?.size ?? 0;
+      const mtimeMs = st?.mtimeMs ?? 0;
+      const written = size !== seen.size || mtimeMs !== seen.mtimeMs;
+      seen.size = size;
+      seen.mtimeMs = mtimeMs;
+      if (size === 0) continue;
+      if (written && size > maxBytes) {
+        try {
+          // The worker keeps the log nearly all copied, so this moves only the last commits' pages; and a log
+          // fully copied here lets the next commit restart it from the beginning.
+          entry.handle.sqlite.pragma("wal_checkpoint(PASSIVE)");
+        } catch (err) {
+          this.#onCheckpointError(tenant, err);
+        }
+        continue;
+      }
+      ckpt.checkpoint(entry.file, written ? "PASSIVE" : "TRUNCATE").catch((err: unknown) => this.#onCheckpointError(tenant, err));
+    }
   }
 
   #entry(tenant: string): Entry {
@@ -228,13 +371,14 @@ export class TenantDatabases {
     let sqlite: Database.Database | undefined;
     try {
       sqlite = new Database(file);
-      configureConnection(sqlite, this.#opts.busyTimeoutMs, this.#opts.cacheKib);
+      configureConnection(sqlite, this.#opts.busyTimeoutMs, this.#cache.baseKib, this.#opts.walCheckpoints?.maxKib);
       applyMigrations(sqlite, this.#opts.migrations);
     } catch (err) {
       sqlite?.close();
       throw guard ? guard.openFailed(tenant, file, err) : err;
     }
-    entry = { handle: tenantHandle(tenant, sqlite), lastUsed: this.#now(), holds: 0, hook: "running" };
+    const lastUsed = this.#now();
+    entry = { handle: tenantHandle(tenant, sqlite, this.#cache), file, wal: { size: -1, mtimeMs: 0, used: lastUsed }, lastUsed, holds: 0, hook: "running" };
     this.#open.set(tenant, entry);
     this.#runOnOpen(tenant, entry);
     return entry;
@@ -260,19 +404,39 @@ export class TenantDatabases {
     this.#opts.guard?.opened(tenant);
   }
 
+  /**
+   * Closes the file's main connection, at once or, while a checkpoint is in
+   * flight on the file, when the worker has answered (it has closed its own
+   * connection by then). Either way the tenant is no longer open: its next
+   * use opens a new connection.
+   */
   #close(tenant: string, entry: Entry): void {
     this.#open.delete(tenant);
-    try {
-      // Compaction deletes a finished turn's rows; while the file is open their pages are reused,
-      // when it closes they go back to the disk.
-      entry.handle.sqlite.pragma("incremental_vacuum");
-    } catch {
-      // A busy or read-only file keeps its free pages until the next close.
+    const inFlight = this.#checkpointer?.inFlight(entry.file);
+    if (!inFlight) {
+      closeConnection(entry);
+      return;
     }
-    try {
-      entry.handle.sqlite.close();
-    } catch {
-      // Closing twice or during shutdown is harmless.
-    }
+    const done = () => {
+      this.#closing.delete(closing);
+      closeConnection(entry);
+    };
+    const closing: Promise<void> = inFlight.then(done, done);
+    this.#closing.add(closing);
+  }
+}
+
+function closeConnection(entry: Entry): void {
+  try {
+    // Compaction deletes a finished turn's rows; while the file is open their pages are reused,
+    // when it closes they go back to the disk.
+    entry.handle.sqlite.pragma("incremental_vacuum");
+  } catch {
+    // A busy or read-only file keeps its free pages until the next close.
+  }
+  try {
+    entry.handle.sqlite.close();
+  } catch {
+    // Closing twice or during shutdown is harmless.
   }
 }
