@@ -4,7 +4,7 @@
  * after), then prints where the time or the bytes went. Same libs, same
  * server start-up as `npm run bench`; loopback only, bounded.
  *
- *   npx tsx bench/tools/profile.ts <read|turns|events|fanout|startup|followers-heap|live-heap> [--runner tsx|node] [--seconds 5] [--n N] [--keep]
+ *   npx tsx bench/tools/profile.ts <read|turns|events|fanout|startup|followers-heap|live-heap|capacity> [--runner tsx|node] [--seconds 5] [--n N] [--keep]
  */
 import { copyFileSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
@@ -15,6 +15,7 @@ import { IpcChild } from "../lib/ipc-child.js";
 import { buildCompiled } from "../lib/compiled.js";
 import { cleanupAll, gcAndMeasure, setKeepTemp, setRunner, sleep, tempDir } from "../lib/proc.js";
 import { rentEcho, startRoomservice, startTurn, token, wordsReply, type ServerHandle } from "../lib/roomservice.js";
+import { capacity } from "../figures/capacity.js";
 import { summarizeProfile } from "./cpuprofile-summary.js";
 import { diff } from "./heap-diff.js";
 
@@ -210,8 +211,30 @@ async function main(): Promise<void> {
       );
       break;
     }
+    case "capacity": {
+      // One step of the capacity figure (bench/figures/capacity.ts) at --n rooms, measured over --seconds.
+      const n = Number(values.n ?? 400);
+      const metricsToken = "profile-capacity-metrics-0123456789abcdef";
+      await withProfiledServer({ METRICS_TOKEN: metricsToken }, async (s, tok) => {
+        await capacity({
+          server: s,
+          metricsToken,
+          token: tok,
+          steps: [n],
+          tokenDelayMs: 50,
+          replyTokens: 300,
+          staggerMs: 5000,
+          settleMs: 1000,
+          windowMs: seconds * 1000,
+          p99TargetMs: 100,
+          budgetMs: 180_000,
+          svgPath: path.join(root, "capacity.svg"),
+        });
+      });
+      break;
+    }
     default:
-      throw new Error(`unknown workload "${workload}"; one of read, turns, events, fanout, startup, followers-heap, live-heap`);
+      throw new Error(`unknown workload "${workload}"; one of read, turns, events, fanout, startup, followers-heap, live-heap, capacity`);
   }
 }
 

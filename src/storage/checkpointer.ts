@@ -39,9 +39,16 @@ parentPort.on("message", (m) => {
   try {
     // fileMustExist: a file deleted since the request is an error, never a new empty file.
     db = new Database(m.file, { fileMustExist: true });
-    // TRUNCATE waits for a write in progress (this thread waits, never the event loop).
-    db.pragma("busy_timeout = " + m.busyTimeoutMs);
-    const row = db.pragma("wal_checkpoint(" + m.mode + ")")[0];
+    // No busy timeout: PASSIVE never waits, and TRUNCATE (asked for quiet files only) gives up at once if a
+    // transaction is under way rather than hold the write lock while it waits, which would stall the writer.
+    let row = db.pragma("wal_checkpoint(" + m.mode + ")")[0];
+    // A pass copies the frames it saw when it began (row.log); commits that land meanwhile are left behind, and
+    // the log can only restart from its beginning (instead of growing) once every frame is copied. Each further
+    // pass moves only what came during the one before, so a few short ones usually end between two commits.
+    for (let pass = 1, seen = -1; m.mode === "PASSIVE" && pass < m.passes && row.busy === 0 && row.log !== seen; pass++) {
+      seen = row.log;
+      row = db.pragma("wal_checkpoint(" + m.mode + ")")[0];
+    }
     reply = { id: m.id, busy: row.busy, log: row.log, checkpointed: row.checkpointed };
   } catch (err) {
     reply = { id: m.id, error: String((err && err.message) || err) };
@@ -53,6 +60,9 @@ parentPort.on("message", (m) => {
   parentPort.postMessage(reply);
 });
 `;
+
+/** Most passes of one checkpoint request (see the worker): the first moves the bulk, the rest chase commits made meanwhile. */
+const CHASE_PASSES = 6;
 
 interface Reply {
   id: number;
@@ -69,17 +79,12 @@ interface Pending {
 }
 
 export class Checkpointer {
-  readonly #busyTimeoutMs: number;
   #worker: Worker | null = null;
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
   /** The checkpoint in flight (sent, not answered) per file: at most one. */
   readonly #inFlight = new Map<string, Promise<CheckpointResult>>();
   #closed = false;
-
-  constructor(opts: { busyTimeoutMs: number }) {
-    this.#busyTimeoutMs = opts.busyTimeoutMs;
-  }
 
   /** The checkpoint in flight on `file`, if any: what a close of that file waits for. */
   inFlight(file: string): Promise<CheckpointResult> | undefined {
@@ -106,7 +111,7 @@ export class Checkpointer {
       if (this.#inFlight.get(file) === promise) this.#inFlight.delete(file);
     };
     promise.then(clear, clear);
-    this.#spawned().postMessage({ id, file, mode, busyTimeoutMs: this.#busyTimeoutMs });
+    this.#spawned().postMessage({ id, file, mode, passes: CHASE_PASSES });
     return promise;
   }
 

@@ -80,10 +80,12 @@ function pageCacheFollower(sqlite: Database.Database, p: PageCachePolicy): () =>
 
 /** What the checkpoint tick last saw of a file's WAL. */
 interface WalSeen {
+  /** The -wal file's size, bytes (-1: not looked at yet). */
   size: number;
-  mtimeMs: number;
-  /** The entry's lastUsed at that tick: an unheld file not used since, with an empty WAL, is not looked at. */
-  used: number;
+  /** The main connection's total_changes(): rows it has written since it opened. */
+  changes: number;
+  /** `SELECT total_changes()` on the main connection, prepared at the first tick. */
+  count: Database.Statement | null;
 }
 
 interface Entry {
@@ -128,9 +130,10 @@ export interface TenantDatabasesOptions {
   cacheMaxKib?: number;
   /**
    * WAL checkpoints on a worker thread (checkpointer.ts) instead of inside
-   * commits: every `intervalMs` the WAL of each file in use is looked at
-   * (one stat); written since → a PASSIVE checkpoint on the worker; not
-   * written since and not empty → TRUNCATE (the file goes back to 0 bytes).
+   * commits: every `intervalMs` each open file is looked at: written since
+   * (its main connection's total_changes() moved) → a PASSIVE checkpoint on
+   * the worker; not written since and its WAL not empty → TRUNCATE (the log
+   * goes back to 0 bytes); not written and empty → nothing (not even a stat).
    * A WAL past `maxKib` that is still being written (the worker fell behind,
    * or never gets a moment with no commit in flight to let the log restart)
    * is checkpointed on the main connection. Unset: SQLite's automatic
@@ -193,7 +196,7 @@ export class TenantDatabases {
     this.#cache = { baseKib, perTurnKib: opts.cachePerTurnKib ?? 0, maxKib: Math.max(baseKib, opts.cacheMaxKib ?? baseKib) };
     mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
     if (opts.walCheckpoints) {
-      this.#checkpointer = new Checkpointer({ busyTimeoutMs: opts.busyTimeoutMs });
+      this.#checkpointer = new Checkpointer();
       this.#walTimer = setInterval(() => this.#walTick(), opts.walCheckpoints.intervalMs);
       this.#walTimer.unref();
     }
@@ -323,24 +326,28 @@ export class TenantDatabases {
   }
 
   /**
-   * The checkpoint tick (see `walCheckpoints`). One stat per file in use;
-   * nothing for an unheld file not used since the last tick whose WAL is
-   * empty. A file whose checkpoint is still in flight is skipped.
+   * The checkpoint tick (see `walCheckpoints`): per open file one
+   * `SELECT total_changes()` and, unless it is quiet with an empty log, one
+   * stat. A file whose checkpoint is still in flight is skipped.
    */
   #walTick(): void {
     const ckpt = this.#checkpointer!;
     const maxBytes = this.#opts.walCheckpoints!.maxKib * 1024;
     for (const [tenant, entry] of this.#open) {
       const seen = entry.wal;
-      if (entry.holds === 0 && entry.lastUsed === seen.used && seen.size === 0) continue;
-      seen.used = entry.lastUsed;
       if (ckpt.inFlight(entry.file)) continue;
-      const st = statSync(`${entry.file}-wal`, { throwIfNoEntry: false });
-      const size = st?.size ?? 0;
-      const mtimeMs = st?.mtimeMs ?? 0;
-      const written = size !== seen.size || mtimeMs !== seen.mtimeMs;
+      let changes: number;
+      try {
+        changes = (seen.count ??= entry.handle.sqlite.prepare("SELECT total_changes()").pluck()).get() as number;
+      } catch (err) {
+        this.#onCheckpointError(tenant, err);
+        continue;
+      }
+      const written = changes !== seen.changes;
+      seen.changes = changes;
+      if (!written && seen.size === 0) continue;
+      const size = statSync(`${entry.file}-wal`, { throwIfNoEntry: false })?.size ?? 0;
       seen.size = size;
-      seen.mtimeMs = mtimeMs;
       if (size === 0) continue;
       if (written && size > maxBytes) {
         try {
@@ -377,8 +384,7 @@ export class TenantDatabases {
       sqlite?.close();
       throw guard ? guard.openFailed(tenant, file, err) : err;
     }
-    const lastUsed = this.#now();
-    entry = { handle: tenantHandle(tenant, sqlite, this.#cache), file, wal: { size: -1, mtimeMs: 0, used: lastUsed }, lastUsed, holds: 0, hook: "running" };
+    entry = { handle: tenantHandle(tenant, sqlite, this.#cache), file, wal: { size: -1, changes: 0, count: null }, lastUsed: this.#now(), holds: 0, hook: "running" };
     this.#open.set(tenant, entry);
     this.#runOnOpen(tenant, entry);
     return entry;

@@ -1,0 +1,175 @@
+/**
+ * The storage side of the capacity figure alone, A/B in one process so both
+ * sides see the same machine noise: `rooms` streams each appending 20 events
+ * a second into stream_events (the capacity figure's 20 tokens/s), committed
+ * in groups every `tickMs` (what the group commit does), each room's rows
+ * compacted into a segment every 300 events (a turn's end). Two tenant files
+ * written in alternating blocks:
+ *
+ * - A, shipped: SQLite's automatic checkpoints inside commits, the base cache;
+ * - B, this branch: checkpoints on the worker thread, the cache grown for
+ *   `rooms` streaming turns (TenantDb.streamingTurn).
+ *
+ * Reports per side the event-loop time inside commits (share of the wall
+ * clock, p50/p99/max per commit) and µs of it per event.
+ *
+ * (`--sides A,W,C,B`: W has only the worker, C only the cache.)
+ *
+ *   npx tsx bench/tools/storage-ab.ts [--sides A,B] [--rooms 400] [--block-s 3] [--blocks 4] [--tick-ms 5]
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import BetterSqlite3 from "better-sqlite3";
+import { loadMigrations } from "../../src/storage/migrations.js";
+import { packageRoot } from "../../src/storage/paths.js";
+import { DEFAULT_CACHE_KIB, TenantDatabases, type TenantDb } from "../../src/storage/tenant-db.js";
+
+const { values } = parseArgs({
+  options: { sides: { type: "string", default: "A,B" }, rooms: { type: "string", default: "400" }, "block-s": { type: "string", default: "3" }, blocks: { type: "string", default: "4" }, "tick-ms": { type: "string", default: "5" } },
+});
+const ROOMS = Number(values.rooms);
+const BLOCK_MS = Number(values["block-s"]) * 1000;
+const BLOCKS = Number(values.blocks);
+const TICK_MS = Number(values["tick-ms"]);
+const TURN_EVENTS = 300;
+
+const migrations = loadMigrations(path.join(packageRoot(), "migrations"));
+const root = mkdtempSync(path.join(tmpdir(), "storage-ab-"));
+
+interface Side {
+  name: string;
+  dbs: TenantDatabases;
+  t: TenantDb;
+  seq: number[];
+  next: number;
+  commitMs: number[];
+  events: number;
+  wallMs: number;
+  /** The -wal file's size after each block, MB. */
+  walMb: number[];
+  insert: BetterSqlite3.Statement<unknown[]>;
+  del: BetterSqlite3.Statement<unknown[]>;
+  segment: BetterSqlite3.Statement<unknown[]>;
+}
+
+/** Which of this branch's two changes a side has. */
+interface Variant {
+  worker: boolean;
+  cache: boolean;
+  pageSize?: number;
+}
+
+function side(name: string, v: Variant): Side {
+  if (v.pageSize) {
+    // A new file made with another page size (the option exists only here, to measure it).
+    mkdirSync(path.join(root, name, "tenants"), { recursive: true });
+    const pre = new BetterSqlite3(path.join(root, name, "tenants", "bench.db"));
+    pre.pragma(`page_size = ${v.pageSize}`);
+    pre.pragma("auto_vacuum = INCREMENTAL");
+    pre.exec("CREATE TABLE x (a); DROP TABLE x;");
+    pre.close();
+  }
+  const dbs = new TenantDatabases({
+    dataDir: path.join(root, name),
+    migrations,
+    busyTimeoutMs: 5000,
+    idleCloseMs: 3_600_000,
+    cacheKib: DEFAULT_CACHE_KIB,
+    ...(v.cache ? { cachePerTurnKib: 64, cacheMaxKib: 65_536 } : {}),
+    ...(v.worker ? { walCheckpoints: { intervalMs: 250, maxKib: 65_536 } } : {}),
+  });
+  const t = dbs.get("bench");
+  if (v.cache) for (let i = 0; i < ROOMS; i++) t.streamingTurn();
+  return {
+    name,
+    dbs,
+    t,
+    seq: Array.from({ length: ROOMS }, () => 0),
+    next: 0,
+    commitMs: [],
+    events: 0,
+    wallMs: 0,
+    walMb: [],
+    insert: t.sqlite.prepare("INSERT INTO stream_events (kind, stream_id, seq, event_type, agent_key, turn_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+    del: t.sqlite.prepare("DELETE FROM stream_events WHERE kind = ? AND stream_id = ? AND seq <= ?"),
+    segment: t.sqlite.prepare("INSERT INTO stream_event_segments (kind, stream_id, first_seq, last_seq, events) VALUES (?, ?, ?, ?, ?)"),
+  };
+}
+
+const roomId = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
+const payload = (s: number) => JSON.stringify({ delta: ` word${s}`, stamp: Date.now(), message_id: "m", content_index: 0 });
+const SEGMENT = Buffer.alloc(9000, 7);
+
+/** One group commit: the events due in one tick, each from the next room in turn. */
+function commit(s: Side, n: number): void {
+  const started = performance.now();
+  const now = new Date().toISOString();
+  s.t.sqlite.transaction(() => {
+    for (let k = 0; k < n; k++) {
+      const r = s.next;
+      s.next = (s.next + 1) % ROOMS;
+      const seq = ++s.seq[r]!;
+      s.insert.run("room", roomId(r), seq, "pi:message_update", "a", "turn", payload(seq), now);
+      if (seq % TURN_EVENTS === 0) {
+        s.del.run("room", roomId(r), seq);
+        s.segment.run("room", roomId(r), seq - TURN_EVENTS + 1, seq, SEGMENT);
+      }
+    }
+  })();
+  s.commitMs.push(performance.now() - started);
+  s.events += n;
+}
+
+async function block(s: Side): Promise<void> {
+  const perTick = Math.max(1, Math.round((ROOMS * 20 * TICK_MS) / 1000));
+  const started = performance.now();
+  while (performance.now() - started < BLOCK_MS) {
+    commit(s, perTick);
+    await new Promise((r) => setTimeout(r, TICK_MS));
+  }
+  s.wallMs += performance.now() - started;
+  const wal = `${s.dbs.fileOf("bench")}-wal`;
+  s.walMb.push(existsSync(wal) ? Math.round(statSync(wal).size / 1e5) / 10 : 0);
+}
+
+function report(s: Side): string {
+  const sorted = [...s.commitMs].sort((a, b) => a - b);
+  const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+  const total = sorted.reduce((a, b) => a + b, 0);
+  return `${s.name}: ${sorted.length} commits, ${s.events} events; loop in commits ${((100 * total) / s.wallMs).toFixed(1)}% of wall; per commit p50 ${q(0.5).toFixed(2)} p99 ${q(0.99).toFixed(2)} max ${sorted.at(-1)!.toFixed(2)} ms; ${((1000 * total) / s.events).toFixed(1)} µs per event; WAL after each block ${s.walMb.join(", ")} MB`;
+}
+
+async function main(): Promise<void> {
+  const variants: Record<string, Variant> = {
+    A: { worker: false, cache: false },
+    W: { worker: true, cache: false },
+    C: { worker: false, cache: true },
+    B: { worker: true, cache: true },
+    P: { worker: true, cache: true, pageSize: 2048 },
+  };
+  const sides = values.sides!.split(",").map((k) => side(`${k}${k === "A" ? "-shipped" : k === "B" ? "-branch" : k === "W" ? "-worker-only" : k === "C" ? "-cache-only" : "-branch-2k-pages"}`, variants[k]!));
+  try {
+    // Warm-up: each side's table reaches its steady size (every room mid-turn) before anything is counted.
+    for (const s of sides) {
+      await block(s);
+      s.commitMs = [];
+      s.events = 0;
+      s.wallMs = 0;
+    }
+    for (let i = 0; i < BLOCKS; i++) for (const s of i % 2 === 0 ? sides : [...sides].reverse()) await block(s);
+    process.stdout.write(`rooms ${ROOMS}, tick ${TICK_MS} ms, ${BLOCKS} blocks of ${BLOCK_MS} ms per side\n${sides.map(report).join("\n")}\n`);
+  } finally {
+    for (const s of sides) await s.dbs.closeAll();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`storage-ab failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
