@@ -17,11 +17,11 @@
  *
  *   npx tsx bench/tools/storage-ab.ts [--sides A,B] [--rooms 400] [--block-s 3] [--blocks 4] [--tick-ms 5]
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import BetterSqlite3 from "better-sqlite3";
+import type BetterSqlite3 from "better-sqlite3";
 import { loadMigrations } from "../../src/storage/migrations.js";
 import { packageRoot } from "../../src/storage/paths.js";
 import { DEFAULT_CACHE_KIB, TenantDatabases, type TenantDb } from "../../src/storage/tenant-db.js";
@@ -58,19 +58,9 @@ interface Side {
 interface Variant {
   worker: boolean;
   cache: boolean;
-  pageSize?: number;
 }
 
 function side(name: string, v: Variant): Side {
-  if (v.pageSize) {
-    // A new file made with another page size (the option exists only here, to measure it).
-    mkdirSync(path.join(root, name, "tenants"), { recursive: true });
-    const pre = new BetterSqlite3(path.join(root, name, "tenants", "bench.db"));
-    pre.pragma(`page_size = ${v.pageSize}`);
-    pre.pragma("auto_vacuum = INCREMENTAL");
-    pre.exec("CREATE TABLE x (a); DROP TABLE x;");
-    pre.close();
-  }
   const dbs = new TenantDatabases({
     dataDir: path.join(root, name),
     migrations,
@@ -147,9 +137,8 @@ async function main(): Promise<void> {
     W: { worker: true, cache: false },
     C: { worker: false, cache: true },
     B: { worker: true, cache: true },
-    P: { worker: true, cache: true, pageSize: 2048 },
   };
-  const sides = values.sides!.split(",").map((k) => side(`${k}${k === "A" ? "-shipped" : k === "B" ? "-branch" : k === "W" ? "-worker-only" : k === "C" ? "-cache-only" : "-branch-2k-pages"}`, variants[k]!));
+  const sides = values.sides!.split(",").map((k) => side(`${k}${k === "A" ? "-shipped" : k === "B" ? "-branch" : k === "W" ? "-worker-only" : "-cache-only"}`, variants[k]!));
   try {
     // Warm-up: each side's table reaches its steady size (every room mid-turn) before anything is counted.
     for (const s of sides) {

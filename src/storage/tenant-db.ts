@@ -331,36 +331,35 @@ export class TenantDatabases {
    * stat. A file whose checkpoint is still in flight is skipped.
    */
   #walTick(): void {
-    const ckpt = this.#checkpointer!;
-    const maxBytes = this.#opts.walCheckpoints!.maxKib * 1024;
     for (const [tenant, entry] of this.#open) {
-      const seen = entry.wal;
-      if (ckpt.inFlight(entry.file)) continue;
-      let changes: number;
       try {
-        changes = (seen.count ??= entry.handle.sqlite.prepare("SELECT total_changes()").pluck()).get() as number;
+        this.#walCheck(entry);
       } catch (err) {
+        // A failed stat or query (the file damaged or gone): the next tick looks again.
         this.#onCheckpointError(tenant, err);
-        continue;
       }
-      const written = changes !== seen.changes;
-      seen.changes = changes;
-      if (!written && seen.size === 0) continue;
-      const size = statSync(`${entry.file}-wal`, { throwIfNoEntry: false })?.size ?? 0;
-      seen.size = size;
-      if (size === 0) continue;
-      if (written && size > maxBytes) {
-        try {
-          // The worker keeps the log nearly all copied, so this moves only the last commits' pages; and a log
-          // fully copied here lets the next commit restart it from the beginning.
-          entry.handle.sqlite.pragma("wal_checkpoint(PASSIVE)");
-        } catch (err) {
-          this.#onCheckpointError(tenant, err);
-        }
-        continue;
-      }
-      ckpt.checkpoint(entry.file, written ? "PASSIVE" : "TRUNCATE").catch((err: unknown) => this.#onCheckpointError(tenant, err));
     }
+  }
+
+  #walCheck(entry: Entry): void {
+    const ckpt = this.#checkpointer!;
+    const seen = entry.wal;
+    if (ckpt.inFlight(entry.file)) return;
+    const changes = (seen.count ??= entry.handle.sqlite.prepare("SELECT total_changes()").pluck()).get() as number;
+    const written = changes !== seen.changes;
+    seen.changes = changes;
+    if (!written && seen.size === 0) return;
+    const size = statSync(`${entry.file}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+    seen.size = size;
+    if (size === 0) return;
+    if (written && size > this.#opts.walCheckpoints!.maxKib * 1024) {
+      // The worker keeps the log nearly all copied, so this moves only the last commits' pages; and a log
+      // fully copied here lets the next commit restart it from the beginning.
+      entry.handle.sqlite.pragma("wal_checkpoint(PASSIVE)");
+      return;
+    }
+    const tenant = entry.handle.tenant;
+    ckpt.checkpoint(entry.file, written ? "PASSIVE" : "TRUNCATE").catch((err: unknown) => this.#onCheckpointError(tenant, err));
   }
 
   #entry(tenant: string): Entry {
