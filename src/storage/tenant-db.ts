@@ -184,8 +184,6 @@ export class TenantDatabases {
   readonly #cache: PageCachePolicy;
   readonly #checkpointer: Checkpointer | null = null;
   readonly #walTimer: NodeJS.Timeout | null = null;
-  /** Main connections whose close waits for a checkpoint in flight on their file. */
-  readonly #closing = new Set<Promise<void>>();
   #onCheckpointError: (tenant: string, err: unknown) => void = () => {};
 
   constructor(opts: TenantDatabasesOptions) {
@@ -207,9 +205,14 @@ export class TenantDatabases {
     this.#onCheckpointError = fn;
   }
 
-  /** The checkpoint in flight on the tenant's file, if any (tests). */
+  /** The checkpoint in flight (queued or running) on the tenant's file, if any (tests). */
   checkpointInFlight(tenant: string): Promise<unknown> | undefined {
     return this.#checkpointer?.inFlight(this.fileOf(tenant));
+  }
+
+  /** Whether the worker is running a checkpoint on the tenant's file at this instant (tests). */
+  checkpointRunning(tenant: string): boolean {
+    return this.#checkpointer?.running(this.fileOf(tenant)) ?? false;
   }
 
   /** The tenant's handle, created and migrated on first use. Throws on a tenant slug outside the contract's pattern. */
@@ -312,16 +315,11 @@ export class TenantDatabases {
     return path.join(this.#dir, `${tenant}.db`);
   }
 
-  /**
-   * Closes every file and ends the checkpoint worker. Files with no
-   * checkpoint in flight are closed before this returns; the promise
-   * resolves when the rest are closed too and the worker has exited.
-   */
+  /** Closes every file before it returns; the promise resolves when the checkpoint worker has exited too. */
   async closeAll(): Promise<void> {
     this.#closed = true;
     if (this.#walTimer) clearInterval(this.#walTimer);
     for (const [tenant, entry] of this.#open) this.#close(tenant, entry);
-    await Promise.all(this.#closing);
     await this.#checkpointer?.close();
   }
 
@@ -409,39 +407,21 @@ export class TenantDatabases {
     this.#opts.guard?.opened(tenant);
   }
 
-  /**
-   * Closes the file's main connection, at once or, while a checkpoint is in
-   * flight on the file, when the worker has answered (it has closed its own
-   * connection by then). Either way the tenant is no longer open: its next
-   * use opens a new connection.
-   */
+  /** Closes the file's main connection, after the checkpoint worker has let go of the file (Checkpointer.release). */
   #close(tenant: string, entry: Entry): void {
     this.#open.delete(tenant);
-    const inFlight = this.#checkpointer?.inFlight(entry.file);
-    if (!inFlight) {
-      closeConnection(entry);
-      return;
+    this.#checkpointer?.release(entry.file);
+    try {
+      // Compaction deletes a finished turn's rows; while the file is open their pages are reused,
+      // when it closes they go back to the disk.
+      entry.handle.sqlite.pragma("incremental_vacuum");
+    } catch {
+      // A busy or read-only file keeps its free pages until the next close.
     }
-    const done = () => {
-      this.#closing.delete(closing);
-      closeConnection(entry);
-    };
-    const closing: Promise<void> = inFlight.then(done, done);
-    this.#closing.add(closing);
-  }
-}
-
-function closeConnection(entry: Entry): void {
-  try {
-    // Compaction deletes a finished turn's rows; while the file is open their pages are reused,
-    // when it closes they go back to the disk.
-    entry.handle.sqlite.pragma("incremental_vacuum");
-  } catch {
-    // A busy or read-only file keeps its free pages until the next close.
-  }
-  try {
-    entry.handle.sqlite.close();
-  } catch {
-    // Closing twice or during shutdown is harmless.
+    try {
+      entry.handle.sqlite.close();
+    } catch {
+      // Closing twice or during shutdown is harmless.
+    }
   }
 }
