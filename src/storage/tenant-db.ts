@@ -357,7 +357,11 @@ export class TenantDatabases {
       return;
     }
     const tenant = entry.handle.tenant;
-    ckpt.checkpoint(entry.file, written ? "PASSIVE" : "TRUNCATE").catch((err: unknown) => this.#onCheckpointError(tenant, err));
+    ckpt.checkpoint(entry.file, written ? "PASSIVE" : "TRUNCATE").catch((err: unknown) => {
+      // Reported once: the file is not asked about again until it is written again (a damaged file would fail every tick).
+      seen.size = 0;
+      this.#onCheckpointError(tenant, err);
+    });
   }
 
   #entry(tenant: string): Entry {
