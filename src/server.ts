@@ -165,7 +165,13 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
 
     const recovery = recoverAllTenants(tenants, log);
     const readiness = new Readiness(() => admission!.shuttingDown);
-    void recovery.done.then(() => readiness.recovered());
+    // The turn engine (pi-ai and the agent loop, most of the server's module loading) is not needed to answer
+    // anything but a turn: it loads once the tenants on disk are recovered, off the start-up path, so neither
+    // /health nor the first turn waits for it (a turn that comes sooner loads it itself).
+    void recovery.done.then(() => {
+      readiness.recovered();
+      void runtime.warm();
+    });
     const metrics = new MetricsRegistry(recorder, {
       openTenantFiles: () => tenants.openHandles(),
       followers: () => events.bus.subscriberCount(),
