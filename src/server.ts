@@ -42,6 +42,9 @@ import { lockDataDir, openServiceDb } from "./storage/service-db.js";
 import { StorageHealth, tenantFilesWithData } from "./storage/storage-health.js";
 import { TenantDatabases } from "./storage/tenant-db.js";
 
+/** How long one slice of the boot recovery pass may run before it lets requests in (it always recovers at least one tenant). */
+const RECOVERY_SLICE_MS = 10;
+
 /** On shutdown, how long followers get to take the events already stored before their connections are cut. */
 const FOLLOWER_CLOSE_MS = 2000;
 
@@ -253,18 +256,21 @@ export interface RecoveryPass {
 }
 
 /**
- * Opens every tenant file on disk, a few per tick, so each is recovered
- * without holding up start-up: with a thousand tenants the server answers
- * at once, and a request for a tenant the pass has not reached yet recovers
- * that tenant itself on open. Files the pass opened are closed again unless
- * something (a resumed worker) holds them.
+ * Opens every tenant file on disk, a slice at a time, so each is recovered
+ * without holding up start-up: the first slice runs only after createServer
+ * has returned (the app answers at once), and each slice stops after
+ * SLICE_MS of work (at least one tenant) so requests get in between. A
+ * request for a tenant the pass has not reached yet recovers that tenant
+ * itself on open. Files the pass opened are closed again unless something
+ * (a resumed worker) holds them.
  */
-function recoverAllTenants(tenants: TenantDatabases, log: Logger, perTick = 25): RecoveryPass {
+function recoverAllTenants(tenants: TenantDatabases, log: Logger): RecoveryPass {
   const pending = tenants.tenantsOnDisk();
   let stopped = false;
   const done = new Promise<void>((resolve) => {
     const step = () => {
-      for (let i = 0; i < perTick && pending.length > 0 && !stopped; i++) {
+      const until = performance.now() + RECOVERY_SLICE_MS;
+      while (pending.length > 0 && !stopped) {
         const tenant = pending.pop()!;
         if (tenants.isOpen(tenant)) continue;
         try {
@@ -273,11 +279,12 @@ function recoverAllTenants(tenants: TenantDatabases, log: Logger, perTick = 25):
         } catch (err) {
           log.error({ err, tenant }, "could not open the tenant's database to recover it; it will be retried when the tenant is next used");
         }
+        if (performance.now() >= until) break;
       }
       if (pending.length === 0 || stopped) resolve();
       else setImmediate(step);
     };
-    step();
+    setImmediate(step);
   });
   return { done, stop: () => void (stopped = true) };
 }
