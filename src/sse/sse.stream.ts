@@ -181,9 +181,11 @@ export function replyWithEvents<E extends StreamEvent>(c: Context<AppEnv>, input
   const requestId = String(c.get("requestId"));
   const resume = parseLastEventId(c.req.header("last-event-id"), input.after, input.streamId);
   if (!resume.ok) throw new AppError("VALIDATION_FAILED", `${resume.field}: ${resume.message}`, { details: [{ path: resume.field, message: resume.message }] });
-  const stream = open();
+  // What the follower's callbacks need, not `input` itself: they live as long as the follower.
+  const { onClose, logFields } = input;
+  const { source, close } = open();
   try {
-    return sseReply(c, stream.source, {
+    return sseReply(c, source, {
       follow: input.follow === "true" || input.follow === "1",
       after: resume.after,
       heartbeatMs: input.heartbeatMs,
@@ -191,13 +193,13 @@ export function replyWithEvents<E extends StreamEvent>(c: Context<AppEnv>, input
       ...(input.project ? { project: input.project } : {}),
       ...(input.followers ? { followers: input.followers } : {}),
       onClose: (reason) => {
-        stream.close();
-        input.onClose?.(reason);
+        close();
+        onClose?.(reason);
       },
-      onError: (err) => log.error({ err, req_id: requestId, ...input.logFields }, "event stream failed"),
+      onError: (err) => log.error({ err, req_id: requestId, ...logFields }, "event stream failed"),
     });
   } catch (err) {
-    stream.close();
+    close();
     throw err;
   }
 }
