@@ -66,7 +66,7 @@ describe("METRICS_ENABLED=false", () => {
 });
 
 describe("METRICS_ENABLED on", () => {
-  for (const env of [{}, { METRICS_ENABLED: "true" }]) {
+  for (const env of [{}, { METRICS_ENABLED: "true" }] as Record<string, string>[]) {
     it(`records and scrapes with ${JSON.stringify(env)}`, async () => {
       t = await startTestServer({ env: { ...env, METRICS_TOKEN } });
       expect(t.server.config.metrics.enabled).toBe(true);
