@@ -475,7 +475,7 @@ export async function metricsCost(c: MetricsCostCtx): Promise<Figure[]> {
         `on ÷ off: median ${ratio.toFixed(3)}, 95% interval ${lo.toFixed(3)} to ${hi.toFixed(3)} (two-level bootstrap over server pairs and their windows); median per server pair [${byPair.map((r) => median(r).toFixed(3)).join(", ")}]; pooled (Σ on CPU ÷ Σ on ops) ÷ (Σ off CPU ÷ Σ off ops) = ${pooled.toFixed(3)}.`,
         `per window [${ratios.map((r) => r.toFixed(3)).join(", ")}].`,
         `${c.windowMs} ms windows after ${c.warmMs} ms of uncounted drive; ops per window median on ${median(windows.map((b) => b.on.ops))}, off ${median(windows.map((b) => b.off.ops))}; server CPU per window median on ${median(windows.map((b) => b.on.cpuMs)).toFixed(0)} ms, off ${median(windows.map((b) => b.off.cpuMs)).toFixed(0)} ms.`,
-        `CPU = Σ over the server's threads of /proc/<pid>/task/<tid>/schedstat (ns on a CPU), read at each window's edges; server pairs started on-first and off-first in turn.`,
+        `CPU = Σ over the server's threads of /proc/<pid>/task/<tid>/schedstat (ns on a CPU), read at each window's edges; server pairs started on-first and off-first in turn. The recording server is scraped before its windows, so prom-client's process metrics (GC observer, event-loop delay monitor) run during them, as they do under Prometheus.`,
         `load average (1 min) at the phase's start ${load0[0]!.toFixed(2)}, at its end ${load1[0]!.toFixed(2)}; ${os.cpus().length} CPUs.`,
       ],
     });
@@ -495,7 +495,7 @@ export async function metricsCost(c: MetricsCostCtx): Promise<Figure[]> {
       notes: [
         ...bounds.map((b) => `${b.id}: per ${b.unit} ${b.perOp} → ${b.boundNs.toFixed(1)} ns of ${(b.offUs * 1000).toFixed(0)} ns = ${(b.share * 100).toFixed(4)}%.`),
         callNote,
-        "Each call is timed with the clock reads that exist only for it (a turn's start, first-token and end times, the event log's commit time); a request's duration and route template are computed with recording off too (the access log uses them).",
+        "Each call is timed with the clock reads that exist only for it (a turn's start, first-token and end times, the event log's commit time); a request's duration and route template are computed with recording off too (the access log uses them). Not in this bound: prom-client's process metrics, which start at the first scrape (a GC observer and an event-loop delay monitor); the A/B rows include them.",
       ],
     }),
   );
