@@ -378,11 +378,13 @@ async function main(): Promise<void> {
       log("metrics cost (recording on vs off)");
       return await metricsCost({
         dir,
+        ...(cpuProfDir ? { cpuProfDir } : {}),
         env: { ECHO_TOKEN_DELAY_MS: "0" },
         generations: 5,
         windows: 4,
         windowMs: 1000,
         warmMs: 1000,
+        idleMs: 2000,
         readConnections: 8,
         turnRooms: 4,
         eventRooms: 4,
