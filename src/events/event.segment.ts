@@ -36,15 +36,34 @@ export interface DecodedEventRow extends Omit<StoredEventRow, "payload"> {
  */
 const LEVEL = 6;
 
-/** Encodes gap-free rows (ascending seq); throws on a gap, which would make seqs ambiguous on decode. */
+/**
+ * Encodes gap-free rows (ascending seq); throws on a gap, which would make
+ * seqs ambiguous on decode. A turn's rows mostly repeat the row before in
+ * everything but the payload (same event type, agent, turn, and one
+ * timestamp per transaction), so each row's head (the four fields before
+ * the payload) is serialised again only when one of them changed: the same
+ * bytes, at a fifth of the JSON.stringify calls.
+ */
 export function encodeSegment(rows: readonly StoredEventRow[]): Buffer {
-  const parts: string[] = [];
+  let text = "[";
+  let type: string | undefined;
+  let agent: string | null | undefined;
+  let turn: string | null | undefined;
+  let at: string | undefined;
+  let head = "";
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
     if (r.seq !== rows[0]!.seq + i) throw new Error(`segment rows must be gap-free: expected seq ${rows[0]!.seq + i}, got ${r.seq}`);
-    parts.push(`[${JSON.stringify(r.event_type)},${JSON.stringify(r.agent_key)},${JSON.stringify(r.turn_id)},${JSON.stringify(r.created_at)},${r.payload}]`);
+    if (r.event_type !== type || r.agent_key !== agent || r.turn_id !== turn || r.created_at !== at) {
+      type = r.event_type;
+      agent = r.agent_key;
+      turn = r.turn_id;
+      at = r.created_at;
+      head = `${JSON.stringify(type)},${JSON.stringify(agent)},${JSON.stringify(turn)},${JSON.stringify(at)},`;
+    }
+    text += i === 0 ? `[${head}${r.payload}]` : `,[${head}${r.payload}]`;
   }
-  return deflateRawSync(`[${parts.join(",")}]`, { level: LEVEL });
+  return deflateRawSync(`${text}]`, { level: LEVEL });
 }
 
 /** The rows of a segment whose first seq is `firstSeq`, in seq order. */

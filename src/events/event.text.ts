@@ -39,11 +39,14 @@ function messageKey(eventType: string): "message" | "terminal_message" | null {
   return null;
 }
 
+/** A stored delta's `partial` (nearly always an assistant's): one shared, frozen object, as a stored payload is only read. */
+const ASSISTANT_PARTIAL: Payload = Object.freeze({ role: "assistant" });
+
 /** The stored form of a payload, given the fold already advanced past it. Only text the fold can rebuild is dropped. */
 export function strip(text: string, eventType: string, payload: Payload): Payload {
   if (eventType === "pi:message_update") {
-    const partial = payload["partial"] as { role?: unknown } | undefined;
-    return { ...payload, partial: { role: partial?.role ?? "assistant" } };
+    const role = (payload["partial"] as { role?: unknown } | undefined)?.role ?? "assistant";
+    return { ...payload, partial: role === "assistant" ? ASSISTANT_PARTIAL : { role } };
   }
   const key = messageKey(eventType);
   const msg = key ? (payload[key] as Payload | null | undefined) : undefined;

@@ -172,7 +172,12 @@ export class TurnEventWriter {
     return this.plan.turnId;
   }
 
-  /** Queues one runtime event; never throws. */
+  /**
+   * Queues one runtime event; never throws. The payload is queued as given,
+   * not copied: the runtime builds each one fresh and never touches it again
+   * (llm/turn.events.ts), and a merge of deltas makes a new payload rather
+   * than changing the queued one.
+   */
   push(ev: TurnEvent): void {
     if (this.#closed) return;
     try {
@@ -182,7 +187,7 @@ export class TurnEventWriter {
       if (isDelta && this.coalesceMs > 0 && last && last.event_type === "pi:message_update" && last.payload["update_type"] === payload["update_type"]) {
         last.payload = { ...payload, delta: String(last.payload["delta"] ?? "") + String(payload["delta"] ?? "") };
       } else {
-        this.#queue.push({ event_type: ev.event_type as RoomEventType, payload: { ...payload }, agent_key: this.plan.actor.agent_id, turn_id: this.plan.turnId });
+        this.#queue.push({ event_type: ev.event_type as RoomEventType, payload, agent_key: this.plan.actor.agent_id, turn_id: this.plan.turnId });
       }
       if (!isDelta || this.coalesceMs === 0) this.#flushSoon();
       else if (!this.#timer && !this.#scheduled) {
