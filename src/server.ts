@@ -15,7 +15,7 @@ import type { Config } from "./config.js";
 import { EventBus } from "./events/event.bus.js";
 import { EventLog } from "./events/event.log.js";
 import { Readiness } from "./metrics/metrics.readiness.js";
-import { Recorder } from "./metrics/metrics.recorder.js";
+import { NO_RECORDING, Recorder, type MetricsRecorder } from "./metrics/metrics.recorder.js";
 import { MetricsRegistry } from "./metrics/metrics.registry.js";
 import { claimInTransaction } from "./idempotency/idempotency.context.js";
 import { idempotencyLifecycle } from "./idempotency/idempotency.service.js";
@@ -73,9 +73,9 @@ export interface Server {
   recovery: RecoveryPass;
   /** What /ready answers; main.ts tells it when the listener is up. */
   readiness: Readiness;
-  /** The metrics the hot paths record into, and the registry /metrics scrapes. */
-  recorder: Recorder;
-  metrics: MetricsRegistry;
+  /** The metrics the hot paths record into (NO_RECORDING when METRICS_ENABLED=false), and the registry /metrics scrapes (null then). */
+  recorder: MetricsRecorder;
+  metrics: MetricsRegistry | null;
   /** Stops new turns, drains running ones for up to graceMs, then closes storage. */
   shutdown(graceMs: number): Promise<void>;
 }
@@ -129,14 +129,15 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       logger: log,
       env: opts.secretsEnv ?? {},
     });
-    const recorder = new Recorder();
+    const recording = config.metrics.enabled ? new Recorder() : null;
+    const recorder: MetricsRecorder = recording ?? NO_RECORDING;
     const bus = new EventBus(formatSseFrame, (err, at) =>
       log.error({ err, tenant: at.tenant, kind: at.kind, stream_id: at.streamId, seq: at.seq, event_type: at.eventType }, "an event follower's listener threw; it was dropped"),
     );
     const events = new EventLog(bus, {
       now,
       kinds: [roomStream, runStream],
-      onCommit: (n, seconds) => recorder.eventsCommitted(n, seconds),
+      ...(recording ? { onCommit: (n: number, seconds: number) => recording.eventsCommitted(n, seconds) } : {}),
       beforeCommit: claimInTransaction,
       onCompactionFailed: (t, kind, streamId, err) =>
         log.warn({ err, tenant: t.tenant, kind, stream_id: streamId }, "event compaction failed; the stream's events stay uncompacted until its next compaction event"),
@@ -175,12 +176,14 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       readiness.recovered();
       void runtime.warm();
     });
-    const metrics = new MetricsRegistry(recorder, {
-      openTenantFiles: () => tenants.openHandles(),
-      followers: () => events.bus.subscriberCount(),
-      turnsRunning: () => roomFeature.workers.activeCount(),
-      globalStop: () => admission!.stop.active,
-    });
+    const metrics = recording
+      ? new MetricsRegistry(recording, {
+          openTenantFiles: () => tenants.openHandles(),
+          followers: () => events.bus.subscriberCount(),
+          turnsRunning: () => roomFeature.workers.activeCount(),
+          globalStop: () => admission!.stop.active,
+        })
+      : null;
     lifecycle.start(config.lifecycle.sweepMs);
 
     const startedAt = now();
