@@ -6,7 +6,7 @@
  * a global timeout ends the run (children killed, temp dirs removed, partial
  * results written) so it never hangs.
  *
- *   npm run bench -- [--runs 3] [--only main,stream,memory,startup,factory,history,capacity,rounds] [--runner node|tsx] [--profile] [--keep] [--timeout-s 720]
+ *   npm run bench -- [--runs 3] [--only main,stream,memory,startup,factory,history,capacity,rounds,metrics] [--runner node|tsx] [--profile] [--keep] [--timeout-s 720]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -30,6 +30,7 @@ import { historyUnderLoad } from "./figures/history.js";
 import { capacity } from "./figures/capacity.js";
 import { turns } from "./figures/turns.js";
 import { factoryRun } from "./figures/factory.js";
+import { metricsCost } from "./figures/metrics-cost.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -368,6 +369,31 @@ async function main(): Promise<void> {
     } finally {
       if (server) await server.stop();
     }
+  }
+
+  if (PHASES.has("metrics")) {
+    const kinds = ["read", "turns", "events", "fanout"];
+    const ids = kinds.map((k) => ({ id: `metrics_cost_${k}`, name: `metrics on ÷ off: server CPU per unit, ${k}`, unit: "µs CPU", target: "≤ 1.03× off" }));
+    await attempt(ids, 60_000, 360_000, async () => {
+      log("metrics cost (recording on vs off)");
+      return await metricsCost({
+        dir,
+        ...(cpuProfDir ? { cpuProfDir } : {}),
+        env: { ECHO_TOKEN_DELAY_MS: "0" },
+        generations: 5,
+        windows: 4,
+        windowMs: 1000,
+        warmMs: 1000,
+        idleMs: 2000,
+        readConnections: 8,
+        turnRooms: 4,
+        eventRooms: 4,
+        eventReplyWords: 300,
+        fanoutFollowers: 300,
+        fanoutInFlight: 1,
+        target: 1.03,
+      });
+    });
   }
 
   if (PHASES.has("startup")) {

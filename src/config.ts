@@ -79,6 +79,10 @@ export const envSchema = z.object({
     .default(0)
     .describe("tokens (input + output) a tenant may use per UTC day; 0 means no budget"),
 
+  METRICS_ENABLED: z
+    .enum(["true", "false"])
+    .default("true")
+    .describe("`false` records no metrics at all (every recording call is a no-op) and `GET /metrics` answers 404 `METRICS_DISABLED`; `/ready` is unaffected"),
   METRICS_TOKEN: z
     .string()
     .regex(/^[A-Za-z0-9\-._~+/]{32,512}$/, "must be 32 to 512 characters of letters, digits and - . _ ~ + / (make one with `openssl rand -hex 32`)")
@@ -145,7 +149,7 @@ export interface Config {
   readonly providers: { readonly file: string | null; readonly echoTokenDelayMs: number; readonly maxRetries: number; readonly retryMaxDelayMs: number };
   readonly events: { readonly coalesceMs: number; readonly heartbeatMs: number };
   readonly lifecycle: { readonly shutdownGraceMs: number; readonly sweepMs: number };
-  readonly metrics: { readonly token: string | null };
+  readonly metrics: { readonly enabled: boolean; readonly token: string | null };
   readonly factory: {
     readonly maxIssuesPerRun: number;
     readonly maxArtifactBytes: number;
@@ -235,7 +239,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     events: { coalesceMs: e.EVENT_COALESCE_MS, heartbeatMs: e.SSE_HEARTBEAT_MS },
     lifecycle: { shutdownGraceMs: e.SHUTDOWN_GRACE_MS, sweepMs: e.LIFECYCLE_SWEEP_MS },
-    metrics: { token: e.METRICS_TOKEN ?? null },
+    metrics: { enabled: e.METRICS_ENABLED === "true", token: e.METRICS_TOKEN ?? null },
     factory: {
       maxIssuesPerRun: e.FACTORY_MAX_ISSUES_PER_RUN,
       maxArtifactBytes: e.FACTORY_MAX_ARTIFACT_BYTES,

@@ -51,6 +51,7 @@ export const ERROR_CODES = [
   "STORAGE_BUSY",
   "STORAGE_FULL",
   "TENANT_DATA_DAMAGED",
+  "METRICS_DISABLED",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

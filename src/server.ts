@@ -15,7 +15,7 @@ import type { Config } from "./config.js";
 import { EventBus } from "./events/event.bus.js";
 import { EventLog } from "./events/event.log.js";
 import { Readiness } from "./metrics/metrics.readiness.js";
-import { Recorder } from "./metrics/metrics.recorder.js";
+import { NO_RECORDING, Recorder, type MetricsRecorder } from "./metrics/metrics.recorder.js";
 import { MetricsRegistry } from "./metrics/metrics.registry.js";
 import { claimInTransaction } from "./idempotency/idempotency.context.js";
 import { idempotencyLifecycle } from "./idempotency/idempotency.service.js";
@@ -41,6 +41,9 @@ import { packageRoot } from "./storage/paths.js";
 import { lockDataDir, openServiceDb } from "./storage/service-db.js";
 import { StorageHealth, tenantFilesWithData } from "./storage/storage-health.js";
 import { TenantDatabases } from "./storage/tenant-db.js";
+
+/** How long one slice of the boot recovery pass may run before it lets requests in (it always recovers at least one tenant). */
+const RECOVERY_SLICE_MS = 10;
 
 /** On shutdown, how long followers get to take the events already stored before their connections are cut. */
 const FOLLOWER_CLOSE_MS = 2000;
@@ -72,9 +75,9 @@ export interface Server {
   recovery: RecoveryPass;
   /** What /ready answers; main.ts tells it when the listener is up. */
   readiness: Readiness;
-  /** The metrics the hot paths record into, and the registry /metrics scrapes. */
-  recorder: Recorder;
-  metrics: MetricsRegistry;
+  /** The metrics the hot paths record into (NO_RECORDING when METRICS_ENABLED=false), and the registry /metrics scrapes (null then). */
+  recorder: MetricsRecorder;
+  metrics: MetricsRegistry | null;
   /** Stops new turns, drains running ones for up to graceMs, then closes storage. */
   shutdown(graceMs: number): Promise<void>;
 }
@@ -132,14 +135,15 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       logger: log,
       env: opts.secretsEnv ?? {},
     });
-    const recorder = new Recorder();
+    const recording = config.metrics.enabled ? new Recorder() : null;
+    const recorder: MetricsRecorder = recording ?? NO_RECORDING;
     const bus = new EventBus(formatSseFrame, (err, at) =>
       log.error({ err, tenant: at.tenant, kind: at.kind, stream_id: at.streamId, seq: at.seq, event_type: at.eventType }, "an event follower's listener threw; it was dropped"),
     );
     const events = new EventLog(bus, {
       now,
       kinds: [roomStream, runStream],
-      onCommit: (n, seconds) => recorder.eventsCommitted(n, seconds),
+      ...(recording ? { onCommit: (n: number, seconds: number) => recording.eventsCommitted(n, seconds) } : {}),
       beforeCommit: claimInTransaction,
       onCompactionFailed: (t, kind, streamId, err) =>
         log.warn({ err, tenant: t.tenant, kind, stream_id: streamId }, "event compaction failed; the stream's events stay uncompacted until its next compaction event"),
@@ -171,13 +175,21 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
 
     const recovery = recoverAllTenants(tenants, log);
     const readiness = new Readiness(() => admission!.shuttingDown);
-    void recovery.done.then(() => readiness.recovered());
-    const metrics = new MetricsRegistry(recorder, {
-      openTenantFiles: () => tenants.openHandles(),
-      followers: () => events.bus.subscriberCount(),
-      turnsRunning: () => roomFeature.workers.activeCount(),
-      globalStop: () => admission!.stop.active,
+    // The turn engine (pi-ai and the agent loop, most of the server's module loading) is not needed to answer
+    // anything but a turn: it loads once the tenants on disk are recovered, off the start-up path, so neither
+    // /health nor the first turn waits for it (a turn that comes sooner loads it itself).
+    void recovery.done.then(() => {
+      readiness.recovered();
+      void runtime.warm();
     });
+    const metrics = recording
+      ? new MetricsRegistry(recording, {
+          openTenantFiles: () => tenants.openHandles(),
+          followers: () => events.bus.subscriberCount(),
+          turnsRunning: () => roomFeature.workers.activeCount(),
+          globalStop: () => admission!.stop.active,
+        })
+      : null;
     lifecycle.start(config.lifecycle.sweepMs);
 
     const startedAt = now();
@@ -253,18 +265,21 @@ export interface RecoveryPass {
 }
 
 /**
- * Opens every tenant file on disk, a few per tick, so each is recovered
- * without holding up start-up: with a thousand tenants the server answers
- * at once, and a request for a tenant the pass has not reached yet recovers
- * that tenant itself on open. Files the pass opened are closed again unless
- * something (a resumed worker) holds them.
+ * Opens every tenant file on disk, a slice at a time, so each is recovered
+ * without holding up start-up: the first slice runs only after createServer
+ * has returned (the app answers at once), and each slice stops after
+ * SLICE_MS of work (at least one tenant) so requests get in between. A
+ * request for a tenant the pass has not reached yet recovers that tenant
+ * itself on open. Files the pass opened are closed again unless something
+ * (a resumed worker) holds them.
  */
-function recoverAllTenants(tenants: TenantDatabases, log: Logger, perTick = 25): RecoveryPass {
+function recoverAllTenants(tenants: TenantDatabases, log: Logger): RecoveryPass {
   const pending = tenants.tenantsOnDisk();
   let stopped = false;
   const done = new Promise<void>((resolve) => {
     const step = () => {
-      for (let i = 0; i < perTick && pending.length > 0 && !stopped; i++) {
+      const until = performance.now() + RECOVERY_SLICE_MS;
+      while (pending.length > 0 && !stopped) {
         const tenant = pending.pop()!;
         if (tenants.isOpen(tenant)) continue;
         try {
@@ -273,11 +288,12 @@ function recoverAllTenants(tenants: TenantDatabases, log: Logger, perTick = 25):
         } catch (err) {
           log.error({ err, tenant }, "could not open the tenant's database to recover it; it will be retried when the tenant is next used");
         }
+        if (performance.now() >= until) break;
       }
       if (pending.length === 0 || stopped) resolve();
       else setImmediate(step);
     };
-    step();
+    setImmediate(step);
   });
   return { done, stop: () => void (stopped = true) };
 }

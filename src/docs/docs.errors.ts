@@ -197,6 +197,10 @@ export const ERROR_REMEDIES: Record<ErrorCode, { when: string; remedy: string }>
     when: "Your tenant's data file is missing, empty or corrupt, so the server refuses to serve it rather than start an empty one. Other tenants are not affected.",
     remedy: "Nothing on your side: the operator restores the file from a backup (see the README's Operations section). Retry after `Retry-After`.",
   },
+  METRICS_DISABLED: {
+    when: "`GET /metrics` on a server started with `METRICS_ENABLED=false`: it records no metrics, so there is nothing to scrape.",
+    remedy: "Restart the server with `METRICS_ENABLED=true` (the default; or leave it unset). Retrying against this process never helps.",
+  },
 };
 
 export interface ErrorRow {

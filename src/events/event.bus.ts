@@ -18,8 +18,15 @@ export interface ListenerFailure {
   eventType: string;
 }
 
+/** One stream's listeners, knowing its own key: an unsubscribe holds the topic, not a key string per subscriber. */
+class Topic extends Set<EventListener> {
+  constructor(readonly key: string) {
+    super();
+  }
+}
+
 export class EventBus {
-  readonly #topics = new Map<string, Set<EventListener>>();
+  readonly #topics = new Map<string, Topic>();
   readonly #serialize: (event: StreamRecord) => string;
   readonly #onListenerError: ((err: unknown, where: ListenerFailure) => void) | undefined;
 
@@ -42,14 +49,13 @@ export class EventBus {
   subscribe<R extends StreamRecord>(tenant: string, kind: string, streamId: string, listener: EventListener<R>): () => void {
     const key = EventBus.key(tenant, kind, streamId);
     const l = listener as unknown as EventListener;
-    let set = this.#topics.get(key);
-    if (!set) this.#topics.set(key, (set = new Set()));
-    set.add(l);
+    let topic = this.#topics.get(key);
+    if (!topic) this.#topics.set(key, (topic = new Topic(key)));
+    topic.add(l);
     return () => {
-      const current = this.#topics.get(key);
-      if (!current) return;
-      current.delete(l);
-      if (current.size === 0) this.#topics.delete(key);
+      // A topic emptied and dropped is never reused (a later subscriber makes a new one), so deleting from it is a no-op.
+      if (!topic.delete(l) || topic.size > 0) return;
+      if (this.#topics.get(topic.key) === topic) this.#topics.delete(topic.key);
     };
   }
 

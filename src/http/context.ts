@@ -6,6 +6,7 @@ import type { TenantDb } from "../storage/tenant-db.js";
 export interface AppEnv {
   Variables: {
     requestId: string;
+    /** The service logger (not a per-request child): a line about the request names `req_id` itself. */
     log: Logger;
     principal: Principal;
     tenantDb: TenantDb;

@@ -242,3 +242,21 @@ export class Recorder implements MetricsRecorder {
     return children;
   }
 }
+
+/** The turn a recorder that records nothing hands out: `streaming` is already true, so the per-delta check stops at its first read. */
+const NO_TURN: TurnRecord = { streaming: true, firstToken() {}, ended() {} };
+
+/**
+ * The recorder of a server started with METRICS_ENABLED=false: every method
+ * does nothing, so the hot paths make the same calls with no branch of
+ * their own, and nothing is kept. Chosen once, where the server is wired.
+ */
+export const NO_RECORDING: MetricsRecorder = Object.freeze({
+  httpRequest() {},
+  httpError() {},
+  eventsCommitted() {},
+  groupCommit() {},
+  turnStarted: () => NO_TURN,
+  streamClosed() {},
+  idempotentReplay() {},
+});

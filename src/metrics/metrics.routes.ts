@@ -5,6 +5,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { TokenVerifier } from "../auth/tokens.js";
+import { AppError } from "../errors.js";
 import { envelopeSchema, ErrorSchema, ok } from "../http/envelope.js";
 import { createRouter } from "../http/router.js";
 import { authorizeScrape } from "./metrics.auth.js";
@@ -12,7 +13,8 @@ import type { Readiness } from "./metrics.readiness.js";
 import type { MetricsRegistry } from "./metrics.registry.js";
 
 export interface OperationsDeps {
-  metrics: MetricsRegistry;
+  /** null when the server was started with METRICS_ENABLED=false: /metrics answers 404 METRICS_DISABLED. */
+  metrics: MetricsRegistry | null;
   readiness: Readiness;
   verifier: TokenVerifier;
   /** METRICS_TOKEN; null when unset. */
@@ -49,17 +51,19 @@ export function operationsRoutes(d: OperationsDeps) {
       tags: ["operations"],
       summary: "Prometheus metrics",
       description:
-        "The Prometheus text exposition format: HTTP requests, turns, model tokens and cost, durable events and commit latency, group commits, event-stream followers, idempotent replays, refusals, open tenant files, rooms by status and process metrics. No label carries a tenant or room id. Needs `Authorization: Bearer <METRICS_TOKEN>` or an operator token (`npm run -s token -- --operator`); a tenant's token is 403 whatever its access level. Without METRICS_TOKEN only an operator token scrapes.",
+        "The Prometheus text exposition format: HTTP requests, turns, model tokens and cost, durable events and commit latency, group commits, event-stream followers, idempotent replays, refusals, open tenant files, rooms by status and process metrics. No label carries a tenant or room id. Needs `Authorization: Bearer <METRICS_TOKEN>` or an operator token (`npm run -s token -- --operator`); a tenant's token is 403 whatever its access level. Without METRICS_TOKEN only an operator token scrapes. A server started with `METRICS_ENABLED=false` records nothing and answers 404 `METRICS_DISABLED`.",
       security: [{ metricsAuth: [] }],
       responses: {
         200: { description: "The metrics.", content: { "text/plain": { schema: z.string().openapi({ example: SCRAPE_EXAMPLE }) } } },
         401: { description: "No credential, or not a valid one (AUTH_REQUIRED, AUTH_INVALID).", content: errorContent },
         403: { description: "A tenant's token (FORBIDDEN).", content: errorContent },
+        404: { description: "The server was started with `METRICS_ENABLED=false` and records nothing (METRICS_DISABLED); asked only once the credential is accepted.", content: errorContent },
         500: { description: "Unexpected error (INTERNAL); logged with the request id.", content: errorContent },
       },
     }),
     async (c) => {
       await authorizeScrape(c.req.header("authorization"), { token: d.metricsToken, verify: d.verifier });
+      if (!d.metrics) throw new AppError("METRICS_DISABLED", "this server was started with METRICS_ENABLED=false and records no metrics; restart it with METRICS_ENABLED=true (the default) to scrape /metrics");
       const text = await d.metrics.scrape();
       return c.body(text, 200, { "Content-Type": d.metrics.contentType, "Cache-Control": "no-store" }) as never;
     },

@@ -88,7 +88,7 @@ export function operatorRoutes(admission: Admission, storage?: { status(): { ful
     }),
     (c) => {
       const body = c.req.valid("json");
-      c.get("log").warn({ active: body.active, reason: body.reason, by: c.get("principal").sub }, "global stop switched");
+      c.get("log").warn({ req_id: c.get("requestId"), active: body.active, reason: body.reason, by: c.get("principal").sub }, "global stop switched");
       return c.json(ok(admission.setStop(body.active, body.reason ?? null)), 200);
     },
   );

@@ -26,7 +26,7 @@ import { authorize } from "../auth/actor.js";
 import { AppError } from "../errors.js";
 import type { EventLog } from "../events/event.log.js";
 import { ROOM_STREAM, type RoomEvent } from "../events/event.types.js";
-import { ECHO_MODEL_ID, ECHO_PROVIDER } from "../runtime/llm/echo.provider.js";
+import { ECHO_MODEL_ID, ECHO_PROVIDER } from "../runtime/llm/echo.model.js";
 import type { LlmRuntime } from "../runtime/llm/llm.types.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 import { lastUsageId, turnsAfter } from "../usage/usage.store.js";

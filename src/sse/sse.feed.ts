@@ -129,7 +129,7 @@ export class SseFeed<E extends StreamEvent> {
   readonly #source: SseSource<E>;
   readonly #sink: SseSink;
   readonly #follow: boolean;
-  readonly #signal: AbortSignal;
+  readonly #signal: AbortSignal | undefined;
   readonly #timers: SseTimers;
   readonly #heartbeatMs: number;
   readonly #replayBatch: number;
@@ -188,7 +188,7 @@ export class SseFeed<E extends StreamEvent> {
    * sink got a byte: the route can still answer an error status.
    */
   start(): void {
-    if (this.#signal.aborted) {
+    if (this.#signal?.aborted) {
       this.#finish("aborted");
       this.#sink.end();
       return;
@@ -209,7 +209,10 @@ export class SseFeed<E extends StreamEvent> {
       }, this.#heartbeatMs);
       (this.#heartbeat as { unref?: () => void } | null)?.unref?.();
     }
-    this.#signal.addEventListener("abort", this.#onAbort, { once: true });
+    if (this.#signal) {
+      this.#onAbort = () => this.#aborted();
+      this.#signal.addEventListener("abort", this.#onAbort, { once: true });
+    }
   }
 
   /** The sink can take more: sends what is queued (reading replay pages as needed) or waits for the next event. */
@@ -332,11 +335,14 @@ export class SseFeed<E extends StreamEvent> {
     else this.#schedule();
   };
 
-  readonly #onAbort = (): void => {
+  /** The listener on `#signal`, made only when there is one. */
+  #onAbort: (() => void) | undefined;
+
+  #aborted(): void {
     if (this.#closed) return;
     this.#finish("aborted");
     this.#sink.end();
-  };
+  }
 
   /**
    * finish() drops every frame the sink never took; what it already got is a
@@ -441,7 +447,7 @@ export class SseFeed<E extends StreamEvent> {
     this.#stopInput();
     this.#out = [];
     this.#pending = [];
-    this.#signal.removeEventListener("abort", this.#onAbort);
+    if (this.#onAbort) this.#signal?.removeEventListener("abort", this.#onAbort);
     try {
       this.#onClose?.(reason);
     } catch (error) {

@@ -9,8 +9,84 @@
  */
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { onConnectionClose } from "../http/connection-close.js";
-import { SSE_HEADERS, SseFeed } from "./sse.feed.js";
+import { SSE_HEADERS, SseFeed, type SseSink } from "./sse.feed.js";
+import type { ClosableStream, SseFollowers } from "./sse.followers.js";
 import type { SseOptions, SseSource, StreamEvent } from "./sse.types.js";
+
+/**
+ * One follower over a Node response: the feed's sink, and what the server's
+ * follower registry closes on shutdown. One object with two bound listeners
+ * rather than a closure per callback (each follower holds all of them for its
+ * lifetime); the headers are dropped once written.
+ */
+class NodeFollower<E extends StreamEvent> implements SseSink, ClosableStream {
+  readonly #res: ServerResponse;
+  #headers: OutgoingHttpHeaders | undefined;
+  readonly feed: SseFeed<E>;
+  #done: () => void = noop;
+  #forget: () => void = noop;
+  /** 'drain': the socket takes more. */
+  readonly ready = (): void => this.feed.ready();
+  /** The response closed (finished, or the client left) or its connection did: stop as an abort. */
+  readonly left = (): void => {
+    this.#forget();
+    this.feed.stop("aborted");
+    this.#done();
+  };
+
+  constructor(res: ServerResponse, source: SseSource<E>, options: SseOptions<E>) {
+    this.#res = res;
+    this.#headers = { ...options.headers, ...SSE_HEADERS };
+    this.feed = new SseFeed(source, options, this);
+  }
+
+  /** Registers the ways the follower ends; false (and the feed stopped) when the client is already gone. */
+  attach(followers: SseFollowers | undefined): boolean {
+    const socket = this.#res.req?.socket;
+    if (socket?.destroyed) {
+      this.feed.stop("aborted");
+      return false;
+    }
+    if (followers) this.#done = followers.add(this);
+    if (socket) this.#forget = onConnectionClose(socket, this.left);
+    // 'close' comes after 'finish' (the last bytes handed to the socket) or when the client left.
+    this.#res.once("close", this.left);
+    return true;
+  }
+
+  #head(): void {
+    const headers = this.#headers;
+    if (headers === undefined) return;
+    this.#headers = undefined;
+    if (!this.#res.headersSent) this.#res.writeHead(200, headers);
+  }
+
+  write(chunk: Uint8Array): boolean {
+    this.#head();
+    if (this.#res.write(chunk)) return true;
+    this.#res.once("drain", this.ready);
+    return false;
+  }
+
+  end(last?: Uint8Array): void {
+    const res = this.#res;
+    if (res.destroyed || res.writableEnded) return;
+    this.#head();
+    res.end(last);
+  }
+
+  /** Shutdown: send what is durable, then end. */
+  close(): void {
+    this.feed.close();
+  }
+
+  /** Shutdown, past the grace period: cut the connection. */
+  stop(): void {
+    this.#res.destroy();
+  }
+}
+
+const noop = (): void => undefined;
 
 /**
  * Streams `source` to `res` as `sseResponse` would to a Response body, with
@@ -22,38 +98,7 @@ import type { SseOptions, SseSource, StreamEvent } from "./sse.types.js";
  * follower as an abort.
  */
 export function streamToNode<E extends StreamEvent>(res: ServerResponse, source: SseSource<E>, options: SseOptions<E>): void {
-  const headers: OutgoingHttpHeaders = { ...options.headers, ...SSE_HEADERS };
-  const head = (): void => {
-    if (!res.headersSent) res.writeHead(200, headers);
-  };
-  const ready = (): void => feed.ready();
-  const feed = new SseFeed(source, options, {
-    write: (chunk) => {
-      head();
-      if (res.write(chunk)) return true;
-      res.once("drain", ready);
-      return false;
-    },
-    end: (last) => {
-      if (res.destroyed || res.writableEnded) return;
-      head();
-      res.end(last);
-    },
-  });
-  feed.start();
-  const socket = res.req?.socket;
-  if (socket?.destroyed) {
-    feed.stop("aborted");
-    return;
-  }
-  const done = options.followers?.add({ close: () => feed.close(), stop: () => res.destroy() }) ?? (() => undefined);
-  const stop = (): void => {
-    forget();
-    feed.stop("aborted");
-    done();
-  };
-  const forget = socket ? onConnectionClose(socket, stop) : () => undefined;
-  // 'close' comes after 'finish' (the last bytes handed to the socket) or when the client left.
-  res.once("close", stop);
-  feed.ready();
+  const follower = new NodeFollower(res, source, options);
+  follower.feed.start();
+  if (follower.attach(options.followers)) follower.feed.ready();
 }

@@ -81,15 +81,19 @@ function parseSeq(value: string, field: "Last-Event-ID" | "after", from: "header
  * server would try to send a second time.
  */
 export function sseReply<E extends StreamEvent>(c: Context, source: SseSource<E>, options: SseOptions<E>): Response {
+  // A web stream ends when the request's signal aborts. A Node response needs no signal (its own 'close' and
+  // its connection's say the client left), and reading `c.req.raw.signal` makes @hono/node-server build an
+  // AbortController that, with the feed's listener on it, every follower would hold for its lifetime.
+  const web = (): SseOptions<E> => (options.signal ? options : { ...options, signal: c.req.raw.signal });
   if (c.req.method === "HEAD") {
     // hono answers HEAD through the GET handler and keeps only the status and headers; a
     // stream nobody will read would hold its follower until the connection closes.
-    const res = sseResponse(source, options);
+    const res = sseResponse(source, web());
     void res.body?.cancel();
     return res;
   }
   const outgoing: unknown = (c.env as { outgoing?: unknown } | undefined)?.outgoing;
-  if (!(outgoing instanceof ServerResponse)) return sseResponse(source, options);
+  if (!(outgoing instanceof ServerResponse)) return sseResponse(source, web());
   streamToNode(outgoing, source, options);
   return RESPONSE_ALREADY_SENT;
 }
@@ -174,26 +178,28 @@ export interface EventsRouteInput<E extends StreamEvent> {
  */
 export function replyWithEvents<E extends StreamEvent>(c: Context<AppEnv>, input: EventsRouteInput<E>, open: () => { source: SseSource<E>; close: () => void }): Response {
   const log = c.get("log");
+  const requestId = String(c.get("requestId"));
   const resume = parseLastEventId(c.req.header("last-event-id"), input.after, input.streamId);
   if (!resume.ok) throw new AppError("VALIDATION_FAILED", `${resume.field}: ${resume.message}`, { details: [{ path: resume.field, message: resume.message }] });
-  const stream = open();
+  // What the follower's callbacks need, not `input` itself: they live as long as the follower.
+  const { onClose, logFields } = input;
+  const { source, close } = open();
   try {
-    return sseReply(c, stream.source, {
+    return sseReply(c, source, {
       follow: input.follow === "true" || input.follow === "1",
       after: resume.after,
-      signal: c.req.raw.signal,
       heartbeatMs: input.heartbeatMs,
-      headers: { "X-Request-Id": String(c.get("requestId")) },
+      headers: { "X-Request-Id": requestId },
       ...(input.project ? { project: input.project } : {}),
       ...(input.followers ? { followers: input.followers } : {}),
       onClose: (reason) => {
-        stream.close();
-        input.onClose?.(reason);
+        close();
+        onClose?.(reason);
       },
-      onError: (err) => log.error({ err, ...input.logFields }, "event stream failed"),
+      onError: (err) => log.error({ err, req_id: requestId, ...logFields }, "event stream failed"),
     });
   } catch (err) {
-    stream.close();
+    close();
     throw err;
   }
 }

@@ -58,8 +58,11 @@ export interface SseOptions<E extends StreamEvent = StreamEvent> {
   follow: boolean;
   /** Resume point: replay events with seq > after. A non-negative safe integer. */
   after: number;
-  /** The request's signal (`c.req.raw.signal`); aborting it releases everything at once. */
-  signal: AbortSignal;
+  /**
+   * The request's signal (`c.req.raw.signal`); aborting it releases everything at once. `sseReply` sets it
+   * for a web stream; over a Node response the response's own 'close' does this, so none is needed.
+   */
+  signal?: AbortSignal | undefined;
   /** Comment heartbeat period while following. Default 15000. */
   heartbeatMs?: number;
   /** Reconnection delay hint, sent once first as `retry: N`. Default 2000. */

@@ -76,3 +76,24 @@ describe("EventBus.publish", () => {
     expect(got).toEqual([1, 2]);
   });
 });
+
+describe("EventBus.subscribe", () => {
+  it("an unsubscribe is idempotent and never touches the topic of a later subscriber to the same stream", () => {
+    const bus = new EventBus(formatSseFrame);
+    const got: string[] = [];
+    const first = bus.subscribe("t", "room", "r", () => got.push("first"));
+    first();
+    expect(bus.subscriberCount()).toBe(0);
+    // Same stream again: a new topic. The old unsubscribe, called again, must leave it alone.
+    const second = bus.subscribe("t", "room", "r", () => got.push("second"));
+    first();
+    bus.publish("t", "room", "r", [event(1)]);
+    expect(got).toEqual(["second"]);
+    expect(bus.subscriberCount({ tenant: "t", kind: "room", streamId: "r" })).toBe(1);
+    second();
+    second();
+    bus.publish("t", "room", "r", [event(2)]);
+    expect(got).toEqual(["second"]);
+    expect(bus.subscriberCount()).toBe(0);
+  });
+});

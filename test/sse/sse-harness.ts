@@ -1,8 +1,9 @@
 /**
  * Test support: a hono app serving one memory hub at GET /events the way the
- * room route does (parseLastEventId, then sseReply with the request's signal:
- * in-process through app.request that is sseResponse's web stream, behind
- * serveApp the write-through to the Node response), a loopback HTTP server for
+ * room route does (parseLastEventId, then sseReply with no signal of its own:
+ * in-process through app.request that is sseResponse's web stream on the
+ * request's signal, behind serveApp the write-through to the Node response,
+ * which ends on the response's 'close'), a loopback HTTP server for
  * it, and a streaming client that parses frames as they arrive.
  */
 import type { AddressInfo } from "node:net";
@@ -39,7 +40,6 @@ export function eventsApp(hub: MemoryHub, tune: Tunables = {}): TestApp {
       ...t.tune,
       follow,
       after: resume.after,
-      signal: c.req.raw.signal,
       onClose: (reason) => t.closes.push(reason),
     });
   });

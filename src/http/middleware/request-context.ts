@@ -20,7 +20,9 @@ export function requestContext(log: Logger, metrics: Pick<MetricsRecorder, "http
     const given = c.req.header("x-request-id");
     const requestId = given && SANE_ID.test(given) ? given : randomUUID();
     c.set("requestId", requestId);
-    c.set("log", log.child({ req_id: requestId }));
+    // The service logger itself, not a child per request: a child costs every request an allocation (and a
+    // follow stream its lifetime) for the few lines logged through it, which name req_id themselves.
+    c.set("log", log);
     const started = performance.now();
     await next();
     // Set on the final response (an error handler may have built a fresh one), unless jsonResponse put it there already.

@@ -144,4 +144,6 @@ export interface LlmRuntime extends StructuredModel {
   listModels(): ModelInfo[];
   /** Names of the built-in tools a tool_policy may allow. */
   toolNames(): string[];
+  /** Loads the turn engine now rather than on the first turn; never rejects (a failure is logged). */
+  warm(): Promise<void>;
 }

@@ -4,8 +4,8 @@
  * Keys are read here, once, from the environment variables the operator
  * named, and are only ever handed to the request that needs them.
  */
-import { getModels, getProviders, type Api, type KnownProvider, type Model } from "@mariozechner/pi-ai";
-import { ECHO_API, ECHO_MODEL_ID, ECHO_PROVIDER, echoModel } from "./echo.provider.js";
+import type { Api, getModels, getProviders, KnownProvider, Model } from "@mariozechner/pi-ai";
+import { ECHO_API, ECHO_MODEL_ID, ECHO_PROVIDER, echoModel } from "./echo.model.js";
 import type { ModelInfo, ProviderInfo } from "./llm.types.js";
 import type { ProviderApi, ProviderConfig, ProviderModelConfig } from "./provider-config.js";
 
@@ -33,14 +33,20 @@ export interface Catalog {
   missingKeys: { provider: string; env: string }[];
 }
 
+/** pi-ai's model registry (its root module), passed in so the catalog does not load pi-ai when only local/echo is configured. */
+export interface ModelRegistry {
+  getProviders: typeof getProviders;
+  getModels: typeof getModels;
+}
+
 let registryIndex: Map<string, Model<Api>[]> | null = null;
 
 /** pi-ai's known models by id, so configured models can inherit prices and limits. */
-function knownModels(id: string): Model<Api>[] {
+function knownModels(registry: ModelRegistry, id: string): Model<Api>[] {
   if (!registryIndex) {
     registryIndex = new Map();
-    for (const provider of getProviders()) {
-      for (const m of getModels(provider as KnownProvider) as Model<Api>[]) {
+    for (const provider of registry.getProviders()) {
+      for (const m of registry.getModels(provider as KnownProvider) as Model<Api>[]) {
         const list = registryIndex.get(m.id) ?? [];
         list.push(m);
         registryIndex.set(m.id, list);
@@ -50,13 +56,13 @@ function knownModels(id: string): Model<Api>[] {
   return registryIndex.get(id) ?? [];
 }
 
-function bestKnown(id: string, provider: string, api: string): Model<Api> | undefined {
-  const candidates = knownModels(id);
+function bestKnown(registry: ModelRegistry, id: string, provider: string, api: string): Model<Api> | undefined {
+  const candidates = knownModels(registry, id);
   return candidates.find((m) => m.provider === provider) ?? candidates.find((m) => m.api === api) ?? candidates[0];
 }
 
-function resolveModel(p: ProviderConfig, m: ProviderModelConfig, baseUrl: string): { info: ModelInfo; model: Model<Api> } {
-  const known = bestKnown(m.id, p.name, p.api);
+function resolveModel(registry: ModelRegistry, p: ProviderConfig, m: ProviderModelConfig, baseUrl: string): { info: ModelInfo; model: Model<Api> } {
+  const known = bestKnown(registry, m.id, p.name, p.api);
   const cost = m.cost
     ? { input: m.cost.input, output: m.cost.output, cache_read: m.cost.cache_read, cache_write: m.cost.cache_write }
     : known
@@ -101,8 +107,11 @@ function withoutCredentials(url: string): string {
   }
 }
 
-/** Resolves the providers once. `env` is where the named key variables are looked up. */
-export function buildCatalog(providers: readonly ProviderConfig[], env: Readonly<Record<string, string | undefined>>): Catalog {
+/**
+ * Resolves the providers once. `env` is where the named key variables are
+ * looked up; `registry` (pi-ai) is read only when there are providers.
+ */
+export function buildCatalog(providers: readonly ProviderConfig[], env: Readonly<Record<string, string | undefined>>, registry: ModelRegistry | null): Catalog {
   const entries = new Map<string, CatalogEntry>();
   const listed: ProviderInfo[] = [];
   const secrets: string[] = [];
@@ -123,6 +132,7 @@ export function buildCatalog(providers: readonly ProviderConfig[], env: Readonly
   entries.set(key(ECHO_PROVIDER, ECHO_MODEL_ID), { info: echoInfo, model: echo, apiKey: NO_KEY });
   listed.push({ name: ECHO_PROVIDER, api: ECHO_API, base_url: null, key_configured: false, models: [echoInfo] });
 
+  if (providers.length > 0 && !registry) throw new Error("buildCatalog: configured providers need pi-ai's model registry");
   for (const p of providers) {
     const value = p.api_key_env ? env[p.api_key_env] : undefined;
     const configuredKey = value && value.trim() !== "" ? value.trim() : null;
@@ -131,7 +141,7 @@ export function buildCatalog(providers: readonly ProviderConfig[], env: Readonly
     const baseUrl = (p.base_url ?? DEFAULT_BASE_URL[p.api]).replace(/\/+$/, "");
     const infos: ModelInfo[] = [];
     for (const m of p.models) {
-      const { info, model } = resolveModel(p, m, baseUrl);
+      const { info, model } = resolveModel(registry!, p, m, baseUrl);
       entries.set(key(p.name, m.id), { info, model, apiKey: configuredKey ?? NO_KEY });
       infos.push(info);
     }

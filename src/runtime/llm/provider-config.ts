@@ -4,8 +4,14 @@
  * read by the runtime at construction and never leaves it.
  */
 import { readFileSync } from "node:fs";
-import { parse as parseYaml } from "yaml";
+import { createRequire } from "node:module";
 import { z } from "zod";
+
+/** The YAML parser, loaded by the first YAML file read (most servers have none): it is a start-up cost otherwise. */
+function parseYaml(text: string): unknown {
+  const yaml = createRequire(import.meta.url)("yaml") as typeof import("yaml");
+  return yaml.parse(text);
+}
 
 /** The APIs a configured provider may speak (pi-ai api ids). */
 export const PROVIDER_APIS = ["openai-completions", "anthropic-messages"] as const;
