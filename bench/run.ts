@@ -41,7 +41,7 @@ const { values: args } = parseArgs({
     "timeout-s": { type: "string", default: "720" },
     out: { type: "string", default: path.join("bench", "results.json") },
     runner: { type: "string", default: "node" },
-    "capacity-steps": { type: "string", default: "10,25,50,100,250,500,1000,1500,2000,2500,3000,4000" },
+    "capacity-steps": { type: "string", default: "10,25,50,100,250,325,400,500,650,800,1000,1500,2000,2500,3000,4000" },
   },
   strict: true,
 });
