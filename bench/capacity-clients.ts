@@ -19,6 +19,7 @@
  * stays open (an overflow cut-off or a reset counts).
  */
 import http from "node:http";
+import { serveIpc } from "./lib/ipc-child.js";
 
 type Command =
   | { cmd: "setup"; base: string; token: string; replyTokens: number }
@@ -309,10 +310,4 @@ async function handle(m: Command): Promise<unknown> {
   }
 }
 
-process.on("message", (m: Command & { id: number }) => {
-  void handle(m).then(
-    (result) => process.send?.({ id: m.id, result }),
-    (err: unknown) => process.send?.({ id: m.id, error: String(err) }),
-  );
-});
-process.on("disconnect", () => process.exit(0));
+serveIpc(handle);

@@ -8,6 +8,7 @@
  * baseline, so client-side cost is the same on both sides.
  */
 import http from "node:http";
+import { serveIpc } from "./lib/ipc-child.js";
 
 type Command =
   | { cmd: "connect"; group?: string; url: string; headers: Record<string, string>; n: number; concurrency: number; timeoutMs: number }
@@ -144,10 +145,4 @@ async function handle(m: Command): Promise<unknown> {
   }
 }
 
-process.on("message", (m: Command & { id: number }) => {
-  void handle(m).then(
-    (result) => process.send?.({ id: m.id, result }),
-    (err: unknown) => process.send?.({ id: m.id, error: String(err) }),
-  );
-});
-process.on("disconnect", () => process.exit(0));
+serveIpc(handle);

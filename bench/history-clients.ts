@@ -9,6 +9,7 @@
  * bench/figures/history.ts over IPC.
  */
 import http from "node:http";
+import { serveIpc } from "./lib/ipc-child.js";
 
 type Start = { cmd: "start"; base: string; token: string; roomId: string; n: number; query: string };
 type Command = Start | (Omit<Start, "cmd" | "n"> & { cmd: "walk" }) | { cmd: "stop" };
@@ -149,10 +150,4 @@ async function handle(m: Command): Promise<unknown> {
   }
 }
 
-process.on("message", (m: Command & { id: number }) => {
-  void handle(m).then(
-    (result) => process.send?.({ id: m.id, result }),
-    (err: unknown) => process.send?.({ id: m.id, error: String(err) }),
-  );
-});
-process.on("disconnect", () => process.exit(0));
+serveIpc(handle);

@@ -19,8 +19,13 @@ function tsFiles(dir: string): string[] {
     .map((f) => path.join(dir, f));
 }
 
-/** Transpiles src/ and bench/bare-*.ts into `out`/dist; returns `out`, the package root of the build. */
-export function buildCompiled(out: string): string {
+/**
+ * Transpiles `root`'s src/ (default: this checkout; another checkout for an
+ * A/B, bench/tools/ab-read.ts) and this checkout's bench/bare-*.ts into
+ * `out`/dist, beside `root`'s package.json, migrations/ and node_modules/;
+ * returns `out`, the package root of the build.
+ */
+export function buildCompiled(out: string, root: string = ROOT): string {
   const options: ts.CompilerOptions = {
     target: ts.ScriptTarget.ES2022,
     // ESM as the package is "type": "module"; transpileModule cannot read that, so it is stated here.
@@ -30,16 +35,17 @@ export function buildCompiled(out: string): string {
     isolatedModules: true,
     sourceMap: false,
   };
-  const files = [...tsFiles(path.join(ROOT, "src")), path.join(ROOT, "bench", "bare-hono.ts"), path.join(ROOT, "bench", "bare-sse.ts")];
+  const bare = [path.join(ROOT, "bench", "bare-hono.ts"), path.join(ROOT, "bench", "bare-sse.ts")];
+  const files = [...tsFiles(path.join(root, "src")), ...bare];
   for (const file of files) {
-    const rel = path.relative(ROOT, file);
+    const rel = bare.includes(file) ? path.relative(ROOT, file) : path.relative(root, file);
     const js = ts.transpileModule(readFileSync(file, "utf8"), { compilerOptions: options, fileName: file, reportDiagnostics: false }).outputText;
     const dest = path.join(out, "dist", rel.replace(/\.ts$/, ".js"));
     mkdirSync(path.dirname(dest), { recursive: true });
     writeFileSync(dest, js);
   }
-  copyFileSync(path.join(ROOT, "package.json"), path.join(out, "package.json"));
-  symlinkSync(path.join(ROOT, "migrations"), path.join(out, "migrations"));
-  symlinkSync(path.join(ROOT, "node_modules"), path.join(out, "node_modules"));
+  copyFileSync(path.join(root, "package.json"), path.join(out, "package.json"));
+  symlinkSync(path.join(root, "migrations"), path.join(out, "migrations"));
+  symlinkSync(path.join(root, "node_modules"), path.join(out, "node_modules"));
   return out;
 }

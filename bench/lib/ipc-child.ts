@@ -46,3 +46,18 @@ export class IpcChild {
     await stopChild(this.child, "SIGTERM", 3000);
   }
 }
+
+/**
+ * The child's side of IpcChild: answers each request with `handle`'s result
+ * (or its error), in the reply format `call` waits for, and exits when the
+ * parent goes away. Import only from a child script: it listens on `process`.
+ */
+export function serveIpc<C extends { cmd: string }>(handle: (m: C) => Promise<unknown>): void {
+  process.on("message", (m: C & { id: number }) => {
+    void handle(m).then(
+      (result) => process.send?.({ id: m.id, result }),
+      (err: unknown) => process.send?.({ id: m.id, error: String(err) }),
+    );
+  });
+  process.on("disconnect", () => process.exit(0));
+}

@@ -9,11 +9,11 @@
  * Without a name=path pair it compares this checkout with itself (noise floor).
  */
 import { execFile } from "node:child_process";
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
-import ts from "typescript";
+import { buildCompiled } from "../lib/compiled.js";
 import { expectStatus, request, closeAgent } from "../lib/http.js";
 import { cleanupAll, cpuSeconds, ROOT, spawnScript, tempDir, type Spawned } from "../lib/proc.js";
 import { BENCH_ENV } from "../lib/roomservice.js";
@@ -36,26 +36,6 @@ const variants = (positionals.length > 0 ? positionals : [`a=${ROOT}`, `b=${ROOT
   return { name: name!, root: path.resolve(root!) };
 });
 const work = tempDir("ab-read");
-
-function build(root: string, out: string): string {
-  const options: ts.CompilerOptions = { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022, esModuleInterop: true, verbatimModuleSyntax: true, isolatedModules: true };
-  const files = readdirSync(path.join(root, "src"), { recursive: true })
-    .map(String)
-    .filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))
-    .map((f) => path.join(root, "src", f));
-  files.push(path.join(ROOT, "bench", "bare-hono.ts"));
-  for (const file of files) {
-    const rel = file.startsWith(ROOT + "/bench") ? path.relative(ROOT, file) : path.relative(root, file);
-    const js = ts.transpileModule(readFileSync(file, "utf8"), { compilerOptions: options, fileName: file }).outputText;
-    const dest = path.join(out, "dist", rel.replace(/\.ts$/, ".js"));
-    mkdirSync(path.dirname(dest), { recursive: true });
-    writeFileSync(dest, js);
-  }
-  copyFileSync(path.join(root, "package.json"), path.join(out, "package.json"));
-  symlinkSync(path.join(root, "migrations"), path.join(out, "migrations"));
-  symlinkSync(path.join(root, "node_modules"), path.join(out, "node_modules"));
-  return out;
-}
 
 function token(root: string, dataDir: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -86,7 +66,7 @@ async function main(): Promise<void> {
   const targets: Target[] = [];
   let bodyFile = "";
   for (const v of variants) {
-    const out = build(v.root, path.join(work, `build-${v.name}`));
+    const out = buildCompiled(path.join(work, `build-${v.name}`), v.root);
     const dataDir = path.join(work, `data-${v.name}`);
     mkdirSync(dataDir, { recursive: true });
     const tok = await token(v.root, dataDir);

@@ -8,12 +8,12 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
-interface Node {
+export interface Node {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
 }
-interface Profile {
+export interface Profile {
   nodes: Node[];
   startTime: number;
   endTime: number;

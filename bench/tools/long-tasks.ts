@@ -11,19 +11,8 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { where } from "./cpuprofile-summary.js";
+import { where, type Node, type Profile } from "./cpuprofile-summary.js";
 
-interface Node {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: Node[];
-  samples: number[];
-  timeDeltas: number[];
-  startTime: number;
-}
 
 const { values, positionals } = parseArgs({ options: { over: { type: "string", default: "5" }, top: { type: "string", default: "15" } }, allowPositionals: true });
 const file = positionals[0];
