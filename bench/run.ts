@@ -7,6 +7,7 @@
  * results written) so it never hangs.
  *
  *   npm run bench -- [--runs 3] [--only main,stream,memory,startup,factory,history,capacity,rounds,metrics] [--runner node|tsx] [--profile] [--keep] [--timeout-s 720]
+ *                    [--metrics on|off] [--metrics-workloads read,turns,events,fanout] [--metrics-generations 3]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -42,6 +43,10 @@ const { values: args } = parseArgs({
     out: { type: "string", default: path.join("bench", "results.json") },
     runner: { type: "string", default: "node" },
     "capacity-steps": { type: "string", default: "10,25,50,100,250,325,400,500,650,800,1000,1500,2000,2500,3000,4000" },
+    // METRICS_ENABLED for every server the bench starts (the metrics phase sets its own): `off` gives the whole bench's "before" table.
+    metrics: { type: "string" },
+    "metrics-workloads": { type: "string", default: "read,turns,events,fanout" },
+    "metrics-generations": { type: "string", default: "3" },
   },
   strict: true,
 });
@@ -51,6 +56,12 @@ const TIMEOUT_MS = Math.max(10, Number(args["timeout-s"])) * 1000;
 const PHASES = new Set((args.only ?? "main,stream,memory,startup,factory,history,capacity,rounds").split(",").map((s) => s.trim()));
 const OUT = path.resolve(ROOT, args.out!);
 setKeepTemp(args.keep!);
+if (args.metrics !== undefined) {
+  if (args.metrics !== "on" && args.metrics !== "off") throw new Error(`--metrics must be on or off, not ${args.metrics}`);
+  // Every server is spawned with this process's environment under its own settings (bench/lib/proc.ts), so this reaches them all.
+  process.env["METRICS_ENABLED"] = args.metrics === "on" ? "true" : "false";
+}
+const METRICS = process.env["METRICS_ENABLED"] === "false" ? "off" : "on";
 
 const t0 = performance.now();
 const startedAt = new Date().toISOString();
@@ -71,7 +82,7 @@ function writeResults(status: "complete" | "timeout" | "interrupted" | "failed")
     finished_at: new Date().toISOString(),
     duration_s: (performance.now() - t0) / 1000,
     machine: { cpus: os.cpus().length, cpu_model: os.cpus()[0]?.model ?? null, total_mem_bytes: os.totalmem(), node: process.version, platform: `${os.platform()} ${os.release()}`, loadavg_at_end: os.loadavg() },
-    options: { runs: RUNS, phases: [...PHASES], runner: args.runner, profile: cpuProfDir ?? null, timeout_s: TIMEOUT_MS / 1000 },
+    options: { runs: RUNS, phases: [...PHASES], runner: args.runner, profile: cpuProfDir ?? null, timeout_s: TIMEOUT_MS / 1000, metrics: METRICS },
     figures,
   };
   try {
@@ -147,7 +158,7 @@ async function attempt(ids: { id: string; name: string; unit: string; target: st
 }
 
 async function main(): Promise<void> {
-  log(`runs=${RUNS}, phases=${[...PHASES].join(",")}, runner=${args.runner}, temp=${root}`);
+  log(`runs=${RUNS}, phases=${[...PHASES].join(",")}, runner=${args.runner}, metrics=${METRICS}, temp=${root}`);
   if (args.runner === "node") {
     const t = performance.now();
     setRunner({ kind: "node", root: buildCompiled(dir("compiled")) });
@@ -372,19 +383,27 @@ async function main(): Promise<void> {
   }
 
   if (PHASES.has("metrics")) {
-    const kinds = ["read", "turns", "events", "fanout"];
+    const kinds = args["metrics-workloads"]!.split(",").map((k) => k.trim());
+    const unknown = kinds.filter((k) => !["read", "turns", "events", "fanout"].includes(k));
+    if (unknown.length) throw new Error(`--metrics-workloads: unknown ${unknown.join(", ")} (read, turns, events, fanout)`);
     const ids = kinds.map((k) => ({ id: `metrics_cost_${k}`, name: `metrics on ÷ off: server CPU per unit, ${k}`, unit: "µs CPU", target: "≤ 1.03× off" }));
-    await attempt(ids, 60_000, 360_000, async () => {
-      log("metrics cost (recording on vs off)");
+    await attempt(ids, 60_000, 420_000, async () => {
+      log("metrics cost (recording on vs off, each server driven alone, with an A/A control)");
       return await metricsCost({
         dir,
         ...(cpuProfDir ? { cpuProfDir } : {}),
         env: { ECHO_TOKEN_DELAY_MS: "0" },
-        generations: 5,
-        windows: 4,
-        windowMs: 1000,
-        warmMs: 1000,
-        idleMs: 2000,
+        only: kinds,
+        generations: Math.max(2, Number(args["metrics-generations"])),
+        cycles: Number(process.env["BENCH_METRICS_CYCLES"] ?? 10),
+        windowOps: { read: 3000, turns: 40, events: 5000, fanout: 9000 },
+        windowCapMs: 1000,
+        budgetMs: 15_000,
+        warmMs: Number(process.env["BENCH_METRICS_WARM_MS"] ?? 1000),
+        settleMs: 10,
+        busyShare: Number(process.env["BENCH_METRICS_BUSY"] ?? 0.1),
+        retries: Number(process.env["BENCH_METRICS_RETRIES"] ?? 4),
+        idleMs: 1000,
         readConnections: 8,
         turnRooms: 4,
         eventRooms: 4,

@@ -2,23 +2,28 @@
  * What recording metrics costs (issue #17: no figure may move by more than
  * 3%), two ways.
  *
- * A/B: the same build runs as a pair of servers, METRICS_ENABLED=true (the
- * default) and METRICS_ENABLED=false (the no-op recorder). Both are driven
- * at once by identical client loops and measured over the same windows, so
- * whatever the rest of a shared machine does during a window, it does to
- * both. The statistic is server CPU time per operation: Σ over the server's
- * threads (JS, GC helpers, libuv's pool) of /proc/<pid>/task/<tid>/schedstat
- * (ns on a CPU) at the window's edges ÷ the operations completed in it; it
- * does not count time spent waiting for a core, as req/s does. A process's
- * own speed differs from another's running the same code by a few %, so
- * several fresh pairs are started (on-first and off-first in turn); each
- * window gives one on ÷ off ratio, and the figure is their median with a
- * bootstrap interval.
+ * A/B, sequential and alone: the same build runs as three servers, `on`
+ * (METRICS_ENABLED=true, the default) and two `off` (METRICS_ENABLED=false,
+ * the no-op recorder), `offA` and `offB`. They are driven one at a time, the
+ * other two idle, so the driven server and the client each have a core of
+ * their own, in windows of a fixed number of operations taken in a
+ * palindromic order (on, offA, offB, offB, offA, on, rotated per generation)
+ * so that a drift over a cycle (page cache, heap growth, the rest of the
+ * machine) weighs the same on every arm. The statistic is server CPU time
+ * per operation: Σ over the server's threads (JS, GC helpers, libuv's pool)
+ * of /proc/<pid>/task/<tid>/schedstat (ns on a CPU) at the window's edges ÷
+ * the operations completed in it; it does not count time spent waiting for
+ * a core, as req/s does. Each cycle gives on ÷ offA and, as an A/A control
+ * measured by the same protocol in the same run, offB ÷ offA: the control
+ * sizes the comparison's own noise (a fresh process's own speed, heap layout
+ * and JIT decisions, differs from another's running the same code). Several
+ * generations of fresh servers; the figure is the median cycle ratio with a
+ * two-level bootstrap interval (generations, then cycles within each).
  *
  * Bound: the recorder calls one operation made (from the recording server's
  * own scrape) × each call's cost timed here, ÷ the CPU an operation costs
  * with recording off; plus the fixed cost of prom-client's process metrics
- * (both servers idle, CPU per second on − off) ÷ the recording server's CPU
+ * (all servers idle, CPU per second on − off) ÷ the recording server's CPU
  * per second under the workload.
  *
  * Workloads: read (GET /llm/room/:id in keep-alive loops), turns (rooms
@@ -35,26 +40,50 @@ import { log } from "../lib/log.js";
 import { Recorder } from "../../src/metrics/metrics.recorder.js";
 import { cpuSeconds, sleep } from "../lib/proc.js";
 import { rentEcho, startRoomservice, startTurn, token, wordsReply, type ServerHandle } from "../lib/roomservice.js";
-import { max, median, min } from "../lib/stats.js";
+import { max, median } from "../lib/stats.js";
 
 /**
- * Nanoseconds every thread of the process has spent on a CPU so far. A
- * thread that ended in between is no longer counted, which is why the
- * servers' threads (all long-lived in node) are what this is used on.
- * Falls back to /proc/<pid>/stat (10 ms ticks) where schedstat is missing.
+ * Nanoseconds every thread of the process has spent on a CPU so far (`run`)
+ * and waiting on a run queue for one (`wait`): the first two fields of
+ * /proc/<pid>/task/<tid>/schedstat, summed. A thread that ended in between
+ * is no longer counted, which is why the servers' threads (all long-lived in
+ * node) are what this is used on. Falls back to /proc/<pid>/stat (10 ms
+ * ticks, no wait) where schedstat is missing.
  */
-export function cpuNs(pid: number): number {
+export function schedNs(pid: number): { run: number; wait: number } {
   try {
-    let ns = 0;
+    let run = 0;
+    let wait = 0;
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const s = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8");
-      ns += Number(s.slice(0, s.indexOf(" ")));
+      const [r, w] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ");
+      run += Number(r);
+      wait += Number(w);
     }
-    return ns;
+    return { run, wait };
   } catch {
-    return cpuSeconds(pid) * 1e9;
+    return { run: cpuSeconds(pid) * 1e9, wait: 0 };
   }
 }
+
+export const cpuNs = (pid: number): number => schedNs(pid).run;
+
+/** ms every CPU of the machine has spent busy so far (/proc/stat: user, nice, system, irq, softirq, steal; USER_HZ 100), or NaN where unreadable. */
+export function machineBusyMs(): number {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").slice(0, 200).split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** ms of CPU this (the bench's) process has used so far: the client loops. */
+export const benchCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+const isHangUp = (err: unknown) => err instanceof Error && /socket hang up|ECONNRESET/.test(err.message);
 
 /**
  * One retry for set-up and scrape calls: a keep-alive socket that sat idle
@@ -65,28 +94,32 @@ async function once<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (!(err instanceof Error) || !/socket hang up|ECONNRESET/.test(err.message)) throw err;
+    if (!isHangUp(err)) throw err;
     return await fn();
   }
 }
 
 /**
- * A 95% interval for the median on ÷ off ratio, by a two-level bootstrap:
- * resample server pairs, then windows within each, since a pair's own
- * processes shift all its windows alike. Seeded, so a run is reproducible.
+ * A 95% interval for the median of per-cycle ratios, by a two-level
+ * bootstrap: resample generations, then cycles within each, since a
+ * generation's own processes shift all its cycles alike. Seeded, so a run is
+ * reproducible.
  */
-export function medianInterval(byPair: number[][], resamples = 2000): [number, number] {
+export function medianInterval(byGeneration: number[][], resamples = 2000): [number, number] {
+  // mulberry32: a plain LCG's low bits cycle (seed % 2 alternates), which made every resample alike.
   let seed = 0x9e3779b9;
   const rand = (n: number) => {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    return seed % n;
+    seed = (seed + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
   };
   const meds: number[] = [];
   for (let r = 0; r < resamples; r++) {
     const pick: number[] = [];
-    for (let g = 0; g < byPair.length; g++) {
-      const windows = byPair[rand(byPair.length)]!;
-      for (let i = 0; i < windows.length; i++) pick.push(windows[rand(windows.length)]!);
+    for (let g = 0; g < byGeneration.length; g++) {
+      const cycles = byGeneration[rand(byGeneration.length)]!;
+      for (let i = 0; i < cycles.length; i++) pick.push(cycles[rand(cycles.length)]!);
     }
     meds.push(median(pick));
   }
@@ -94,93 +127,107 @@ export function medianInterval(byPair: number[][], resamples = 2000): [number, n
   return [meds[Math.floor(resamples * 0.025)]!, meds[Math.ceil(resamples * 0.975) - 1]!];
 }
 
-export type Side = "on" | "off";
-const METRICS_TOKEN = "bench-metrics-cost-0123456789abcdef0123";
-const SIDES_ENV: Record<Side, Record<string, string>> = { on: { METRICS_ENABLED: "true", METRICS_TOKEN }, off: { METRICS_ENABLED: "false", METRICS_TOKEN } };
+/** Coefficient of variation (sample standard deviation ÷ mean). */
+export function cv(xs: readonly number[]): number {
+  if (xs.length < 2) return Number.NaN;
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const v = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1);
+  return Math.sqrt(v) / mean;
+}
 
-interface Target {
-  side: Side;
+/** `on` records; `offA` is the reference; `offB` is the A/A control (same build, same env as offA). */
+export type Arm = "on" | "offA" | "offB";
+const ARMS: readonly Arm[] = ["on", "offA", "offB"];
+const METRICS_TOKEN = "bench-metrics-cost-0123456789abcdef0123";
+const ARM_ENV: Record<Arm, Record<string, string>> = {
+  on: { METRICS_ENABLED: "true", METRICS_TOKEN },
+  offA: { METRICS_ENABLED: "false", METRICS_TOKEN },
+  offB: { METRICS_ENABLED: "false", METRICS_TOKEN },
+};
+
+export interface Target {
+  arm: Arm;
   server: ServerHandle;
   token: string;
 }
 
-/** One workload: `prepare` sets it up on one server (rooms, followers); `start` drives it continuously until `stop`. */
-interface Workload {
+/** One workload: `prepare` sets it up on one server (rooms, followers) and returns its driver. */
+export interface Workload {
   id: string;
   name: string;
   unit: string;
-  prepare(t: Target, problems: string[]): Promise<Prepared>;
+  prepare(t: Target): Promise<Driver>;
 }
 
-interface Prepared {
-  start(): void;
+export interface Driver {
   /** Operations completed so far. */
   ops(): number;
-  /** Ends the drive and waits for the work in flight. */
-  stop(): Promise<void>;
+  /**
+   * Drives until `n` more operations have completed or `untilMs` (a
+   * performance.now() time) has passed, whichever comes first, then waits
+   * for the work in flight; rejects on a failed operation.
+   */
+  run(n: number, untilMs?: number): Promise<void>;
+  close(): void;
 }
 
-/** Runs `one` in `workers` loops until stopped, counting completions; a failure is a problem and ends that loop. */
-function loops(workers: number, one: (worker: number) => Promise<number>, problems: string[]): Prepared & { done: number } {
-  let stopped = true;
-  let running: Promise<void>[] = [];
-  const p = {
-    done: 0,
-    start() {
-      stopped = false;
-      running = Array.from({ length: workers }, async (_, k) => {
-        while (!stopped) {
-          try {
-            // Not `p.done += await ...`: that reads p.done before the await and loses the other loops' counts.
-            const n = await one(k);
-            p.done += n;
-          } catch (err) {
-            // A keep-alive socket the server closed just as it was reused: the operation did not happen; go on.
-            if (err instanceof Error && /socket hang up|ECONNRESET/.test(err.message)) continue;
-            problems.push(err instanceof Error ? err.message : String(err));
-            return;
+/**
+ * `workers` loops each running `one` back to back while `ops()` is short of
+ * the goal; `one` resolves with how many operations it completed (what
+ * `ops()` counts unless the workload counts elsewhere, e.g. frames at the
+ * followers).
+ */
+function loops(workers: number, one: (worker: number) => Promise<number>, counted?: () => number): Driver {
+  let done = 0;
+  const ops = counted ?? (() => done);
+  return {
+    ops,
+    async run(n, untilMs = Number.POSITIVE_INFINITY) {
+      const goal = ops() + n;
+      await Promise.all(
+        Array.from({ length: workers }, async (_, k) => {
+          while (ops() < goal && performance.now() < untilMs) {
+            try {
+              // Not `done += await ...`: that reads `done` before the await and loses the other loops' counts.
+              const m = await one(k);
+              done += m;
+            } catch (err) {
+              // A keep-alive socket the server closed just as it was reused: the operation did not happen; go on.
+              if (!isHangUp(err)) throw err;
+            }
           }
-        }
-      });
+        }),
+      );
     },
-    ops: () => p.done,
-    async stop() {
-      stopped = true;
-      await Promise.all(running);
-    },
+    close() {},
   };
-  return p;
 }
 
-function readWorkload(connections: number): Workload {
+export function readWorkload(connections: number): Workload {
   return {
     id: "read",
     name: "GET /llm/room/:id",
     unit: "request",
-    async prepare(t, problems) {
+    async prepare(t) {
       const roomId = await once(() => rentEcho(t.server.base, t.token, { token_delay_ms: 0 }));
       // A room that has had a turn (usage, last_active_at), as the read-path figure reads.
       await once(() => startTurn(t.server.base, t.token, roomId));
-      return loops(
-        connections,
-        async () => {
-          const res = await request(t.server.base, "GET", `/llm/room/${roomId}`, { token: t.token });
-          if (res.status !== 200) throw new Error(`read: HTTP ${res.status}`);
-          return 1;
-        },
-        problems,
-      );
+      return loops(connections, async () => {
+        const res = await request(t.server.base, "GET", `/llm/room/${roomId}`, { token: t.token });
+        if (res.status !== 200) throw new Error(`read: HTTP ${res.status}`);
+        return 1;
+      });
     },
   };
 }
 
 /** Rooms that each post their next message when agent:turn_end arrives at their follower; counts turns, or durable events (countEvents). */
-function turnsWorkload(o: { id: string; name: string; unit: string; rooms: number; replyWords: number; countEvents: boolean }): Workload {
+export function turnsWorkload(o: { id: string; name: string; unit: string; rooms: number; replyWords: number; countEvents: boolean }): Workload {
   return {
     id: o.id,
     name: o.name,
     unit: o.unit,
-    async prepare(t, problems) {
+    async prepare(t) {
       const reply = wordsReply(o.replyWords);
       const roomIds = await Promise.all(Array.from({ length: o.rooms }, () => once(() => rentEcho(t.server.base, t.token, { token_delay_ms: 0, reply }))));
       const followers = await Promise.all(roomIds.map((id) => Follower.open(t.server.base, id, t.token)));
@@ -193,26 +240,19 @@ function turnsWorkload(o: { id: string; name: string; unit: string; rooms: numbe
           if (end.status !== "completed") throw new Error(`${o.id}: turn ${turnId} ended ${end.status}`);
           return 1;
         },
-        problems,
+        o.countEvents ? () => followers.reduce((a, f) => a + f.lastSeq, 0) : undefined,
       );
-      return {
-        start: () => drive.start(),
-        ops: () => (o.countEvents ? followers.reduce((a, f) => a + f.lastSeq, 0) : drive.done),
-        async stop() {
-          await drive.stop();
-          for (const f of followers) f.close();
-        },
-      };
+      return { ...drive, close: () => followers.forEach((f) => f.close()) };
     },
   };
 }
 
-function fanoutWorkload(nFollowers: number, inFlight: number): Workload {
+export function fanoutWorkload(nFollowers: number, inFlight: number): Workload {
   return {
     id: "fanout",
     name: `SSE fan-out, ${nFollowers} followers`,
     unit: "frame delivered",
-    async prepare(t, problems) {
+    async prepare(t) {
       const base = t.server.base;
       const roomId = await once(() => rentEcho(base, t.token, { token_delay_ms: 0 }));
       const followers: Follower[] = [];
@@ -226,16 +266,9 @@ function fanoutWorkload(nFollowers: number, inFlight: number): Workload {
           await expectStatus(201, request(base, "POST", `/llm/room/${roomId}/messages`, { token: t.token, body: { kind: "note", content: `note ${n++}` } }), "post note");
           return 1;
         },
-        problems,
+        () => followers.reduce((a, f) => a + f.frames, 0),
       );
-      return {
-        start: () => drive.start(),
-        ops: () => followers.reduce((a, f) => a + f.frames, 0),
-        async stop() {
-          await drive.stop();
-          for (const f of followers) f.close();
-        },
-      };
+      return { ...drive, close: () => followers.forEach((f) => f.close()) };
     },
   };
 }
@@ -311,15 +344,31 @@ export interface MetricsCostCtx {
   /** `--profile`: every server writes a V8 CPU profile here (then compare where the recording side's time goes). */
   cpuProfDir?: string;
   env: Record<string, string>;
-  /** Fresh on/off server pairs, started in alternating order: a process's own speed (heap layout, JIT) differs by a few % from another's running the same code. */
+  /** Generations of fresh servers (on, offA, offB), their start order rotated from one to the next. */
   generations: number;
-  /** Measuring windows per workload in each generation, and their length. */
-  windows: number;
-  windowMs: number;
-  /** Uncounted drive before the first window (JIT, page cache, first-use paths). */
+  /** Palindromic cycles (each arm driven twice) per workload in each generation, at most. */
+  cycles: number;
+  /** No cycle past the second starts once a workload's windows in a generation have taken this long (a busy machine; the phase stays bounded). */
+  budgetMs: number;
+  /** Operations per window, per workload id: a fixed amount of work (about 200 ms of a server driven alone on a quiet 2-core machine). */
+  windowOps: Record<string, number>;
+  /** A window that has not done its work by then ends there (a machine far slower than expected). */
+  windowCapMs: number;
+  /** Uncounted drive of each server, alone, before its first window (JIT, page cache, first-use paths). */
   warmMs: number;
-  /** Both servers of a pair idle, after the recording one's first scrape: the fixed cost of recording. */
+  /** After a window's work has drained, before its CPU is read (late frames, deferred work). */
+  settleMs: number;
+  /**
+   * A window during which the rest of the machine (not the bench, not the
+   * three servers) used more than this share of one CPU is measured again,
+   * up to `retries` times per workload and generation.
+   */
+  busyShare: number;
+  retries: number;
+  /** All three servers idle, after the recording one's first scrape: the fixed cost of recording. */
   idleMs: number;
+  /** Workload ids to measure (default all: read, turns, events, fanout). */
+  only?: readonly string[];
   readConnections: number;
   turnRooms: number;
   eventRooms: number;
@@ -329,7 +378,7 @@ export interface MetricsCostCtx {
   target: number;
 }
 
-interface Pair {
+interface Group {
   name: string;
   env: Record<string, string>;
   workloads: Workload[];
@@ -337,33 +386,59 @@ interface Pair {
 
 interface Window {
   generation: number;
-  window: number;
-  on: { ops: number; cpuMs: number; nsPerOp: number };
-  off: { ops: number; cpuMs: number; nsPerOp: number };
-  ratio: number;
+  cycle: number;
+  arm: Arm;
+  ops: number;
+  cpuMs: number;
+  /** Time the server's threads were runnable but waited for a core: how much the rest of the machine got in the way. */
+  waitMs: number;
+  /** CPU time the rest of the machine (not the bench, not the three servers) used during the window, to 10 ms. */
+  foreignMs: number;
+  wallMs: number;
+  /** foreignMs was over busyShare of the window: kept only once the retries had run out. */
+  busy: boolean;
+  nsPerOp: number;
 }
 
 interface Result {
   w: Workload;
+  /** Operations per window (MetricsCostCtx.windowOps). */
+  windowOps: number;
   windows: Window[];
-  /** Recorder calls the recording side made between two scrapes, and the operations it completed in between. */
+  /** Windows measured again because the rest of the machine was busy during them. */
+  discarded: Window[];
+  /** Recorder calls the recording server made between two scrapes, and the operations it completed in between. */
   calls: Calls;
   ops: number;
 }
 
-async function startPair(c: MetricsCostCtx, pair: Pair, generation: number): Promise<Record<Side, Target>> {
-  const targets = {} as Record<Side, Target>;
-  for (const side of generation % 2 === 0 ? (["on", "off"] as const) : (["off", "on"] as const)) {
-    const name = `metrics-${pair.name}-${side}-${generation + 1}`;
-    const dataDir = c.dir(name);
-    const tok = await token(dataDir, "bench");
-    const server = await startRoomservice(name, dataDir, { ...c.env, ...pair.env, ...SIDES_ENV[side] }, c.cpuProfDir ? { cpuProfDir: c.cpuProfDir } : {});
-    targets[side] = { side, server, token: tok };
+/** Starts a generation's three servers and checks each is what it claims. */
+async function startGeneration(c: MetricsCostCtx, group: Group, generation: number, order: readonly Arm[]): Promise<Record<Arm, Target>> {
+  const targets = {} as Record<Arm, Target>;
+  try {
+    // All three at once (their start-up is not measured); a server that fails to start still leaves the others to be stopped.
+    const started = await Promise.allSettled(
+      order.map(async (arm) => {
+        const name = `metrics-${group.name}-${arm}-${generation + 1}`;
+        const dataDir = c.dir(name);
+        const tok = await token(dataDir, "bench");
+        const server = await startRoomservice(name, dataDir, { ...c.env, ...group.env, ...ARM_ENV[arm] }, c.cpuProfDir ? { cpuProfDir: c.cpuProfDir } : {});
+        targets[arm] = { arm, server, token: tok };
+      }),
+    );
+    const failed = started.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+    // off refuses the scrape with METRICS_DISABLED; on scrapes (recordedCalls), which also starts prom-client's process metrics as Prometheus would.
+    for (const arm of ["offA", "offB"] as const) {
+      const off = await once(() => request(targets[arm].server.base, "GET", "/metrics", { token: METRICS_TOKEN }));
+      if (off.status !== 404 || (off.body as { code?: string }).code !== "METRICS_DISABLED") throw new Error(`${arm}: /metrics answered ${off.status}, not 404 METRICS_DISABLED`);
+    }
+    await recordedCalls(targets.on);
+    return targets;
+  } catch (err) {
+    await Promise.all(Object.values(targets).map((t) => t.server.stop()));
+    throw err;
   }
-  // Each side is what it claims: off refuses the scrape with METRICS_DISABLED (on scrapes in recordedCalls).
-  const off = await once(() => request(targets.off.server.base, "GET", "/metrics", { token: METRICS_TOKEN }));
-  if (off.status !== 404 || (off.body as { code?: string }).code !== "METRICS_DISABLED") throw new Error(`recording off: /metrics answered ${off.status}, not 404 METRICS_DISABLED`);
-  return targets;
 }
 
 const ZERO_CALLS: Calls = { http: 0, errors: 0, commits: 0, groups: 0, turns: 0, streamsClosed: 0, replays: 0 };
@@ -372,62 +447,100 @@ const CALL_KINDS = Object.keys(ZERO_CALLS) as (keyof Calls)[];
 const combine = (a: Calls, b: Calls, sign: 1 | -1): Calls => Object.fromEntries(CALL_KINDS.map((k) => [k, a[k] + sign * b[k]])) as unknown as Calls;
 
 /**
- * Both servers of a pair are driven at once, each by its own identical
- * client loops, and measured over the same windows: whatever the rest of
- * the machine does during a window, it does to both sides.
+ * One workload on one generation: set up on all three servers, warm each
+ * alone, then `cycles` palindromic cycles of windows, one server driven at a
+ * time. A window is a fixed number of operations; its CPU is the driven
+ * server's, read before the drive starts and after its work has drained.
  */
-async function measureWorkload(c: MetricsCostCtx, w: Workload, tg: Record<Side, Target>, generation: number, res: Result): Promise<void> {
-  const problems: string[] = [];
-  const p = { on: await w.prepare(tg.on, problems), off: await w.prepare(tg.off, problems) };
-  const snap = (side: Side) => ({ cpu: cpuNs(tg[side].server.pid()), ops: p[side].ops() });
+async function measureWorkload(c: MetricsCostCtx, res: Result, tg: Record<Arm, Target>, generation: number, order: readonly Arm[]): Promise<void> {
+  const d = {} as Record<Arm, Driver>;
+  /** CPU the rest of the machine used: all busy time less this process's and the three servers'. */
+  const othersMs = () => machineBusyMs() - benchCpuMs() - ARMS.reduce((a, arm) => a + cpuNs(tg[arm].server.pid()) / 1e6, 0);
   try {
-    p.on.start();
-    p.off.start();
-    await sleep(c.warmMs);
+    for (const arm of order) d[arm] = await res.w.prepare(tg[arm]);
+    for (const arm of order) await d[arm].run(Number.POSITIVE_INFINITY, performance.now() + c.warmMs);
     const before = await recordedCalls(tg.on);
-    const ops0 = p.on.ops();
-    for (let i = 0; i < c.windows; i++) {
-      const a = { on: snap("on"), off: snap("off") };
-      await sleep(c.windowMs);
-      const b = { on: snap("on"), off: snap("off") };
-      const side = (s: Side) => {
-        const ops = b[s].ops - a[s].ops;
-        const cpu = b[s].cpu - a[s].cpu;
-        if (!(ops > 0)) throw new Error(`${w.id} ${s}: no operation completed in a ${c.windowMs} ms window${problems.length ? `; first problem: ${problems[0]}` : ""}`);
-        return { ops, cpuMs: cpu / 1e6, nsPerOp: cpu / ops };
-      };
-      const on = side("on");
-      const off = side("off");
-      res.windows.push({ generation: generation + 1, window: i + 1, on, off, ratio: on.nsPerOp / off.nsPerOp });
+    const onOps0 = d.on.ops();
+    const sequence = [...order, ...[...order].reverse()];
+    let retries = c.retries;
+    const deadline = performance.now() + c.budgetMs;
+    for (let k = 0; k < c.cycles && (k < 2 || performance.now() < deadline); k++) {
+      for (const arm of sequence) {
+        for (;;) {
+          const pid = tg[arm].server.pid();
+          const ops0 = d[arm].ops();
+          const others0 = othersMs();
+          const s0 = schedNs(pid);
+          const t0 = performance.now();
+          // Capped in time, so a machine far slower than this one was when the counts were chosen still ends the phase.
+          await d[arm].run(res.windowOps, t0 + c.windowCapMs);
+          await sleep(c.settleMs);
+          const s1 = schedNs(pid);
+          const others1 = othersMs();
+          const wallMs = performance.now() - t0;
+          const ops = d[arm].ops() - ops0;
+          const cpu = s1.run - s0.run;
+          if (!(ops > 0)) throw new Error(`${res.w.id} ${arm}: no operation completed in a window`);
+          const foreignMs = others1 - others0;
+          const busy = foreignMs > c.busyShare * wallMs;
+          const w: Window = { generation: generation + 1, cycle: k + 1, arm, ops, cpuMs: cpu / 1e6, waitMs: (s1.wait - s0.wait) / 1e6, foreignMs, wallMs, nsPerOp: cpu / ops, busy };
+          // A window the rest of the machine got into is measured again in its place, while this generation's retries last.
+          if (busy && retries > 0) {
+            retries--;
+            res.discarded.push(w);
+            continue;
+          }
+          res.windows.push(w);
+          break;
+        }
+      }
     }
     const after = await recordedCalls(tg.on);
-    res.ops += p.on.ops() - ops0;
+    res.ops += d.on.ops() - onOps0;
     res.calls = combine(res.calls, combine(after, before, -1), 1);
   } finally {
-    await Promise.all([p.on.stop(), p.off.stop()]);
+    for (const arm of ARMS) d[arm]?.close();
   }
-  if (problems.length) throw new Error(`${w.id}: ${problems.length} problems, first: ${problems.slice(0, 3).join("; ")}`);
 }
 
 /**
- * What recording costs a server doing nothing: the recording side is
- * scraped first, which starts prom-client's process metrics (an event-loop
- * delay monitor whose timer wakes the loop, a GC observer), then both sides
- * sit idle over the same window. ms of CPU per second, on − off.
+ * What recording costs a server doing nothing: the recording server has
+ * been scraped (prom-client's process metrics run: an event-loop delay
+ * monitor whose timer wakes the loop, a GC observer), then all three sit
+ * idle over the same window, after the workloads (start-up work over). ms of CPU per second, on − the mean of the offs.
  */
-async function idleCost(c: MetricsCostCtx, tg: Record<Side, Target>): Promise<number> {
-  await recordedCalls(tg.on);
-  await sleep(200);
-  const a = { on: cpuNs(tg.on.server.pid()), off: cpuNs(tg.off.server.pid()) };
+async function idleCost(c: MetricsCostCtx, tg: Record<Arm, Target>): Promise<number> {
+  await sleep(300);
+  const read = () => Object.fromEntries(ARMS.map((a) => [a, cpuNs(tg[a].server.pid())])) as Record<Arm, number>;
+  const a = read();
   await sleep(c.idleMs);
-  const b = { on: cpuNs(tg.on.server.pid()), off: cpuNs(tg.off.server.pid()) };
-  return (b.on - a.on - (b.off - a.off)) / 1e6 / (c.idleMs / 1000);
+  const b = read();
+  return (b.on - a.on - (b.offA - a.offA + (b.offB - a.offB)) / 2) / 1e6 / (c.idleMs / 1000);
 }
+
+/** Per-arm ns per operation of each cycle (Σ CPU ÷ Σ ops over the arm's two windows), by generation. */
+function cycleRatios(windows: readonly Window[], generations: number, num: Arm, den: Arm): number[][] {
+  return Array.from({ length: generations }, (_, g) => {
+    const inGen = windows.filter((w) => w.generation === g + 1);
+    const cycles = [...new Set(inGen.map((w) => w.cycle))];
+    return cycles.map((k) => {
+      const per = (arm: Arm) => {
+        const ws = inGen.filter((w) => w.cycle === k && w.arm === arm);
+        return ws.reduce((a, w) => a + w.cpuMs, 0) / ws.reduce((a, w) => a + w.ops, 0);
+      };
+      return per(num) / per(den);
+    });
+  }).filter((r) => r.length > 0);
+}
+
+const f3 = (x: number) => x.toFixed(3);
 
 export async function metricsCost(c: MetricsCostCtx): Promise<Figure[]> {
   const idle: number[] = [];
   const load0 = os.loadavg();
-  const pairs: Pair[] = [
+  const t0 = performance.now();
+  const wanted = (id: string) => !c.only || c.only.includes(id);
+  const all: Group[] = [
     {
       name: "default",
       env: {},
@@ -445,42 +558,51 @@ export async function metricsCost(c: MetricsCostCtx): Promise<Figure[]> {
       ],
     },
   ];
-  const results: Result[] = pairs.flatMap((p) => p.workloads.map((w) => ({ w, windows: [], calls: { ...ZERO_CALLS }, ops: 0 })));
+  const groups = all.map((g) => ({ ...g, workloads: g.workloads.filter((w) => wanted(w.id)) })).filter((g) => g.workloads.length > 0);
+  const results: Result[] = groups.flatMap((g) => g.workloads.map((w) => ({ w, windowOps: c.windowOps[w.id] ?? 1000, windows: [], discarded: [], calls: { ...ZERO_CALLS }, ops: 0 })));
   for (let g = 0; g < c.generations; g++) {
-    for (const pair of pairs) {
-      let targets: Record<Side, Target> | null = null;
+    const order = ARMS.map((_, i) => ARMS[(i + g) % ARMS.length]!);
+    for (const group of groups) {
+      const targets = await startGeneration(c, group, g, order);
       try {
-        targets = await startPair(c, pair, g);
-        idle.push(await idleCost(c, targets));
-        for (const w of pair.workloads) {
+        for (const w of group.workloads) {
           const res = results.find((r) => r.w === w)!;
-          await measureWorkload(c, w, targets, g, res);
-          log(`metrics cost ${w.id}, server pair ${g + 1}: on/off per window [${res.windows.filter((x) => x.generation === g + 1).map((x) => x.ratio.toFixed(3)).join(", ")}]`);
+          await measureWorkload(c, res, targets, g, order);
+          const mine = res.windows.filter((x) => x.generation === g + 1);
+          const gen = (num: Arm) => cycleRatios(mine, g + 1, num, "offA").flat();
+          log(`metrics cost ${w.id}, generation ${g + 1} (${order.join(",")}; ${res.windowOps} ops per window): on/offA per cycle [${gen("on").map(f3).join(", ")}], offB/offA [${gen("offB").map(f3).join(", ")}]`);
         }
+        // After the workloads, when start-up and first-use work is long over.
+        idle.push(await idleCost(c, targets));
       } finally {
-        if (targets) await Promise.all([targets.on.server.stop(), targets.off.server.stop()]);
+        await Promise.all(ARMS.map((a) => targets[a].server.stop()));
       }
     }
   }
   const load1 = os.loadavg();
+  const elapsedS = (performance.now() - t0) / 1000;
   const callNs = recorderCallNs();
   const bounds: { id: string; unit: string; share: number; text: string }[] = [];
   const callNote = `recorder call cost in this process (ns, fastest of 5 rounds of 10^6): ${Object.entries(callNs).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")}.`;
-  const figures = results.map(({ w, windows, calls, ops }) => {
-    const ratios = windows.map((b) => b.ratio);
-    const on = windows.map((b) => b.on.nsPerOp / 1000);
-    const off = windows.map((b) => b.off.nsPerOp / 1000);
-    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-    const pooled = sum(windows.map((b) => b.on.cpuMs)) / sum(windows.map((b) => b.on.ops)) / (sum(windows.map((b) => b.off.cpuMs)) / sum(windows.map((b) => b.off.ops)));
-    const byPair = Array.from({ length: c.generations }, (_, g) => windows.filter((b) => b.generation === g + 1).map((b) => b.ratio));
-    const [lo, hi] = medianInterval(byPair);
-    const ratio = median(ratios);
+  const figures = results.map(({ w, windowOps, windows, discarded, calls, ops }) => {
+    const us = (arm: Arm) => windows.filter((b) => b.arm === arm).map((b) => b.nsPerOp / 1000);
+    const on = us("on");
+    const off = us("offA");
+    const byGen = cycleRatios(windows, c.generations, "on", "offA");
+    const aaByGen = cycleRatios(windows, c.generations, "offB", "offA");
+    const ratio = median(byGen.flat());
+    const [lo, hi] = medianInterval(byGen);
+    const aa = median(aaByGen.flat());
+    const [aaLo, aaHi] = medianInterval(aaByGen);
+    // Per-window spread of CPU per operation, per server (generation × arm), trend included.
+    const cvs = Array.from({ length: c.generations }, (_, g) => ARMS.map((arm) => cv(windows.filter((b) => b.generation === g + 1 && b.arm === arm).map((b) => b.nsPerOp)))).flat();
     // The bound: every recorder call the recording side made while measured, at its timed cost, per operation, as a share of what an operation costs with recording off.
     const perOp = (k: keyof Calls) => calls[k] / ops;
     const boundNs = CALL_KINDS.reduce((a, k) => a + perOp(k) * callNs[k], 0);
     const callShare = boundNs / (median(off) * 1000);
     // The fixed cost (process metrics) against the CPU the recording server spent per second under this workload.
-    const busyMsPerS = median(windows.map((b) => b.on.cpuMs)) / (c.windowMs / 1000);
+    const onWindows = windows.filter((b) => b.arm === "on");
+    const busyMsPerS = median(onWindows.map((b) => (b.cpuMs / b.wallMs) * 1000));
     const fixedShare = Math.max(0, median(idle)) / busyMsPerS;
     const share = callShare + fixedShare;
     bounds.push({
@@ -489,26 +611,29 @@ export async function metricsCost(c: MetricsCostCtx): Promise<Figure[]> {
       share,
       text: `${w.id}: per ${w.unit} ${CALL_KINDS.filter((k) => calls[k] > 0).map((k) => `${perOp(k).toPrecision(3)} ${k}`).join(", ")} → ${boundNs.toFixed(1)} ns of ${(median(off) * 1000).toFixed(0)} ns = ${(callShare * 100).toFixed(4)}%; plus the idle cost ${median(idle).toFixed(2)} ms/s of the ${busyMsPerS.toFixed(0)} ms/s the recording server used = ${(fixedShare * 100).toFixed(3)}%; ${(share * 100).toFixed(3)}% in all.`,
     });
+    const nCycles = byGen.flat().length;
+    const planned = c.generations * c.cycles;
     return figure({
       id: `metrics_cost_${w.id}`,
       name: `metrics on ÷ off: server CPU per ${w.unit}, ${w.name}`,
       unit: "µs CPU",
-      stat: `server CPU µs per ${w.unit} with METRICS_ENABLED=true, median over ${windows.length} windows`,
+      stat: `server CPU µs per ${w.unit} with METRICS_ENABLED=true, median over ${on.length} windows of ${windowOps} ${w.unit}s, each server driven alone`,
       median: median(on),
       p99: max(on),
       p99Label: "worst window",
       baseline: { name: "METRICS_ENABLED=false", unit: "µs CPU", median: median(off), p99: max(off) },
       ratio,
-      ratioOf: `median over ${windows.length} windows (${c.generations} fresh server pairs × ${c.windows}, both sides driven at once) of on µs/${w.unit} ÷ off µs/${w.unit}`,
+      ratioOf: `median over ${nCycles} palindromic cycles (${c.generations} generations of fresh servers × up to ${c.cycles}${nCycles < planned ? `; ${planned - nCycles} not run, past the time budget` : ""}; each server driven alone) of on µs/${w.unit} ÷ offA µs/${w.unit}`,
       target: `≤ ${c.target}× off`,
       pass: ratio <= c.target,
       runs: windows,
       notes: [
-        `on ÷ off: median ${ratio.toFixed(3)}, 95% interval ${lo.toFixed(3)} to ${hi.toFixed(3)} (two-level bootstrap over server pairs and their windows); median per server pair [${byPair.map((r) => median(r).toFixed(3)).join(", ")}]; pooled (Σ on CPU ÷ Σ on ops) ÷ (Σ off CPU ÷ Σ off ops) = ${pooled.toFixed(3)}.`,
-        `per window [${ratios.map((r) => r.toFixed(3)).join(", ")}].`,
-        `${c.windowMs} ms windows after ${c.warmMs} ms of uncounted drive; ops per window median on ${median(windows.map((b) => b.on.ops))}, off ${median(windows.map((b) => b.off.ops))}; server CPU per window median on ${median(windows.map((b) => b.on.cpuMs)).toFixed(0)} ms, off ${median(windows.map((b) => b.off.cpuMs)).toFixed(0)} ms.`,
-        `CPU = Σ over the server's threads of /proc/<pid>/task/<tid>/schedstat (ns on a CPU), read at each window's edges; server pairs started on-first and off-first in turn. The recording server is scraped before its windows, so prom-client's process metrics (GC observer, event-loop delay monitor) run during them, as they do under Prometheus.`,
-        `load average (1 min) at the phase's start ${load0[0]!.toFixed(2)}, at its end ${load1[0]!.toFixed(2)}; ${os.cpus().length} CPUs.`,
+        `on ÷ off: median ${f3(ratio)}, 95% interval ${f3(lo)} to ${f3(hi)} (upper end ${hi <= c.target ? "≤" : ">"} ${c.target}); A/A control offB ÷ offA (two off servers, same protocol, same run): median ${f3(aa)}, 95% interval ${f3(aaLo)} to ${f3(aaHi)}. Intervals: two-level bootstrap over generations and their cycles.`,
+        `per generation, median cycle ratio: on ÷ off [${byGen.map((r) => f3(median(r))).join(", ")}], A/A [${aaByGen.map((r) => f3(median(r))).join(", ")}]; per cycle on ÷ off [${byGen.flat().map(f3).join(", ")}], A/A [${aaByGen.flat().map(f3).join(", ")}].`,
+        `per-window CPU per ${w.unit}: coefficient of variation within each server's windows, median ${(median(cvs) * 100).toFixed(2)}%, worst ${(max(cvs) * 100).toFixed(2)}% (${cvs.length} servers × ${2 * c.cycles} windows); a window is ${windowOps} ${w.unit}s, median ${median(windows.map((b) => b.wallMs)).toFixed(0)} ms (${windows.filter((b) => b.ops < windowOps).length} cut short at ${c.windowCapMs} ms), after ${c.warmMs} ms of uncounted drive per server.`,
+        `the rest of the machine: ${windows.filter((b) => b.busy).length} of ${windows.length} windows kept were busy (other processes used more than ${(c.busyShare * 100).toFixed(0)}% of a CPU during them; ${discarded.length} busy windows were measured again in place, up to ${c.retries} per generation); CPU other processes used, median over kept windows ${(median(windows.map((b) => b.foreignMs / b.wallMs)) * 100).toFixed(0)}% of a CPU. ${windows.filter((b) => b.busy).length > windows.length / 4 ? "A busy machine inflates CPU per operation unevenly (caches, run-queue waits): read the A/A interval before the verdict, and re-run on a quiet machine." : ""}`.trim(),
+        `CPU = Σ over the server's threads of /proc/<pid>/task/<tid>/schedstat (ns on a CPU), read before a window's drive and ${c.settleMs} ms after its work drained; window order per cycle ${"on, offA, offB, offB, offA, on"} rotated per generation. The recording server is scraped before its windows, so prom-client's process metrics (GC observer, event-loop delay monitor) run during them, as they do under Prometheus.`,
+        `load average (1 min) at the phase's start ${load0[0]!.toFixed(2)}, at its end ${load1[0]!.toFixed(2)}; ${os.cpus().length} CPUs; the phase took ${elapsedS.toFixed(0)} s.`,
       ],
     });
   });
@@ -527,7 +652,7 @@ export async function metricsCost(c: MetricsCostCtx): Promise<Figure[]> {
       notes: [
         ...bounds.map((b) => b.text),
         callNote,
-        `idle cost per server pair (ms of CPU per second, recording on − off, both idle ${c.idleMs} ms after the recording one's first scrape started prom-client's process metrics): [${idle.map((x) => x.toFixed(2)).join(", ")}].`,
+        `idle cost per generation and server group (ms of CPU per second, recording on − the mean of the two off servers, all idle ${c.idleMs} ms after the recording one's first scrape started prom-client's process metrics): [${idle.map((x) => x.toFixed(2)).join(", ")}].`,
         "Each call is timed with the clock reads that exist only for it (a turn's start, first-token and end times, the event log's commit time); a request's duration and route template are computed with recording off too (the access log uses them).",
       ],
     }),
