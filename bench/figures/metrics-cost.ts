@@ -32,6 +32,7 @@
  * EVENT_COALESCE_MS=0; per durable event), fan-out (notes posted one at a
  * time to a room with many followers; per frame delivered).
  */
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { figure, type Figure } from "../lib/figure.js";
@@ -67,21 +68,51 @@ export function schedNs(pid: number): { run: number; wait: number } {
 
 export const cpuNs = (pid: number): number => schedNs(pid).run;
 
-/** ms every CPU of the machine has spent busy so far (/proc/stat: user, nice, system, irq, softirq, steal; USER_HZ 100), or NaN where unreadable. */
-export function machineBusyMs(): number {
-  try {
-    const f = readFileSync("/proc/stat", "utf8").slice(0, 200).split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
-    return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) * 10;
-  } catch {
-    return Number.NaN;
+/**
+ * CPU ms each user-space process other than `exclude` has used so far
+ * (/proc/<pid>/stat utime + stime, 10 ms ticks): other people's work on a
+ * shared machine. Kernel threads are left out: the writeback and journal
+ * threads work for the servers' own commits, so they are no sign of
+ * anyone else. A process that starts and ends between two readings is
+ * missed.
+ */
+export function otherProcessesMs(exclude: ReadonlySet<number>): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const name of readdirSync("/proc")) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || exclude.has(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(f[6]) & 0x00200000) continue; // PF_KTHREAD
+      out.set(pid, (Number(f[11]) + Number(f[12])) * 10);
+    } catch {
+      // gone
+    }
   }
+  return out;
 }
 
-/** ms of CPU this (the bench's) process has used so far: the client loops. */
-export const benchCpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
+/** CPU ms the processes in `b` used since `a` (a process new in `b` counts from 0). */
+export function otherProcessesUsed(a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>): number {
+  let ms = 0;
+  for (const [pid, v] of b) ms += v - (a.get(pid) ?? 0);
+  return ms;
+}
+
+/**
+ * Sets every thread of `pid` to run only on `cpus` (taskset's list form,
+ * "1" or "0-3"); threads made later inherit it. false where taskset is
+ * missing or refuses (then the scheduler places threads as it likes).
+ */
+export function pin(pid: number, cpus: string): boolean {
+  try {
+    execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const isHangUp = (err: unknown) => err instanceof Error && /socket hang up|ECONNRESET/.test(err.message);
 
@@ -135,6 +166,16 @@ export function cv(xs: readonly number[]): number {
   return Math.sqrt(v) / mean;
 }
 
+/**
+ * A young generation of fixed size. V8 otherwise grows each process's
+ * semi-spaces (1 to 16 MB) from its own early history, and that choice
+ * stays: four servers of the same build driven alike differed by up to 20%
+ * in CPU per durable event, two against two, and agreed within about 3% once
+ * it was fixed. 16 MB is where a busy server's young generation ends up
+ * anyway.
+ */
+const SERVER_NODE_ARGS = ["--min-semi-space-size=16", "--max-semi-space-size=16"];
+
 /** `on` records; `offA` is the reference; `offB` is the A/A control (same build, same env as offA). */
 export type Arm = "on" | "offA" | "offB";
 const ARMS: readonly Arm[] = ["on", "offA", "offB"];
@@ -163,11 +204,11 @@ export interface Driver {
   /** Operations completed so far. */
   ops(): number;
   /**
-   * Drives until `n` more operations have completed or `untilMs` (a
-   * performance.now() time) has passed, whichever comes first, then waits
-   * for the work in flight; rejects on a failed operation.
+   * Drives until `ops()` reaches `goal` or `untilMs` (a performance.now()
+   * time) has passed, whichever comes first, then waits for the work in
+   * flight; rejects on a failed operation.
    */
-  run(n: number, untilMs?: number): Promise<void>;
+  runTo(goal: number, untilMs?: number): Promise<void>;
   close(): void;
 }
 
@@ -182,8 +223,7 @@ function loops(workers: number, one: (worker: number) => Promise<number>, counte
   const ops = counted ?? (() => done);
   return {
     ops,
-    async run(n, untilMs = Number.POSITIVE_INFINITY) {
-      const goal = ops() + n;
+    async runTo(goal, untilMs = Number.POSITIVE_INFINITY) {
       await Promise.all(
         Array.from({ length: workers }, async (_, k) => {
           while (ops() < goal && performance.now() < untilMs) {
@@ -354,19 +394,20 @@ export interface MetricsCostCtx {
   windowOps: Record<string, number>;
   /** A window that has not done its work by then ends there (a machine far slower than expected). */
   windowCapMs: number;
-  /** Uncounted drive of each server, alone, before its first window (JIT, page cache, first-use paths). */
-  warmMs: number;
+  /** Uncounted drive of each server, alone, before its first window (JIT, page cache, first-use paths), in windows' worth of operations. */
+  warmWindows: number;
   /** After a window's work has drained, before its CPU is read (late frames, deferred work). */
   settleMs: number;
   /**
-   * A window during which the rest of the machine (not the bench, not the
-   * three servers) used more than this share of one CPU is measured again,
-   * up to `retries` times per workload and generation.
+   * A window during which other user-space processes (not the bench, not
+   * the three servers) used more than this share of one CPU is "busy"; the
+   * notes also give the ratios over the cycles that had no busy window.
    */
   busyShare: number;
-  retries: number;
   /** All three servers idle, after the recording one's first scrape: the fixed cost of recording. */
   idleMs: number;
+  /** The bench process runs on CPU 0 and the servers on CPU 1 (taskset), set by metricsCost. */
+  pinned: boolean;
   /** Workload ids to measure (default all: read, turns, events, fanout). */
   only?: readonly string[];
   readConnections: number;
@@ -392,11 +433,13 @@ interface Window {
   cpuMs: number;
   /** Time the server's threads were runnable but waited for a core: how much the rest of the machine got in the way. */
   waitMs: number;
-  /** CPU time the rest of the machine (not the bench, not the three servers) used during the window, to 10 ms. */
+  /** CPU time other user-space processes (not the bench, not the three servers) used during the window, to 10 ms a process. */
   foreignMs: number;
   wallMs: number;
-  /** foreignMs was over busyShare of the window: kept only once the retries had run out. */
+  /** foreignMs was over busyShare of the window. */
   busy: boolean;
+  /** Ended at windowCapMs short of its goal (the next window of the server catches up). */
+  short: boolean;
   nsPerOp: number;
 }
 
@@ -405,8 +448,6 @@ interface Result {
   /** Operations per window (MetricsCostCtx.windowOps). */
   windowOps: number;
   windows: Window[];
-  /** Windows measured again because the rest of the machine was busy during them. */
-  discarded: Window[];
   /** Recorder calls the recording server made between two scrapes, and the operations it completed in between. */
   calls: Calls;
   ops: number;
@@ -422,12 +463,15 @@ async function startGeneration(c: MetricsCostCtx, group: Group, generation: numb
         const name = `metrics-${group.name}-${arm}-${generation + 1}`;
         const dataDir = c.dir(name);
         const tok = await token(dataDir, "bench");
-        const server = await startRoomservice(name, dataDir, { ...c.env, ...group.env, ...ARM_ENV[arm] }, c.cpuProfDir ? { cpuProfDir: c.cpuProfDir } : {});
+        const server = await startRoomservice(name, dataDir, { ...c.env, ...group.env, ...ARM_ENV[arm] }, { nodeArgs: SERVER_NODE_ARGS, ...(c.cpuProfDir ? { cpuProfDir: c.cpuProfDir } : {}) });
         targets[arm] = { arm, server, token: tok };
       }),
     );
     const failed = started.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
+    // The servers share one CPU (one is driven at a time), the bench's client loops have the other: where the
+    // scheduler put a server's threads next to the client's, a server ran slower per operation for its whole life.
+    if (c.pinned) for (const arm of ARMS) if (!pin(targets[arm].server.pid(), "1")) throw new Error(`taskset could not pin ${arm} to CPU 1`);
     // off refuses the scrape with METRICS_DISABLED; on scrapes (recordedCalls), which also starts prom-client's process metrics as Prometheus would.
     for (const arm of ["offA", "offB"] as const) {
       const off = await once(() => request(targets[arm].server.base, "GET", "/metrics", { token: METRICS_TOKEN }));
@@ -454,26 +498,34 @@ const combine = (a: Calls, b: Calls, sign: 1 | -1): Calls => Object.fromEntries(
  */
 async function measureWorkload(c: MetricsCostCtx, res: Result, tg: Record<Arm, Target>, generation: number, order: readonly Arm[]): Promise<void> {
   const d = {} as Record<Arm, Driver>;
-  /** CPU the rest of the machine used: all busy time less this process's and the three servers'. */
-  const othersMs = () => machineBusyMs() - benchCpuMs() - ARMS.reduce((a, arm) => a + cpuNs(tg[arm].server.pid()) / 1e6, 0);
+  /** The processes that are not the bench: this one, its parents (npm, tsx) and the three servers. */
+  const ours = new Set([process.pid, process.ppid, ...ARMS.map((arm) => tg[arm].server.pid())]);
+  const othersMs = () => otherProcessesMs(ours);
   try {
     for (const arm of order) d[arm] = await res.w.prepare(tg[arm]);
-    for (const arm of order) await d[arm].run(Number.POSITIVE_INFINITY, performance.now() + c.warmMs);
+    // Every goal is counted from the same start on every server, so each server has done the same work when a
+    // window ends: what comes every so many operations (a WAL checkpoint, a GC) falls in the same window on each,
+    // and an overshoot (work in flight at a goal) does not add up from window to window.
+    const goal = {} as Record<Arm, number>;
+    for (const arm of order) {
+      goal[arm] = d[arm].ops() + c.warmWindows * res.windowOps;
+      await d[arm].runTo(goal[arm], performance.now() + c.warmWindows * c.windowCapMs);
+    }
     const before = await recordedCalls(tg.on);
     const onOps0 = d.on.ops();
     const sequence = [...order, ...[...order].reverse()];
-    let retries = c.retries;
     const deadline = performance.now() + c.budgetMs;
     for (let k = 0; k < c.cycles && (k < 2 || performance.now() < deadline); k++) {
       for (const arm of sequence) {
-        for (;;) {
+        {
           const pid = tg[arm].server.pid();
           const ops0 = d[arm].ops();
           const others0 = othersMs();
           const s0 = schedNs(pid);
           const t0 = performance.now();
+          goal[arm] += res.windowOps;
           // Capped in time, so a machine far slower than this one was when the counts were chosen still ends the phase.
-          await d[arm].run(res.windowOps, t0 + c.windowCapMs);
+          await d[arm].runTo(goal[arm], t0 + c.windowCapMs);
           await sleep(c.settleMs);
           const s1 = schedNs(pid);
           const others1 = othersMs();
@@ -481,17 +533,9 @@ async function measureWorkload(c: MetricsCostCtx, res: Result, tg: Record<Arm, T
           const ops = d[arm].ops() - ops0;
           const cpu = s1.run - s0.run;
           if (!(ops > 0)) throw new Error(`${res.w.id} ${arm}: no operation completed in a window`);
-          const foreignMs = others1 - others0;
+          const foreignMs = otherProcessesUsed(others0, others1);
           const busy = foreignMs > c.busyShare * wallMs;
-          const w: Window = { generation: generation + 1, cycle: k + 1, arm, ops, cpuMs: cpu / 1e6, waitMs: (s1.wait - s0.wait) / 1e6, foreignMs, wallMs, nsPerOp: cpu / ops, busy };
-          // A window the rest of the machine got into is measured again in its place, while this generation's retries last.
-          if (busy && retries > 0) {
-            retries--;
-            res.discarded.push(w);
-            continue;
-          }
-          res.windows.push(w);
-          break;
+          res.windows.push({ generation: generation + 1, cycle: k + 1, arm, ops, cpuMs: cpu / 1e6, waitMs: (s1.wait - s0.wait) / 1e6, foreignMs, wallMs, nsPerOp: cpu / ops, busy, short: d[arm].ops() < goal[arm] });
         }
       }
     }
@@ -518,11 +562,15 @@ async function idleCost(c: MetricsCostCtx, tg: Record<Arm, Target>): Promise<num
   return (b.on - a.on - (b.offA - a.offA + (b.offB - a.offB)) / 2) / 1e6 / (c.idleMs / 1000);
 }
 
-/** Per-arm ns per operation of each cycle (Σ CPU ÷ Σ ops over the arm's two windows), by generation. */
-function cycleRatios(windows: readonly Window[], generations: number, num: Arm, den: Arm): number[][] {
+/**
+ * Each cycle's num ÷ den, CPU per operation over the arm's two windows (Σ
+ * CPU ÷ Σ ops), by generation; `cleanOnly` keeps only the cycles none of
+ * whose windows was busy.
+ */
+function cycleRatios(windows: readonly Window[], generations: number, num: Arm, den: Arm, cleanOnly = false): number[][] {
   return Array.from({ length: generations }, (_, g) => {
     const inGen = windows.filter((w) => w.generation === g + 1);
-    const cycles = [...new Set(inGen.map((w) => w.cycle))];
+    const cycles = [...new Set(inGen.map((w) => w.cycle))].filter((k) => !cleanOnly || !inGen.some((w) => w.cycle === k && w.busy));
     return cycles.map((k) => {
       const per = (arm: Arm) => {
         const ws = inGen.filter((w) => w.cycle === k && w.arm === arm);
@@ -534,8 +582,19 @@ function cycleRatios(windows: readonly Window[], generations: number, num: Arm, 
 }
 
 const f3 = (x: number) => x.toFixed(3);
+const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
 
-export async function metricsCost(c: MetricsCostCtx): Promise<Figure[]> {
+export async function metricsCost(ctx: Omit<MetricsCostCtx, "pinned">): Promise<Figure[]> {
+  const allCpus = `0-${os.cpus().length - 1}`;
+  const c: MetricsCostCtx = { ...ctx, pinned: os.cpus().length >= 2 && pin(process.pid, "0") };
+  try {
+    return await measureAll(c);
+  } finally {
+    if (c.pinned) pin(process.pid, allCpus);
+  }
+}
+
+async function measureAll(c: MetricsCostCtx): Promise<Figure[]> {
   const idle: number[] = [];
   const load0 = os.loadavg();
   const t0 = performance.now();
@@ -559,7 +618,7 @@ export async function metricsCost(c: MetricsCostCtx): Promise<Figure[]> {
     },
   ];
   const groups = all.map((g) => ({ ...g, workloads: g.workloads.filter((w) => wanted(w.id)) })).filter((g) => g.workloads.length > 0);
-  const results: Result[] = groups.flatMap((g) => g.workloads.map((w) => ({ w, windowOps: c.windowOps[w.id] ?? 1000, windows: [], discarded: [], calls: { ...ZERO_CALLS }, ops: 0 })));
+  const results: Result[] = groups.flatMap((g) => g.workloads.map((w) => ({ w, windowOps: c.windowOps[w.id] ?? 1000, windows: [], calls: { ...ZERO_CALLS }, ops: 0 })));
   for (let g = 0; g < c.generations; g++) {
     const order = ARMS.map((_, i) => ARMS[(i + g) % ARMS.length]!);
     for (const group of groups) {
@@ -584,7 +643,7 @@ export async function metricsCost(c: MetricsCostCtx): Promise<Figure[]> {
   const callNs = recorderCallNs();
   const bounds: { id: string; unit: string; share: number; text: string }[] = [];
   const callNote = `recorder call cost in this process (ns, fastest of 5 rounds of 10^6): ${Object.entries(callNs).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")}.`;
-  const figures = results.map(({ w, windowOps, windows, discarded, calls, ops }) => {
+  const figures = results.map(({ w, windowOps, windows, calls, ops }) => {
     const us = (arm: Arm) => windows.filter((b) => b.arm === arm).map((b) => b.nsPerOp / 1000);
     const on = us("on");
     const off = us("offA");
@@ -612,6 +671,11 @@ export async function metricsCost(c: MetricsCostCtx): Promise<Figure[]> {
       text: `${w.id}: per ${w.unit} ${CALL_KINDS.filter((k) => calls[k] > 0).map((k) => `${perOp(k).toPrecision(3)} ${k}`).join(", ")} → ${boundNs.toFixed(1)} ns of ${(median(off) * 1000).toFixed(0)} ns = ${(callShare * 100).toFixed(4)}%; plus the idle cost ${median(idle).toFixed(2)} ms/s of the ${busyMsPerS.toFixed(0)} ms/s the recording server used = ${(fixedShare * 100).toFixed(3)}%; ${(share * 100).toFixed(3)}% in all.`,
     });
     const nCycles = byGen.flat().length;
+    const busy = windows.filter((b) => b.busy).length;
+    const cleanByGen = cycleRatios(windows, c.generations, "on", "offA", true);
+    const cleanAa = cycleRatios(windows, c.generations, "offB", "offA", true);
+    const [cleanLo, cleanHi] = cleanByGen.length ? medianInterval(cleanByGen) : [Number.NaN, Number.NaN];
+    const [cleanAaLo, cleanAaHi] = cleanAa.length ? medianInterval(cleanAa) : [Number.NaN, Number.NaN];
     const planned = c.generations * c.cycles;
     return figure({
       id: `metrics_cost_${w.id}`,
@@ -630,10 +694,12 @@ export async function metricsCost(c: MetricsCostCtx): Promise<Figure[]> {
       notes: [
         `on ÷ off: median ${f3(ratio)}, 95% interval ${f3(lo)} to ${f3(hi)} (upper end ${hi <= c.target ? "≤" : ">"} ${c.target}); A/A control offB ÷ offA (two off servers, same protocol, same run): median ${f3(aa)}, 95% interval ${f3(aaLo)} to ${f3(aaHi)}. Intervals: two-level bootstrap over generations and their cycles.`,
         `per generation, median cycle ratio: on ÷ off [${byGen.map((r) => f3(median(r))).join(", ")}], A/A [${aaByGen.map((r) => f3(median(r))).join(", ")}]; per cycle on ÷ off [${byGen.flat().map(f3).join(", ")}], A/A [${aaByGen.flat().map(f3).join(", ")}].`,
-        `per-window CPU per ${w.unit}: coefficient of variation within each server's windows, median ${(median(cvs) * 100).toFixed(2)}%, worst ${(max(cvs) * 100).toFixed(2)}% (${cvs.length} servers × ${2 * c.cycles} windows); a window is ${windowOps} ${w.unit}s, median ${median(windows.map((b) => b.wallMs)).toFixed(0)} ms (${windows.filter((b) => b.ops < windowOps).length} cut short at ${c.windowCapMs} ms), after ${c.warmMs} ms of uncounted drive per server.`,
-        `the rest of the machine: ${windows.filter((b) => b.busy).length} of ${windows.length} windows kept were busy (other processes used more than ${(c.busyShare * 100).toFixed(0)}% of a CPU during them; ${discarded.length} busy windows were measured again in place, up to ${c.retries} per generation); CPU other processes used, median over kept windows ${(median(windows.map((b) => b.foreignMs / b.wallMs)) * 100).toFixed(0)}% of a CPU. ${windows.filter((b) => b.busy).length > windows.length / 4 ? "A busy machine inflates CPU per operation unevenly (caches, run-queue waits): read the A/A interval before the verdict, and re-run on a quiet machine." : ""}`.trim(),
-        `CPU = Σ over the server's threads of /proc/<pid>/task/<tid>/schedstat (ns on a CPU), read before a window's drive and ${c.settleMs} ms after its work drained; window order per cycle ${"on, offA, offB, offB, offA, on"} rotated per generation. The recording server is scraped before its windows, so prom-client's process metrics (GC observer, event-loop delay monitor) run during them, as they do under Prometheus.`,
-        `load average (1 min) at the phase's start ${load0[0]!.toFixed(2)}, at its end ${load1[0]!.toFixed(2)}; ${os.cpus().length} CPUs; the phase took ${elapsedS.toFixed(0)} s.`,
+        `per-window CPU per ${w.unit}: coefficient of variation within each server's windows, median ${pct(median(cvs))}, worst ${pct(max(cvs))} (${cvs.length} servers; a server's drift over its windows included); of the A/A cycle ratios ${pct(cv(aaByGen.flat()))}. A window is ${windowOps} ${w.unit}s, median ${median(windows.map((b) => b.wallMs)).toFixed(0)} ms (${windows.filter((b) => b.short).length} cut short at ${c.windowCapMs} ms), after ${c.warmWindows} windows' worth of uncounted drive per server.`,
+        `other processes: ${busy} of ${windows.length} windows were busy (other user-space processes used more than ${pct(c.busyShare, 0)} of a CPU during them; median over all windows ${pct(median(windows.map((b) => b.foreignMs / b.wallMs)), 0)} of a CPU). ${
+          cleanByGen.length ? `Over the ${cleanByGen.flat().length} cycles with no busy window: on ÷ off median ${f3(median(cleanByGen.flat()))}, 95% interval ${f3(cleanLo)} to ${f3(cleanHi)}; A/A ${f3(median(cleanAa.flat()))}, ${f3(cleanAaLo)} to ${f3(cleanAaHi)}.` : "No cycle was free of busy windows."
+        }${busy > windows.length / 4 ? " A busy machine inflates CPU per operation unevenly (caches, run-queue waits): read the A/A interval before the verdict, and re-run on a quiet machine." : ""}`,
+        `CPU = Σ over the server's threads of /proc/<pid>/task/<tid>/schedstat (ns on a CPU), read before a window's drive and ${c.settleMs} ms after its work drained; window order per cycle on, offA, offB, offB, offA, on, rotated per generation; every window ends at the same operation count (from the server's start) on every server. The recording server is scraped before its windows, so prom-client's process metrics (GC observer, event-loop delay monitor) run during them, as they do under Prometheus.`,
+        `servers run with ${SERVER_NODE_ARGS.join(" ")} (a process's own young-generation sizing otherwise makes it up to 20% dearer per event than another); ${c.pinned ? "the bench's client loops ran on CPU 0 and the three servers on CPU 1 (taskset)" : "not pinned (taskset missing, or one CPU): the scheduler placed the client's and servers' threads"}; load average (1 min) at the phase's start ${load0[0]!.toFixed(2)}, at its end ${load1[0]!.toFixed(2)}; ${os.cpus().length} CPUs; the phase took ${elapsedS.toFixed(0)} s.`,
       ],
     });
   });

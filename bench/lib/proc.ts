@@ -200,6 +200,8 @@ export interface SpawnScriptOptions {
   hookDir?: string;
   /** Write a V8 CPU profile of the script's process here (node --cpu-prof, written at exit). */
   cpuProfDir?: string;
+  /** Flags for node itself, before the script (those NODE_OPTIONS does not allow). */
+  nodeArgs?: string[];
   readyTimeoutMs?: number;
   pollMs?: number;
 }
@@ -220,7 +222,7 @@ export async function spawnScript(o: SpawnScriptOptions): Promise<Spawned> {
   let out = "";
   const spawnedAt = performance.now();
   // --cpu-prof is not allowed in NODE_OPTIONS; tsx hands node flags given before the script to node.
-  const nodeArgs = o.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`] : [];
+  const nodeArgs = [...(o.nodeArgs ?? []), ...(o.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${o.cpuProfDir}`] : [])];
   const run = o.runner ?? defaultRunner;
   const [command, file] = run.kind === "tsx" ? [TSX, path.join(ROOT, o.script)] : [process.execPath, path.join(run.root, "dist", o.script.replace(/\.ts$/, ".js"))];
   const child = spawnTracked(command, [...nodeArgs, file], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });

@@ -25,7 +25,7 @@ export async function startRoomservice(
   name: string,
   dataDir: string,
   env: Record<string, string>,
-  opts: { hookDir?: string; cpuProfDir?: string; pollMs?: number; readyTimeoutMs?: number } = {},
+  opts: { hookDir?: string; cpuProfDir?: string; pollMs?: number; readyTimeoutMs?: number; nodeArgs?: string[] } = {},
 ): Promise<ServerHandle> {
   const s = await spawnScript({
     name,
@@ -35,6 +35,7 @@ export async function startRoomservice(
     ...(opts.hookDir ? { hookDir: opts.hookDir } : {}),
     ...(opts.cpuProfDir ? { cpuProfDir: path.join(opts.cpuProfDir, name) } : {}),
     ...(opts.pollMs ? { pollMs: opts.pollMs } : {}),
+    ...(opts.nodeArgs ? { nodeArgs: opts.nodeArgs } : {}),
     ...(opts.readyTimeoutMs ? { readyTimeoutMs: opts.readyTimeoutMs } : {}),
   });
   return { ...s, dataDir, hookDir: opts.hookDir ?? null };
