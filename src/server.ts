@@ -128,6 +128,11 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       now,
     });
     tenants.setOnCheckpointError((tenant, err) => log.warn({ err, tenant }, "a WAL checkpoint failed; the next one tries again"));
+    tenants.setOnSyncError((tenant, err) => {
+      // A full disk is remembered for /health as any write that found it full; either way the streamed events wait.
+      storage.observe(err, tenant);
+      log.error({ err, tenant }, "fsync of a tenant's write-ahead log failed: the events it holds are not shown to followers until a retry succeeds");
+    });
     const runtime = await createLlmRuntime({
       providers: config.providers.file ? loadProviderConfigFile(config.providers.file) : [],
       retry: { maxRetries: config.providers.maxRetries, baseDelayMs: 250, maxDelayMs: config.providers.retryMaxDelayMs },

@@ -6,8 +6,11 @@
  * loop: events stay queued and go out with the next flush or the turn's end.
  *
  * Flushes are group-committed: every writer of a tenant that is due in the
- * same tick of the event loop goes into one transaction (one fsync), so many
- * rooms streaming at once cost about one commit per tick, not one per room.
+ * same tick of the event loop goes into one transaction, so many rooms
+ * streaming at once cost about one commit per tick, not one per room. The
+ * commit's fsync runs off the event loop (EventLog.transactionOffLoop), and
+ * commits made while one runs share the next: followers see the events once
+ * they are on the disk, while the loop goes on serving the other rooms.
  * A turn's end joins the same group commit (`GroupCommit.join`): with many
  * short turns, their final transactions were as many commits as all the
  * streamed flushes together.
@@ -18,6 +21,8 @@ import type { NewEvent, RoomEventType } from "../events/event.types.js";
 import type { TurnPlan } from "../room/room.lifecycle.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 import type { TurnEvent } from "./llm/llm.types.js";
+
+const noop = () => {};
 
 const MERGEABLE = new Set(["text_delta", "toolcall_delta", "thinking_delta"]);
 
@@ -72,7 +77,8 @@ export class GroupCommit {
 
   /**
    * Runs `body` inside the tenant's next group commit and resolves with its
-   * result once that transaction has committed (its events published), or
+   * result once that transaction is committed and on the disk (its events
+   * published), or
    * rejects with the error of the transaction it finally ran in.
    */
   join<T>(tdb: TenantDb, body: (tx: EventTx) => T, about?: JoinedFor): Promise<T> {
@@ -106,10 +112,14 @@ export class GroupCommit {
       let taken: number[] = [];
       let results: unknown[] = [];
       try {
-        this.events.transaction(tdb, (tx) => {
-          taken = writers.map((w) => w.emitQueued(tx));
-          results = joined.map((j) => j.body(tx));
-        });
+        this.events.transactionOffLoop(
+          tdb,
+          (tx) => {
+            taken = writers.map((w) => w.emitQueued(tx));
+            results = joined.map((j) => j.body(tx));
+          },
+          () => joined.forEach((j, i) => j.resolve(results[i])),
+        );
       } catch (err) {
         const parts = [
           ...writers.map((w) => ({ room_id: w.roomId, turn_id: w.turnId, part: "flush" })),
@@ -120,8 +130,8 @@ export class GroupCommit {
         for (const j of joined) this.#runAlone(tdb, j);
         continue;
       }
+      // Committed: the queues let go of what went in now; their events are published once the commit is on the disk.
       writers.forEach((w, i) => w.flushed(taken[i]!));
-      joined.forEach((j, i) => j.resolve(results[i]));
     }
   }
 
@@ -247,9 +257,13 @@ export class TurnEventWriter {
     if (this.#closed || this.#queue.length === 0) return;
     const n = this.#queue.length;
     try {
-      this.events.transaction(this.tdb, (tx) => {
-        for (let i = 0; i < n; i++) tx.emit(this.plan.roomId, this.#queue[i]!);
-      });
+      this.events.transactionOffLoop(
+        this.tdb,
+        (tx) => {
+          for (let i = 0; i < n; i++) tx.emit(this.plan.roomId, this.#queue[i]!);
+        },
+        noop,
+      );
       this.flushed(n);
     } catch (err) {
       this.onError(err);
