@@ -119,7 +119,7 @@ export class Recorder implements MetricsRecorder {
   readonly eventsWritten = new CounterFamily("roomservice_events_written_total", "Durable room events committed.");
   readonly commitSeconds = new HistogramFamily(
     "roomservice_event_commit_seconds",
-    "Seconds per event-log transaction, from its start to its commit (writes and fsync). _count is the transaction count.",
+    "Seconds per event-log transaction, from its start to its commit (writes, and the fsync except for streamed events and posted messages, whose fsync runs off the event loop). _count is the transaction count.",
     BUCKETS.commitSeconds,
   );
   readonly groupSize = new HistogramFamily(

@@ -46,11 +46,17 @@ interface Joined {
 interface Due {
   writers: Set<TurnEventWriter>;
   joined: Joined[];
+  /** Waiting for the file's running fsync to return (WalSync.whenIdle). */
+  waiting: boolean;
 }
 
 /**
  * Commits the due writers and joined bodies of each tenant together, once per
- * tick. If the shared transaction fails, each writer and each body is retried
+ * tick, or, while the tenant file's last commit is still being fsynced, once
+ * that fsync returns: what is committed meanwhile would wait for the next
+ * fsync anyway, so waiting costs no latency and saves the commits (the
+ * coalescing adapts to the disk: one commit per fsync when the disk is what
+ * is slow, one per tick when it is not). If the shared transaction fails, each writer and each body is retried
  * in a transaction of its own, so one room's bad write cannot hold back (nor
  * duplicate) the others': nothing of the shared transaction was kept. The
  * shared failure is logged once, with every room and turn it held back;
@@ -90,7 +96,7 @@ export class GroupCommit {
   #dueOf(tdb: TenantDb): Due {
     let due = this.#due.get(tdb);
     if (!due) {
-      due = { writers: new Set(), joined: [] };
+      due = { writers: new Set(), joined: [], waiting: false };
       this.#due.set(tdb, due);
     }
     this.#immediate ??= setImmediate(() => this.#run());
@@ -99,40 +105,53 @@ export class GroupCommit {
 
   #run(): void {
     this.#immediate = null;
-    const due = [...this.#due];
-    this.#due.clear();
-    for (const [tdb, { writers: set, joined }] of due) {
-      const writers = [...set];
-      if (writers.length + joined.length === 0) continue;
-      this.onBatch?.(writers.length + joined.length);
-      if (writers.length === 1 && joined.length === 0) {
-        writers[0]!.flushAlone();
-        continue;
+    for (const [tdb, due] of [...this.#due]) {
+      if (due.waiting) continue;
+      if (tdb.wal.syncing) {
+        due.waiting = true;
+        tdb.wal.whenIdle(() => this.#commit(tdb));
+      } else {
+        this.#commit(tdb);
       }
-      let taken: number[] = [];
-      let results: unknown[] = [];
-      try {
-        this.events.transactionOffLoop(
-          tdb,
-          (tx) => {
-            taken = writers.map((w) => w.emitQueued(tx));
-            results = joined.map((j) => j.body(tx));
-          },
-          () => joined.forEach((j, i) => j.resolve(results[i])),
-        );
-      } catch (err) {
-        const parts = [
-          ...writers.map((w) => ({ room_id: w.roomId, turn_id: w.turnId, part: "flush" })),
-          ...joined.map((j) => ({ room_id: j.about?.roomId ?? null, turn_id: j.about?.turnId ?? null, part: "joined" })),
-        ];
-        this.log.warn({ err, tenant: tdb.tenant, parts }, "group commit failed; committing each room's part on its own");
-        for (const w of writers) w.flushAlone();
-        for (const j of joined) this.#runAlone(tdb, j);
-        continue;
-      }
-      // Committed: the queues let go of what went in now; their events are published once the commit is on the disk.
-      writers.forEach((w, i) => w.flushed(taken[i]!));
     }
+  }
+
+  /** Commits what is due for the tenant, in one transaction. */
+  #commit(tdb: TenantDb): void {
+    const due = this.#due.get(tdb);
+    if (!due) return;
+    this.#due.delete(tdb);
+    const { writers: set, joined } = due;
+    const writers = [...set];
+    if (writers.length + joined.length === 0) return;
+    this.onBatch?.(writers.length + joined.length);
+    if (writers.length === 1 && joined.length === 0) {
+      writers[0]!.flushAlone();
+      return;
+    }
+    let taken: number[] = [];
+    let results: unknown[] = [];
+    try {
+      this.events.transactionOffLoop(
+        tdb,
+        (tx) => {
+          taken = writers.map((w) => w.emitQueued(tx));
+          results = joined.map((j) => j.body(tx));
+        },
+        () => joined.forEach((j, i) => j.resolve(results[i])),
+      );
+    } catch (err) {
+      const parts = [
+        ...writers.map((w) => ({ room_id: w.roomId, turn_id: w.turnId, part: "flush" })),
+        ...joined.map((j) => ({ room_id: j.about?.roomId ?? null, turn_id: j.about?.turnId ?? null, part: "joined" })),
+      ];
+      this.log.warn({ err, tenant: tdb.tenant, parts }, "group commit failed; committing each room's part on its own");
+      for (const w of writers) w.flushAlone();
+      for (const j of joined) this.#runAlone(tdb, j);
+      return;
+    }
+    // Committed: the queues let go of what went in now; their events are published once the commit is on the disk.
+    writers.forEach((w, i) => w.flushed(taken[i]!));
   }
 
   #runAlone(tdb: TenantDb, j: Joined): void {

@@ -159,7 +159,7 @@ export const DEFAULT_CACHE_KIB = 2048;
 
 /**
  * Applies the pragmas every file gets: incremental auto-vacuum, WAL, full
- * fsync on commit, foreign keys, busy timeout, page cache size. Auto-vacuum
+ * fsync on commit (but for the commits of WalSync.commit, wal-sync.ts), foreign keys, busy timeout, page cache size. Auto-vacuum
  * takes effect only on a file that has no page yet, so it is set on new files
  * only (on an existing one the pragma rewrites the header: a write and a
  * checkpoint, about 3 ms per open measured, for nothing); a file created
