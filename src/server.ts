@@ -142,6 +142,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     });
     const recording = config.metrics.enabled ? new Recorder() : null;
     const recorder: MetricsRecorder = recording ?? NO_RECORDING;
+    if (recording) tenants.setOnSynced((seconds) => recording.walFsynced(seconds));
     const bus = new EventBus(formatSseFrame, (err, at) =>
       log.error({ err, tenant: at.tenant, kind: at.kind, stream_id: at.streamId, seq: at.seq, event_type: at.eventType }, "an event follower's listener threw; it was dropped"),
     );

@@ -196,6 +196,7 @@ export class TenantDatabases {
   readonly #walTimer: NodeJS.Timeout | null = null;
   #onCheckpointError: (tenant: string, err: unknown) => void = () => {};
   #onSyncError: (tenant: string, err: unknown) => void = () => {};
+  #onSynced: ((seconds: number) => void) | undefined;
 
   constructor(opts: TenantDatabasesOptions) {
     this.#opts = opts;
@@ -219,6 +220,11 @@ export class TenantDatabases {
   /** Hears a failed fsync of a file's log (wal-sync.ts; logged by the server); it is retried, and what waits for it keeps waiting. */
   setOnSyncError(fn: (tenant: string, err: unknown) => void): void {
     this.#onSyncError = fn;
+  }
+
+  /** Hears each fsync of a file's log run off the event loop, with its seconds (metrics). */
+  setOnSynced(fn: (seconds: number) => void): void {
+    this.#onSynced = fn;
   }
 
   /** The checkpoint in flight (queued or running) on the tenant's file, if any (tests). */
@@ -401,7 +407,11 @@ export class TenantDatabases {
       sqlite?.close();
       throw guard ? guard.openFailed(tenant, file, err) : err;
     }
-    const wal: WalSyncOptions = { onError: (err) => this.#onSyncError(tenant, err), ...(this.#opts.fsync ? { fsync: this.#opts.fsync } : {}) };
+    const wal: WalSyncOptions = {
+      onError: (err) => this.#onSyncError(tenant, err),
+      onSynced: (seconds) => this.#onSynced?.(seconds),
+      ...(this.#opts.fsync ? { fsync: this.#opts.fsync } : {}),
+    };
     entry = { handle: tenantHandle(tenant, sqlite, this.#cache, wal), file, wal: { size: -1, changes: 0, count: null }, lastUsed: this.#now(), holds: 0, hook: "running" };
     this.#open.set(tenant, entry);
     this.#runOnOpen(tenant, entry);

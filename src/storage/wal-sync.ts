@@ -32,6 +32,8 @@ export interface WalSyncOptions {
   fsync?: Fsync;
   /** Hears a failed fsync (or a failed open of the log; it is retried) and a waiter that threw. */
   onError?: (err: unknown) => void;
+  /** Hears each fsync that returned, with its seconds (metrics). */
+  onSynced?: (seconds: number) => void;
 }
 
 const RETRY_FIRST_MS = 10;
@@ -43,6 +45,7 @@ export class WalSync {
   #log: string | null = null;
   readonly #fsync: Fsync;
   readonly #onError: (err: unknown) => void;
+  readonly #onSynced: ((seconds: number) => void) | undefined;
   #fd = -1;
   #normal: Database.Statement | null = null;
   #full: Database.Statement | null = null;
@@ -62,6 +65,7 @@ export class WalSync {
     this.#sqlite = sqlite;
     this.#fsync = opts.fsync ?? fsync;
     this.#onError = opts.onError ?? (() => {});
+    this.#onSynced = opts.onSynced;
   }
 
   /** Commits waiting for the disk right now (tests and metrics). */
@@ -152,11 +156,13 @@ export class WalSync {
       this.#failed(err);
       return;
     }
+    const startedAt = performance.now();
     this.#fsync(fd, (err) => {
       if (err) {
         this.#failed(err);
         return;
       }
+      this.#onSynced?.((performance.now() - startedAt) / 1000);
       this.#syncing = false;
       this.#retryMs = 0;
       if (this.#closed) {
