@@ -56,8 +56,6 @@ export class WalSync {
   readonly #waiters: (() => void)[] = [];
   readonly #waitFor: number[] = [];
   #syncing = false;
-  /** Work waiting for no fsync to be running (`whenIdle`). */
-  #idle: (() => void)[] = [];
   #retryMs = 0;
   #closed = false;
 
@@ -99,23 +97,6 @@ export class WalSync {
     return result;
   }
 
-  /** Whether an fsync of the log is running (or waiting to be retried). */
-  get syncing(): boolean {
-    return this.#syncing;
-  }
-
-  /**
-   * Runs `fn` once no fsync is running: at once if none is, else when the
-   * running one returns, after its waiters and before the next fsync starts,
-   * so what `fn` commits goes into that next one. A commit made while an
-   * fsync runs waits for the next fsync anyway; committing then, all at once,
-   * costs one commit instead of one per tick, for the same latency.
-   */
-  whenIdle(fn: () => void): void {
-    if (!this.#syncing || this.#closed) fn();
-    else this.#idle.push(fn);
-  }
-
   /** A commit with synchronous = FULL just fsynced the log: everything committed before it is durable; runs the waiters now. */
   synced(): void {
     if (this.#waiters.length === 0) return;
@@ -141,7 +122,6 @@ export class WalSync {
       this.#durable = this.#committed;
       this.#runDurable();
     }
-    this.#runIdle();
     // An fsync still running on the pool closes the descriptor when it returns.
     if (!this.#syncing) this.#closeFd();
   }
@@ -171,22 +151,8 @@ export class WalSync {
       }
       if (upTo > this.#durable) this.#durable = upTo;
       this.#runDurable();
-      this.#runIdle();
       if (this.#committed > this.#durable && !this.#syncing) this.#start();
     });
-  }
-
-  #runIdle(): void {
-    if (this.#idle.length === 0) return;
-    const due = this.#idle;
-    this.#idle = [];
-    for (const fn of due) {
-      try {
-        fn();
-      } catch (err) {
-        this.#onError(err);
-      }
-    }
   }
 
   #failed(err: unknown): void {

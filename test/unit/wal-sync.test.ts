@@ -8,7 +8,7 @@
 import { fsync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { EventBus } from "../../src/events/event.bus.js";
 import { EventLog } from "../../src/events/event.log.js";
 import type { RoomEvent } from "../../src/events/event.types.js";
@@ -179,40 +179,6 @@ describe("commits synced off the event loop", () => {
     disk.ok();
     expect(await joined).toBe(2);
     expect(shown).toEqual([2]);
-  });
-
-  it("paced by the disk: a group commit due while an fsync runs waits for it, and what comes due meanwhile goes in one commit", async () => {
-    const disk = heldDisk();
-    const { t, log, shown } = setup(disk);
-    const group = new GroupCommit(log, { warn: () => {} });
-    const commits = vi.spyOn(log, "transactionOffLoop");
-    const tick = () => new Promise((r) => setImmediate(r));
-    const ends: string[] = [];
-    const join = (content: string) => group.join(t, (tx) => tx.emit("r", note(content)).seq).then(() => void ends.push(content));
-    const first = join("a");
-    await expect.poll(() => disk.held.length).toBe(1);
-    expect(commits).toHaveBeenCalledTimes(1);
-    // Three more ticks' worth while the first commit's fsync runs: none of them commits yet.
-    const rest = [join("b")];
-    await tick();
-    rest.push(join("c"));
-    await tick();
-    rest.push(join("d"));
-    await tick();
-    expect(commits).toHaveBeenCalledTimes(1);
-    expect(stored(log, t)).toEqual([1, 2]);
-    disk.ok();
-    await first;
-    // The fsync returned: the three went into one commit, and the next fsync started for it.
-    expect(commits).toHaveBeenCalledTimes(2);
-    expect(stored(log, t)).toEqual([1, 2, 3, 4, 5]);
-    expect(shown).toEqual([2]);
-    expect(disk.held).toHaveLength(1);
-    disk.ok();
-    await Promise.all(rest);
-    expect(ends).toEqual(["a", "b", "c", "d"]);
-    expect(shown).toEqual([2, 3, 4, 5]);
-    commits.mockRestore();
   });
 
   it("on the real disk: the log is fsynced and the events shown", async () => {
