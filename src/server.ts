@@ -128,6 +128,11 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       now,
     });
     tenants.setOnCheckpointError((tenant, err) => log.warn({ err, tenant }, "a WAL checkpoint failed; the next one tries again"));
+    tenants.setOnSyncError((tenant, err) => {
+      // A full disk is remembered for /health as any write that found it full; either way the streamed events wait.
+      storage.observe(err, tenant);
+      log.error({ err, tenant }, "fsync of a tenant's write-ahead log failed: the events it holds are not shown to followers until a retry succeeds");
+    });
     const runtime = await createLlmRuntime({
       providers: config.providers.file ? loadProviderConfigFile(config.providers.file) : [],
       retry: { maxRetries: config.providers.maxRetries, baseDelayMs: 250, maxDelayMs: config.providers.retryMaxDelayMs },
@@ -137,6 +142,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     });
     const recording = config.metrics.enabled ? new Recorder() : null;
     const recorder: MetricsRecorder = recording ?? NO_RECORDING;
+    if (recording) tenants.setOnSynced((seconds) => recording.walFsynced(seconds));
     const bus = new EventBus(formatSseFrame, (err, at) =>
       log.error({ err, tenant: at.tenant, kind: at.kind, stream_id: at.streamId, seq: at.seq, event_type: at.eventType }, "an event follower's listener threw; it was dropped"),
     );

@@ -83,10 +83,13 @@ export interface CapacityStep {
   write_to_receipt_ms: { p50: number; p99: number };
   tokens_per_s: number;
   scheduled_tokens_per_s: number;
-  /** Event-log transactions per second, the share of the window they took (writes + fsync, on the event loop), and the mean group-commit size. */
+  /** Event-log transactions per second, the share of the window the event loop spent in them, and the mean group-commit size. */
   commits_per_s: number;
   commit_time_share: number;
   mean_group: number;
+  /** fsyncs of the log run off the event loop per second, and their mean duration (roomservice_wal_fsync_seconds). */
+  fsyncs_per_s: number;
+  fsync_mean_ms: number;
   events_per_s: number;
   turns_ended: number;
   server_cpu_share: number;
@@ -104,9 +107,11 @@ interface CommitSums {
   commits: number;
   groupSum: number;
   groups: number;
+  fsyncSeconds: number;
+  fsyncs: number;
 }
 
-/** Sums of the server's own commit histograms (roomservice_event_commit_seconds, roomservice_group_commit_size). */
+/** Sums of the server's own commit histograms (roomservice_event_commit_seconds, roomservice_group_commit_size, roomservice_wal_fsync_seconds). */
 async function commitSums(base: string, metricsToken: string): Promise<CommitSums> {
   const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } });
   const text = await res.text();
@@ -120,6 +125,8 @@ async function commitSums(base: string, metricsToken: string): Promise<CommitSum
     commits: sum("roomservice_event_commit_seconds_count"),
     groupSum: sum("roomservice_group_commit_size_sum"),
     groups: sum("roomservice_group_commit_size_count"),
+    fsyncSeconds: sum("roomservice_wal_fsync_seconds_sum"),
+    fsyncs: sum("roomservice_wal_fsync_seconds_count"),
   };
 }
 
@@ -182,6 +189,8 @@ export async function capacity(c: CapacityCtx): Promise<Figure> {
         commits_per_s: (m1.commits - m0.commits) / wallS,
         commit_time_share: (m1.commitSeconds - m0.commitSeconds) / wallS,
         mean_group: (m1.groupSum - m0.groupSum) / Math.max(1, m1.groups - m0.groups),
+        fsyncs_per_s: (m1.fsyncs - m0.fsyncs) / wallS,
+        fsync_mean_ms: (1000 * (m1.fsyncSeconds - m0.fsyncSeconds)) / Math.max(1, m1.fsyncs - m0.fsyncs),
         events_per_s: report.events / wallS,
         turns_ended: report.turnsEnded,
         server_cpu_share: cpu,
@@ -195,7 +204,7 @@ export async function capacity(c: CapacityCtx): Promise<Figure> {
       };
       steps.push(step);
       log(
-        `capacity ${n} rooms: p50 ${step.p50_ms} ms, p99 ${step.p99_ms} ms, max ${step.max_ms} ms (emit→write p50/p99 ${report.toWrite.p50}/${report.toWrite.p99}, write→receipt ${report.toReceipt.p50}/${report.toReceipt.p99}), ${tokensPerS.toFixed(0)}/${scheduled.toFixed(0)} tokens/s, ${step.events_per_s.toFixed(0)} events/s, ${step.commits_per_s.toFixed(0)} commits/s taking ${(100 * step.commit_time_share).toFixed(0)}% of the window, group ${step.mean_group.toFixed(1)}, server CPU ${cpu.toFixed(2)}, RSS ${step.server_rss_mb.toFixed(0)} MB, client CPU ${step.client_cpu_share.toFixed(2)}, lost ${lost}${step.pass ? "" : " → MISS"}`,
+        `capacity ${n} rooms: p50 ${step.p50_ms} ms, p99 ${step.p99_ms} ms, max ${step.max_ms} ms (emit→write p50/p99 ${report.toWrite.p50}/${report.toWrite.p99}, write→receipt ${report.toReceipt.p50}/${report.toReceipt.p99}), ${tokensPerS.toFixed(0)}/${scheduled.toFixed(0)} tokens/s, ${step.events_per_s.toFixed(0)} events/s, ${step.commits_per_s.toFixed(0)} commits/s taking ${(100 * step.commit_time_share).toFixed(0)}% of the window, group ${step.mean_group.toFixed(1)}, ${step.fsyncs_per_s.toFixed(0)} fsyncs/s of ${step.fsync_mean_ms.toFixed(1)} ms, server CPU ${cpu.toFixed(2)}, RSS ${step.server_rss_mb.toFixed(0)} MB, client CPU ${step.client_cpu_share.toFixed(2)}, lost ${lost}${step.pass ? "" : " → MISS"}`,
       );
       if (!step.pass) {
         stoppedBy = `stopped after the first step that failed (${n} rooms)`;
@@ -215,11 +224,11 @@ export async function capacity(c: CapacityCtx): Promise<Figure> {
   const last = steps.filter((s) => s.rooms === capacityRooms)[0];
   writeFileSync(c.svgPath, svg(steps, c.p99TargetMs));
   const table = [
-    "| rooms | p50 ms | p99 ms | max ms | emit→write p50/p99 | write→receipt p50/p99 | tokens/s (of scheduled) | durable events/s | commits/s (share of time) | server CPU | server RSS MB | client CPU | lost | pass |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| rooms | p50 ms | p99 ms | max ms | emit→write p50/p99 | write→receipt p50/p99 | tokens/s (of scheduled) | durable events/s | commits/s (share of time) | fsyncs/s (mean ms) | server CPU | server RSS MB | client CPU | lost | pass |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ...steps.map((s) => {
       const lost = s.loss.gaps + s.loss.bad_turns + s.loss.post_failures + s.loss.closed + s.loss.overflow;
-      return `| ${s.rooms} | ${s.p50_ms} | ${s.p99_ms} | ${s.max_ms} | ${s.emit_to_write_ms.p50}/${s.emit_to_write_ms.p99} | ${s.write_to_receipt_ms.p50}/${s.write_to_receipt_ms.p99} | ${s.tokens_per_s.toFixed(0)} (${((100 * s.tokens_per_s) / s.scheduled_tokens_per_s).toFixed(0)}%) | ${s.events_per_s.toFixed(0)} | ${s.commits_per_s.toFixed(0)} (${(100 * s.commit_time_share).toFixed(0)}%) | ${s.server_cpu_share.toFixed(2)} | ${s.server_rss_mb.toFixed(0)} | ${s.client_cpu_share.toFixed(2)} | ${lost} | ${s.pass ? "pass" : "MISS"} |`;
+      return `| ${s.rooms} | ${s.p50_ms} | ${s.p99_ms} | ${s.max_ms} | ${s.emit_to_write_ms.p50}/${s.emit_to_write_ms.p99} | ${s.write_to_receipt_ms.p50}/${s.write_to_receipt_ms.p99} | ${s.tokens_per_s.toFixed(0)} (${((100 * s.tokens_per_s) / s.scheduled_tokens_per_s).toFixed(0)}%) | ${s.events_per_s.toFixed(0)} | ${s.commits_per_s.toFixed(0)} (${(100 * s.commit_time_share).toFixed(0)}%) | ${s.fsyncs_per_s.toFixed(0)} (${s.fsync_mean_ms.toFixed(1)}) | ${s.server_cpu_share.toFixed(2)} | ${s.server_rss_mb.toFixed(0)} | ${s.client_cpu_share.toFixed(2)} | ${lost} | ${s.pass ? "pass" : "MISS"} |`;
     }),
   ];
   return figure({

@@ -15,6 +15,20 @@
  *
  * (`--sides A,W,C,B`: W has only the worker, C only the cache.)
  *
+ * Two more sides, each with the worker and without the cache, commit the way
+ * streamed events commit now, with their fsync off the event loop
+ * (TenantDb.wal.commit, storage/wal-sync.ts), so what they report is the
+ * loop's own time:
+ *
+ * - O: the shipped layout (stream_events, clustered by stream: each event
+ *   dirties its stream's own page);
+ * - J: an experiment, not the shipped layout: the same rows appended to a
+ *   table in insertion order (rowid) with no per-stream index, so the events
+ *   of one commit share pages; a turn's end writes its segment but deletes
+ *   nothing, and the table is cut behind the oldest row a stream still
+ *   needs, as one range delete per block. What a live-event journal would
+ *   cost on this path (its reads would need an in-memory index per stream).
+ *
  *   npx tsx bench/tools/storage-ab.ts [--sides A,B] [--rooms 400] [--block-s 3] [--blocks 4] [--tick-ms 5]
  */
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
@@ -40,6 +54,10 @@ const root = mkdtempSync(path.join(tmpdir(), "storage-ab-"));
 
 interface Side {
   name: string;
+  /** Commits through WalSync (fsync off the event loop). */
+  offLoop: boolean;
+  /** The append-ordered experiment (J): the rowid of each room's first row since its last segment. */
+  journal: number[] | null;
   dbs: TenantDatabases;
   t: TenantDb;
   seq: number[];
@@ -58,6 +76,8 @@ interface Side {
 interface Variant {
   worker: boolean;
   cache: boolean;
+  offLoop?: boolean;
+  journal?: boolean;
 }
 
 function side(name: string, v: Variant): Side {
@@ -72,8 +92,16 @@ function side(name: string, v: Variant): Side {
   });
   const t = dbs.get("bench");
   if (v.cache) for (let i = 0; i < ROOMS; i++) t.streamingTurn();
+  if (v.journal) {
+    t.sqlite.exec(
+      "CREATE TABLE live_journal (kind TEXT NOT NULL, stream_id TEXT NOT NULL, seq INTEGER NOT NULL, event_type TEXT NOT NULL, agent_key TEXT, turn_id TEXT, payload TEXT NOT NULL, created_at TEXT NOT NULL)",
+    );
+  }
+  const table = v.journal ? "live_journal" : "stream_events";
   return {
     name,
+    offLoop: v.offLoop === true,
+    journal: v.journal ? Array.from({ length: ROOMS }, () => 0) : null,
     dbs,
     t,
     seq: Array.from({ length: ROOMS }, () => 0),
@@ -82,7 +110,7 @@ function side(name: string, v: Variant): Side {
     events: 0,
     wallMs: 0,
     walMb: [],
-    insert: t.sqlite.prepare("INSERT INTO stream_events (kind, stream_id, seq, event_type, agent_key, turn_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+    insert: t.sqlite.prepare(`INSERT INTO ${table} (kind, stream_id, seq, event_type, agent_key, turn_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
     del: t.sqlite.prepare("DELETE FROM stream_events WHERE kind = ? AND stream_id = ? AND seq <= ?"),
     segment: t.sqlite.prepare("INSERT INTO stream_event_segments (kind, stream_id, first_seq, last_seq, events) VALUES (?, ?, ?, ?, ?)"),
   };
@@ -96,18 +124,22 @@ const SEGMENT = Buffer.alloc(9000, 7);
 function commit(s: Side, n: number): void {
   const started = performance.now();
   const now = new Date().toISOString();
-  s.t.sqlite.transaction(() => {
+  const tx = s.t.sqlite.transaction(() => {
     for (let k = 0; k < n; k++) {
       const r = s.next;
       s.next = (s.next + 1) % ROOMS;
       const seq = ++s.seq[r]!;
-      s.insert.run("room", roomId(r), seq, "pi:message_update", "a", "turn", payload(seq), now);
+      const { lastInsertRowid } = s.insert.run("room", roomId(r), seq, "pi:message_update", "a", "turn", payload(seq), now);
+      if (s.journal && s.journal[r] === 0) s.journal[r] = Number(lastInsertRowid);
       if (seq % TURN_EVENTS === 0) {
-        s.del.run("room", roomId(r), seq);
+        if (s.journal) s.journal[r] = 0;
+        else s.del.run("room", roomId(r), seq);
         s.segment.run("room", roomId(r), seq - TURN_EVENTS + 1, seq, SEGMENT);
       }
     }
-  })();
+  });
+  if (s.offLoop) s.t.wal.commit(() => tx(), () => {});
+  else tx();
   s.commitMs.push(performance.now() - started);
   s.events += n;
 }
@@ -118,6 +150,13 @@ async function block(s: Side): Promise<void> {
   while (performance.now() - started < BLOCK_MS) {
     commit(s, perTick);
     await new Promise((r) => setTimeout(r, TICK_MS));
+  }
+  if (s.journal) {
+    // The cut, counted as loop time: everything before the oldest row a room still needs.
+    const t0 = performance.now();
+    const keep = Math.min(...s.journal.map((id) => (id === 0 ? Number.MAX_SAFE_INTEGER : id)));
+    s.t.wal.commit(() => s.t.sqlite.prepare("DELETE FROM live_journal WHERE rowid < ?").run(keep), () => {});
+    s.commitMs.push(performance.now() - t0);
   }
   s.wallMs += performance.now() - started;
   const wal = `${s.dbs.fileOf("bench")}-wal`;
@@ -137,8 +176,10 @@ async function main(): Promise<void> {
     W: { worker: true, cache: false },
     C: { worker: false, cache: true },
     B: { worker: true, cache: true },
+    O: { worker: true, cache: false, offLoop: true },
+    J: { worker: true, cache: false, offLoop: true, journal: true },
   };
-  const sides = values.sides!.split(",").map((k) => side(`${k}${k === "A" ? "-shipped" : k === "B" ? "-branch" : k === "W" ? "-worker-only" : "-cache-only"}`, variants[k]!));
+  const sides = values.sides!.split(",").map((k) => side(`${k}${k === "A" ? "-shipped" : k === "B" ? "-branch" : k === "W" ? "-worker-only" : k === "O" ? "-off-loop" : k === "J" ? "-journal-experiment" : "-cache-only"}`, variants[k]!));
   try {
     // Warm-up: each side's table reaches its steady size (every room mid-turn) before anything is counted.
     for (const s of sides) {

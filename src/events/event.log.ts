@@ -1,8 +1,10 @@
 /**
  * Durable first, then fan out. `EventLog.transaction` runs a synchronous
  * better-sqlite3 transaction in which writers append events to streams of
- * any registered kind (event.stream.ts); only after it commits are those
- * events published on the bus, as the kind's wire records, payloads rebuilt
+ * any registered kind (event.stream.ts); only after it commits, and the
+ * commit is on the disk, are those events published on the bus (the
+ * streaming path's `transactionOffLoop` waits for the disk off the event
+ * loop: storage/wal-sync.ts), as the kind's wire records, payloads rebuilt
  * by the same codec replay uses. A transaction that throws publishes
  * nothing. A transaction that appends a kind's compaction event (a room's
  * `agent:turn_end`) also compacts that stream's events up to there into one
@@ -192,8 +194,31 @@ export class EventLog {
     return { streamsWithState: this.#states.size, streamsWithLiveRows: this.#live.size, liveRows: this.#liveRowCount };
   }
 
-  /** Runs `fn` in one IMMEDIATE transaction, then publishes what it appended. Must not be nested. */
+  /**
+   * Runs `fn` in one IMMEDIATE transaction, durable when it returns (the
+   * commit fsyncs the log), then publishes what it appended; events that
+   * earlier `transactionOffLoop` commits were still waiting to publish go
+   * out first, since this commit's fsync made them durable too. Must not be
+   * nested.
+   */
   transaction<T>(t: TenantDb, fn: (tx: EventTx) => T): T {
+    return this.#transaction(t, fn, undefined);
+  }
+
+  /**
+   * As `transaction`, but the commit does not wait for the disk on the event
+   * loop (storage/wal-sync.ts): it returns once committed, and its events
+   * are published, then `durable` runs, once an fsync of the log that
+   * started after the commit has returned. What is appended is readable at
+   * once (and survives a kill -9); it is shown to followers only once it
+   * would survive a power loss too. For the streaming path, where commits
+   * are many and the event loop serves every room.
+   */
+  transactionOffLoop<T>(t: TenantDb, fn: (tx: EventTx) => T, durable: () => void): T {
+    return this.#transaction(t, fn, durable);
+  }
+
+  #transaction<T>(t: TenantDb, fn: (tx: EventTx) => T, offLoop: (() => void) | undefined): T {
     if (t.sqlite.inTransaction) throw new Error("EventLog.transaction must not be nested");
     const startedAt = performance.now();
     const nowIso = new Date(this.#now()).toISOString();
@@ -272,17 +297,28 @@ export class EventLog {
       append: <R extends StreamRecord>(kind: string, streamId: string, ev: NewStreamEvent) => append(this.#kind(kind), streamId, ev) as R,
     };
 
-    const result = t.sqlite
-      .transaction(() => {
-        const r = fn(tx);
-        for (const s of streams) {
-          if (s.compactAt > 0) s.compacted = this.#compact(t, s);
-          saveStream(t, s.kind.name, s.id, s.last, s.closedSeq, s.isNew);
-        }
-        this.#beforeCommit?.(t, r);
-        return r;
-      })
-      .immediate();
+    const run = t.sqlite.transaction(() => {
+      const r = fn(tx);
+      for (const s of streams) {
+        if (s.compactAt > 0) s.compacted = this.#compact(t, s);
+        saveStream(t, s.kind.name, s.id, s.last, s.closedSeq, s.isNew);
+      }
+      this.#beforeCommit?.(t, r);
+      return r;
+    });
+    const publish = () => {
+      for (const s of streams) this.#bus.publish(t.tenant, s.kind.name, s.id, s.records);
+    };
+    const result =
+      offLoop === undefined
+        ? run.immediate()
+        : t.wal.commit(
+            () => run.immediate(),
+            () => {
+              publish();
+              offLoop();
+            },
+          );
     if (this.#onCommit !== undefined) {
       // Per stream, not per row: each stream's rows are already an array.
       let written = 0;
@@ -295,7 +331,11 @@ export class EventLog {
       this.#remember(t, key, s.rows, s.compacted ? s.compactAt : undefined);
       this.#keepState(key, s);
     }
-    for (const s of streams) this.#bus.publish(t.tenant, s.kind.name, s.id, s.records);
+    if (offLoop === undefined && streams.length > 0) {
+      // It wrote (each stream's event_streams row at least), so its commit fsynced the log.
+      t.wal.synced();
+      publish();
+    }
     return result;
   }
 

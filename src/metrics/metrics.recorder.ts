@@ -42,6 +42,8 @@ export interface MetricsRecorder {
   eventsCommitted(events: number, seconds: number): void;
   /** One group commit of a tenant: how many writers and turn ends shared its transaction. */
   groupCommit(size: number): void;
+  /** One fsync of a tenant file's log run off the event loop (storage/wal-sync.ts), seconds. */
+  walFsynced(seconds: number): void;
   /** A worker starts running a turn. */
   turnStarted(provider: string, model: string): TurnRecord;
   /** An event stream ended, and why (`overflow`: the follower fell behind and was cut off). */
@@ -63,6 +65,7 @@ export const BUCKETS = {
   firstTokenSeconds: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   commitSeconds: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
   groupSize: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+  fsyncSeconds: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
 } as const;
 
 interface ModelChildren {
@@ -119,13 +122,18 @@ export class Recorder implements MetricsRecorder {
   readonly eventsWritten = new CounterFamily("roomservice_events_written_total", "Durable room events committed.");
   readonly commitSeconds = new HistogramFamily(
     "roomservice_event_commit_seconds",
-    "Seconds per event-log transaction, from its start to its commit (writes and fsync). _count is the transaction count.",
+    "Seconds per event-log transaction, from its start to its commit (writes, and the fsync except for streamed events and posted messages, whose fsync runs off the event loop). _count is the transaction count.",
     BUCKETS.commitSeconds,
   );
   readonly groupSize = new HistogramFamily(
     "roomservice_group_commit_size",
     "Streamed flushes and turn ends that shared one group-commit transaction of a tenant.",
     BUCKETS.groupSize,
+  );
+  readonly fsyncSeconds = new HistogramFamily(
+    "roomservice_wal_fsync_seconds",
+    "Seconds per fsync of a tenant file's write-ahead log run off the event loop: streamed events and posted messages are shown and answered once it returns.",
+    BUCKETS.fsyncSeconds,
   );
   readonly streamsClosed = new CounterFamily(
     "roomservice_sse_streams_closed_total",
@@ -141,6 +149,7 @@ export class Recorder implements MetricsRecorder {
   readonly #events = this.eventsWritten.child();
   readonly #commit = this.commitSeconds.child();
   readonly #group = this.groupSize.child();
+  readonly #fsync = this.fsyncSeconds.child();
   readonly #replay = this.replays.child();
 
   constructor() {
@@ -162,6 +171,7 @@ export class Recorder implements MetricsRecorder {
       this.eventsWritten,
       this.commitSeconds,
       this.groupSize,
+      this.fsyncSeconds,
       this.streamsClosed,
       this.replays,
     ];
@@ -195,6 +205,10 @@ export class Recorder implements MetricsRecorder {
 
   groupCommit(size: number): void {
     this.#group.observe(size);
+  }
+
+  walFsynced(seconds: number): void {
+    this.#fsync.observe(seconds);
   }
 
   turnStarted(provider: string, model: string): TurnRecord {
@@ -256,6 +270,7 @@ export const NO_RECORDING: MetricsRecorder = Object.freeze({
   httpError() {},
   eventsCommitted() {},
   groupCommit() {},
+  walFsynced() {},
   turnStarted: () => NO_TURN,
   streamClosed() {},
   idempotentReplay() {},

@@ -43,9 +43,9 @@ export function responsesRoutes(responses: ResponsesService) {
         }),
       },
     }),
-    (c) => {
+    async (c) => {
       setSuccessStatus(202);
-      const { created } = responses.create({ tdb: c.get("tenantDb"), actor: userActor(c.get("principal")) }, c.req.valid("json"));
+      const { created } = await responses.create({ tdb: c.get("tenantDb"), actor: userActor(c.get("principal")) }, c.req.valid("json"));
       c.header("Location", created.result_url);
       return c.json(ok(created), 202);
     },

@@ -15,7 +15,9 @@
  * last one on the file: SQLite folds the log into the file and deletes it,
  * which is what a backup taken after the close copies. Crash safety does not
  * depend on any of this: frames are fsynced in the WAL at commit
- * (synchronous = FULL), a checkpoint only moves them.
+ * (synchronous = FULL) or, for commits that wait for the disk off the event
+ * loop, before anything is answered or shown (wal-sync.ts); a checkpoint
+ * only moves them.
  */
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";

@@ -12,6 +12,7 @@ import { Checkpointer } from "./checkpointer.js";
 import { applyMigrations, type Migration } from "./migrations.js";
 import { Repository } from "./repository.js";
 import * as schema from "./schema.js";
+import { WalSync, type Fsync, type WalSyncOptions } from "./wal-sync.js";
 
 export const TENANT_PATTERN = /^[a-z][a-z0-9_]{0,62}$/;
 
@@ -25,6 +26,8 @@ export interface TenantDb {
   readonly sqlite: Database.Database;
   /** The file's prepared statements, for hot paths (repository.ts). */
   readonly repo: Repository;
+  /** Commits whose fsync runs off the event loop, and what waits for them (wal-sync.ts). */
+  readonly wal: WalSync;
   /**
    * A turn starts streaming into this file: its page cache grows for it
    * (PageCachePolicy) until the returned end is called (idempotent).
@@ -49,8 +52,13 @@ export interface PageCachePolicy {
 const CACHE_TURN_STEP = 8;
 
 /** The handle of an open, migrated tenant file, with a fresh Repository: the only way one is made. */
-export function tenantHandle(tenant: string, sqlite: Database.Database, cache: PageCachePolicy = { baseKib: DEFAULT_CACHE_KIB, perTurnKib: 0, maxKib: DEFAULT_CACHE_KIB }): TenantDb {
-  return { tenant, sqlite, db: drizzle({ client: sqlite, schema }), repo: new Repository(), streamingTurn: pageCacheFollower(sqlite, cache) };
+export function tenantHandle(
+  tenant: string,
+  sqlite: Database.Database,
+  cache: PageCachePolicy = { baseKib: DEFAULT_CACHE_KIB, perTurnKib: 0, maxKib: DEFAULT_CACHE_KIB },
+  wal: WalSyncOptions = {},
+): TenantDb {
+  return { tenant, sqlite, db: drizzle({ client: sqlite, schema }), repo: new Repository(), wal: new WalSync(sqlite, wal), streamingTurn: pageCacheFollower(sqlite, cache) };
 }
 
 /** `streamingTurn` of one file: counts its streaming turns and sets cache_size when the step they fall in changes. */
@@ -141,6 +149,8 @@ export interface TenantDatabasesOptions {
    */
   walCheckpoints?: { intervalMs: number; maxKib: number };
   idleCloseMs: number;
+  /** The fsync of commits made off the event loop (wal-sync.ts); tests hold it. Default `fs.fsync`. */
+  fsync?: Fsync;
   now?: () => number;
   guard?: TenantFileGuard;
 }
@@ -149,7 +159,7 @@ export const DEFAULT_CACHE_KIB = 2048;
 
 /**
  * Applies the pragmas every file gets: incremental auto-vacuum, WAL, full
- * fsync on commit, foreign keys, busy timeout, page cache size. Auto-vacuum
+ * fsync on commit (but for the commits of WalSync.commit, wal-sync.ts), foreign keys, busy timeout, page cache size. Auto-vacuum
  * takes effect only on a file that has no page yet, so it is set on new files
  * only (on an existing one the pragma rewrites the header: a write and a
  * checkpoint, about 3 ms per open measured, for nothing); a file created
@@ -185,6 +195,8 @@ export class TenantDatabases {
   readonly #checkpointer: Checkpointer | null = null;
   readonly #walTimer: NodeJS.Timeout | null = null;
   #onCheckpointError: (tenant: string, err: unknown) => void = () => {};
+  #onSyncError: (tenant: string, err: unknown) => void = () => {};
+  #onSynced: ((seconds: number) => void) | undefined;
 
   constructor(opts: TenantDatabasesOptions) {
     this.#opts = opts;
@@ -203,6 +215,16 @@ export class TenantDatabases {
   /** Hears a background checkpoint that failed (logged by the server); the next tick tries again. */
   setOnCheckpointError(fn: (tenant: string, err: unknown) => void): void {
     this.#onCheckpointError = fn;
+  }
+
+  /** Hears a failed fsync of a file's log (wal-sync.ts; logged by the server); it is retried, and what waits for it keeps waiting. */
+  setOnSyncError(fn: (tenant: string, err: unknown) => void): void {
+    this.#onSyncError = fn;
+  }
+
+  /** Hears each fsync of a file's log run off the event loop, with its seconds (metrics). */
+  setOnSynced(fn: (seconds: number) => void): void {
+    this.#onSynced = fn;
   }
 
   /** The checkpoint in flight (queued or running) on the tenant's file, if any (tests). */
@@ -385,7 +407,12 @@ export class TenantDatabases {
       sqlite?.close();
       throw guard ? guard.openFailed(tenant, file, err) : err;
     }
-    entry = { handle: tenantHandle(tenant, sqlite, this.#cache), file, wal: { size: -1, changes: 0, count: null }, lastUsed: this.#now(), holds: 0, hook: "running" };
+    const wal: WalSyncOptions = {
+      onError: (err) => this.#onSyncError(tenant, err),
+      onSynced: (seconds) => this.#onSynced?.(seconds),
+      ...(this.#opts.fsync ? { fsync: this.#opts.fsync } : {}),
+    };
+    entry = { handle: tenantHandle(tenant, sqlite, this.#cache, wal), file, wal: { size: -1, changes: 0, count: null }, lastUsed: this.#now(), holds: 0, hook: "running" };
     this.#open.set(tenant, entry);
     this.#runOnOpen(tenant, entry);
     return entry;
@@ -415,6 +442,8 @@ export class TenantDatabases {
   #close(tenant: string, entry: Entry): void {
     this.#open.delete(tenant);
     this.#checkpointer?.release(entry.file);
+    // What waits for the disk is synced and run before the connection goes.
+    entry.handle.wal.close();
     try {
       // Compaction deletes a finished turn's rows; while the file is open their pages are reused,
       // when it closes they go back to the disk.

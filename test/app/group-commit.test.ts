@@ -34,7 +34,7 @@ describe("group commit of turn events", () => {
     const group = new GroupCommit(t.server.events, sink.log);
     const errors: unknown[] = [];
     const writers = ids.map((id) => new TurnEventWriter(t.server.events, tdb, plan(id), 0, (e) => errors.push(e), group));
-    const transactions = vi.spyOn(t.server.events, "transaction");
+    const transactions = vi.spyOn(t.server.events, "transactionOffLoop");
     for (const w of writers) w.push({ event_type: "pi:tool_execution_start", payload: {} });
     await nextTick();
     await nextTick();
@@ -101,7 +101,7 @@ describe("turn ends joining the group commit", () => {
 
   it("commits joined bodies with the tick's flushes in one transaction and resolves after it", async () => {
     const { token, a, b, tdb, group, errors, writer } = await twoRoomsOneWriter();
-    const transactions = vi.spyOn(t.server.events, "transaction");
+    const transactions = vi.spyOn(t.server.events, "transactionOffLoop");
     writer.push({ event_type: "pi:tool_execution_start", payload: {} });
     const joined = group.join(tdb, (tx) => tx.emit(b, { event_type: "room:updated", payload: {} }).seq);
     expect(transactions).toHaveBeenCalledTimes(0);
