@@ -319,6 +319,7 @@ interface Calls {
   errors: number;
   commits: number;
   groups: number;
+  fsyncs: number;
   turns: number;
   streamsClosed: number;
   replays: number;
@@ -337,6 +338,7 @@ async function recordedCalls(t: Target): Promise<Calls> {
     errors: sum("roomservice_http_errors_total"),
     commits: sum("roomservice_event_commit_seconds_count"),
     groups: sum("roomservice_group_commit_size_count"),
+    fsyncs: sum("roomservice_wal_fsync_seconds_count"),
     turns: sum("roomservice_turns_started_total"),
     streamsClosed: sum("roomservice_sse_streams_closed_total"),
     replays: sum("roomservice_idempotent_replays_total"),
@@ -368,6 +370,8 @@ export function recorderCallNs(calls = 1_000_000, rounds = 5): Record<keyof Call
     // With the clock read the event log takes only for this call.
     commits: time((i) => r.eventsCommitted(1 + (i & 7), performance.now() * 1e-9)),
     groups: time((i) => r.groupCommit(1 + (i & 15))),
+    // With the clock read that ends the fsync's timing.
+    fsyncs: time(() => r.walFsynced(performance.now() * 1e-9)),
     turns: time(() => {
       const turn = r.turnStarted("local", "echo");
       turn.firstToken();
@@ -485,7 +489,7 @@ async function startGeneration(c: MetricsCostCtx, group: Group, generation: numb
   }
 }
 
-const ZERO_CALLS: Calls = { http: 0, errors: 0, commits: 0, groups: 0, turns: 0, streamsClosed: 0, replays: 0 };
+const ZERO_CALLS: Calls = { http: 0, errors: 0, commits: 0, groups: 0, fsyncs: 0, turns: 0, streamsClosed: 0, replays: 0 };
 const CALL_KINDS = Object.keys(ZERO_CALLS) as (keyof Calls)[];
 /** a + sign × b, kind by kind. */
 const combine = (a: Calls, b: Calls, sign: 1 | -1): Calls => Object.fromEntries(CALL_KINDS.map((k) => [k, a[k] + sign * b[k]])) as unknown as Calls;
