@@ -722,7 +722,7 @@ async function measureAll(c: MetricsCostCtx): Promise<Figure[]> {
       notes: [
         ...bounds.map((b) => b.text),
         callNote,
-        `idle cost per generation and server group (ms of CPU per second, recording on − the mean of the two off servers, all idle ${c.idleMs} ms after the recording one's first scrape started prom-client's process metrics): [${idle.map((x) => x.toFixed(2)).join(", ")}].`,
+        `idle cost per generation and server group (ms of CPU per second, recording on − the mean of the two off servers, all three idle ${c.idleMs} ms after the generation's workloads; the recording one has been scraped, so prom-client's process metrics run): [${idle.map((x) => x.toFixed(2)).join(", ")}].`,
         "Each call is timed with the clock reads that exist only for it (a turn's start, first-token and end times, the event log's commit time); a request's duration and route template are computed with recording off too (the access log uses them).",
       ],
     }),
