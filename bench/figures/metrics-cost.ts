@@ -169,10 +169,10 @@ export function cv(xs: readonly number[]): number {
 /**
  * A young generation of fixed size. V8 otherwise grows each process's
  * semi-spaces (1 to 16 MB) from its own early history, and that choice
- * stays: four servers of the same build driven alike differed by up to 20%
- * in CPU per durable event, two against two, and agreed within about 3% once
- * it was fixed. 16 MB is where a busy server's young generation ends up
- * anyway.
+ * stays: four servers of the same build driven alike differed by up to 25%
+ * in CPU per durable event, two against two; with it fixed they moved
+ * together window by window, mostly within 4% (one experiment each way).
+ * 16 MB is where a busy server's young generation ends up anyway.
  */
 const SERVER_NODE_ARGS = ["--min-semi-space-size=16", "--max-semi-space-size=16"];
 
@@ -186,21 +186,21 @@ const ARM_ENV: Record<Arm, Record<string, string>> = {
   offB: { METRICS_ENABLED: "false", METRICS_TOKEN },
 };
 
-export interface Target {
+interface Target {
   arm: Arm;
   server: ServerHandle;
   token: string;
 }
 
 /** One workload: `prepare` sets it up on one server (rooms, followers) and returns its driver. */
-export interface Workload {
+interface Workload {
   id: string;
   name: string;
   unit: string;
   prepare(t: Target): Promise<Driver>;
 }
 
-export interface Driver {
+interface Driver {
   /** Operations completed so far. */
   ops(): number;
   /**
@@ -243,7 +243,7 @@ function loops(workers: number, one: (worker: number) => Promise<number>, counte
   };
 }
 
-export function readWorkload(connections: number): Workload {
+function readWorkload(connections: number): Workload {
   return {
     id: "read",
     name: "GET /llm/room/:id",
@@ -262,7 +262,7 @@ export function readWorkload(connections: number): Workload {
 }
 
 /** Rooms that each post their next message when agent:turn_end arrives at their follower; counts turns, or durable events (countEvents). */
-export function turnsWorkload(o: { id: string; name: string; unit: string; rooms: number; replyWords: number; countEvents: boolean }): Workload {
+function turnsWorkload(o: { id: string; name: string; unit: string; rooms: number; replyWords: number; countEvents: boolean }): Workload {
   return {
     id: o.id,
     name: o.name,
@@ -287,7 +287,7 @@ export function turnsWorkload(o: { id: string; name: string; unit: string; rooms
   };
 }
 
-export function fanoutWorkload(nFollowers: number, inFlight: number): Workload {
+function fanoutWorkload(nFollowers: number, inFlight: number): Workload {
   return {
     id: "fanout",
     name: `SSE fan-out, ${nFollowers} followers`,
@@ -703,7 +703,7 @@ async function measureAll(c: MetricsCostCtx): Promise<Figure[]> {
           cleanByGen.length ? `Over the ${cleanByGen.flat().length} cycles with no busy window: on ÷ off median ${f3(median(cleanByGen.flat()))}, 95% interval ${f3(cleanLo)} to ${f3(cleanHi)}; A/A ${f3(median(cleanAa.flat()))}, ${f3(cleanAaLo)} to ${f3(cleanAaHi)}.` : "No cycle was free of busy windows."
         }${busy > windows.length / 4 ? " A busy machine inflates CPU per operation unevenly (caches, run-queue waits): read the A/A interval before the verdict, and re-run on a quiet machine." : ""}`,
         `CPU = Σ over the server's threads of /proc/<pid>/task/<tid>/schedstat (ns on a CPU), read before a window's drive and ${c.settleMs} ms after its work drained; window order per cycle on, offA, offB, offB, offA, on, rotated per generation; every window ends at the same operation count (from the server's start) on every server. The recording server is scraped before its windows, so prom-client's process metrics (GC observer, event-loop delay monitor) run during them, as they do under Prometheus.`,
-        `servers run with ${SERVER_NODE_ARGS.join(" ")} (a process's own young-generation sizing otherwise makes it up to 20% dearer per event than another); ${c.pinned ? "the bench's client loops ran on CPU 0 and the three servers on CPU 1 (taskset)" : "not pinned (taskset missing, or one CPU): the scheduler placed the client's and servers' threads"}; load average (1 min) at the phase's start ${load0[0]!.toFixed(2)}, at its end ${load1[0]!.toFixed(2)}; ${os.cpus().length} CPUs; the phase took ${elapsedS.toFixed(0)} s.`,
+        `servers run with ${SERVER_NODE_ARGS.join(" ")} (a process's own young-generation sizing otherwise made one up to 25% dearer per event than another); ${c.pinned ? "the bench's client loops ran on CPU 0 and the three servers on CPU 1 (taskset)" : "not pinned (taskset missing, or one CPU): the scheduler placed the client's and servers' threads"}; load average (1 min) at the phase's start ${load0[0]!.toFixed(2)}, at its end ${load1[0]!.toFixed(2)}; ${os.cpus().length} CPUs; the phase took ${elapsedS.toFixed(0)} s.`,
       ],
     });
   });
