@@ -32,7 +32,6 @@
  * EVENT_COALESCE_MS=0; per durable event), fan-out (notes posted one at a
  * time to a room with many followers; per frame delivered).
  */
-import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import os from "node:os";
 import { figure, type Figure } from "../lib/figure.js";
@@ -98,20 +97,6 @@ export function otherProcessesUsed(a: ReadonlyMap<number, number>, b: ReadonlyMa
   let ms = 0;
   for (const [pid, v] of b) ms += v - (a.get(pid) ?? 0);
   return ms;
-}
-
-/**
- * Sets every thread of `pid` to run only on `cpus` (taskset's list form,
- * "1" or "0-3"); threads made later inherit it. false where taskset is
- * missing or refuses (then the scheduler places threads as it likes).
- */
-export function pin(pid: number, cpus: string): boolean {
-  try {
-    execFileSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const isHangUp = (err: unknown) => err instanceof Error && /socket hang up|ECONNRESET/.test(err.message);
@@ -410,8 +395,6 @@ export interface MetricsCostCtx {
   busyShare: number;
   /** All three servers idle, after the recording one's first scrape: the fixed cost of recording. */
   idleMs: number;
-  /** The bench process runs on CPU 0 and the servers on CPU 1 (taskset), set by metricsCost. */
-  pinned: boolean;
   /** Workload ids to measure (default all: read, turns, events, fanout). */
   only?: readonly string[];
   readConnections: number;
@@ -473,9 +456,7 @@ async function startGeneration(c: MetricsCostCtx, group: Group, generation: numb
     );
     const failed = started.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
-    // The servers share one CPU (one is driven at a time), the bench's client loops have the other: where the
-    // scheduler put a server's threads next to the client's, a server ran slower per operation for its whole life.
-    if (c.pinned) for (const arm of ARMS) if (!pin(targets[arm].server.pid(), "1")) throw new Error(`taskset could not pin ${arm} to CPU 1`);
+
     // off refuses the scrape with METRICS_DISABLED; on scrapes (recordedCalls), which also starts prom-client's process metrics as Prometheus would.
     for (const arm of ["offA", "offB"] as const) {
       const off = await once(() => request(targets[arm].server.base, "GET", "/metrics", { token: METRICS_TOKEN }));
@@ -588,17 +569,7 @@ function cycleRatios(windows: readonly Window[], generations: number, num: Arm, 
 const f3 = (x: number) => x.toFixed(3);
 const pct = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
 
-export async function metricsCost(ctx: Omit<MetricsCostCtx, "pinned">): Promise<Figure[]> {
-  const allCpus = `0-${os.cpus().length - 1}`;
-  const c: MetricsCostCtx = { ...ctx, pinned: os.cpus().length >= 2 && pin(process.pid, "0") };
-  try {
-    return await measureAll(c);
-  } finally {
-    if (c.pinned) pin(process.pid, allCpus);
-  }
-}
-
-async function measureAll(c: MetricsCostCtx): Promise<Figure[]> {
+export async function metricsCost(c: MetricsCostCtx): Promise<Figure[]> {
   const idle: number[] = [];
   const load0 = os.loadavg();
   const t0 = performance.now();
@@ -703,7 +674,7 @@ async function measureAll(c: MetricsCostCtx): Promise<Figure[]> {
           cleanByGen.length ? `Over the ${cleanByGen.flat().length} cycles with no busy window: on ÷ off median ${f3(median(cleanByGen.flat()))}, 95% interval ${f3(cleanLo)} to ${f3(cleanHi)}; A/A ${f3(median(cleanAa.flat()))}, ${f3(cleanAaLo)} to ${f3(cleanAaHi)}.` : "No cycle was free of busy windows."
         }${busy > windows.length / 4 ? " A busy machine inflates CPU per operation unevenly (caches, run-queue waits): read the A/A interval before the verdict, and re-run on a quiet machine." : ""}`,
         `CPU = Σ over the server's threads of /proc/<pid>/task/<tid>/schedstat (ns on a CPU), read before a window's drive and ${c.settleMs} ms after its work drained; window order per cycle on, offA, offB, offB, offA, on, rotated per generation; every window ends at the same operation count (from the server's start) on every server. The recording server is scraped before its windows, so prom-client's process metrics (GC observer, event-loop delay monitor) run during them, as they do under Prometheus.`,
-        `servers run with ${SERVER_NODE_ARGS.join(" ")} (a process's own young-generation sizing otherwise made one up to 25% dearer per event than another); ${c.pinned ? "the bench's client loops ran on CPU 0 and the three servers on CPU 1 (taskset)" : "not pinned (taskset missing, or one CPU): the scheduler placed the client's and servers' threads"}; load average (1 min) at the phase's start ${load0[0]!.toFixed(2)}, at its end ${load1[0]!.toFixed(2)}; ${os.cpus().length} CPUs; the phase took ${elapsedS.toFixed(0)} s.`,
+        `servers run with ${SERVER_NODE_ARGS.join(" ")} (a process's own young-generation sizing otherwise made one up to 25% dearer per event than another); not pinned to CPUs (a read cost 88 to 103 µs of server CPU with the client on CPU 0 and the server on CPU 1, 51 to 57 µs unpinned); load average (1 min) at the phase's start ${load0[0]!.toFixed(2)}, at its end ${load1[0]!.toFixed(2)}; ${os.cpus().length} CPUs; the phase took ${elapsedS.toFixed(0)} s.`,
       ],
     });
   });
