@@ -139,6 +139,28 @@ export const streamEvents = sqliteTable(
 );
 
 /**
+ * Where events are appended: stream_events' rows, in the order they were
+ * written (a rowid table with no other index), so the events of one commit
+ * share pages instead of each dirtying its own stream's page of
+ * stream_events. A stream's live rows are its rows here and in
+ * stream_events together; the event log moves this table's rows into
+ * stream_events in bulk (a stream's rows then go in together) once it holds
+ * more than a bound, and when a file is first written after it opens
+ * (src/events/event.store.ts, `settleJournal`). Small by construction, so a
+ * read of one stream scans it whole.
+ */
+export const streamEventsJournal = sqliteTable("stream_events_journal", {
+  kind: text("kind").notNull(),
+  streamId: text("stream_id").notNull(),
+  seq: integer("seq").notNull(),
+  eventType: text("event_type").notNull(),
+  agentKey: text("agent_key"),
+  turnId: text("turn_id"),
+  payload: text("payload").notNull(),
+  createdAt: text("created_at").notNull(),
+});
+
+/**
  * Compacted history: when a kind's compaction event is appended (a room's
  * `agent:turn_end`), the stream's events up to it move out of stream_events
  * into one row here, their stored rows deflated together
