@@ -114,7 +114,7 @@ export function storageFigure(c: StorageCtx, dataDir: string, w: StorageWork): F
     notes.push(`bytes per char by table/index (${first} − ${c.baseTenant}, dbstat page bytes): ${breakdown.map((r) => `${r.name} ${r.perChar.toFixed(2)}`).join(", ")}.`);
     const db = new Database(path.join(dataDir, "tenants", `${first}.db`), { readonly: true, fileMustExist: true });
     try {
-      const ev = db.prepare("SELECT event_type, count(*) AS n, SUM(length(payload)) AS payload_chars, SUM(length(kind) + length(stream_id) + length(coalesce(turn_id, '')) + length(event_type) + length(coalesce(agent_key, '')) + length(created_at)) AS other_chars FROM stream_events GROUP BY event_type ORDER BY payload_chars DESC").all() as { event_type: string; n: number; payload_chars: number; other_chars: number }[];
+      const ev = db.prepare("SELECT event_type, count(*) AS n, SUM(length(payload)) AS payload_chars, SUM(length(kind) + length(stream_id) + length(coalesce(turn_id, '')) + length(event_type) + length(coalesce(agent_key, '')) + length(created_at)) AS other_chars FROM (SELECT * FROM stream_events UNION ALL SELECT * FROM stream_events_journal) GROUP BY event_type ORDER BY payload_chars DESC").all() as { event_type: string; n: number; payload_chars: number; other_chars: number }[];
       notes.push(`live stream_events rows in ${first} (not yet compacted) by type (count, payload chars, other column chars): ${ev.map((e) => `${e.event_type} ×${e.n} ${e.payload_chars}+${e.other_chars}`).join(", ") || "none"}.`);
       const segs = db.prepare("SELECT first_seq, events FROM stream_event_segments").all() as { first_seq: number; events: Buffer }[];
       const inflated = segs.reduce((a, g) => a + inflateRawSync(g.events).length, 0);

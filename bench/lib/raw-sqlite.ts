@@ -42,7 +42,8 @@ export interface CapturedRows {
 
 /**
  * Reads the schema, the rooms and up to maxRows events (ascending) from a
- * tenant file, read-only. Finished turns live compacted in
+ * tenant file, read-only. Live rows are in stream_events and its journal;
+ * finished turns live compacted in
  * stream_event_segments; they are decoded back into the rows the server first
  * inserted (the payload text is the same JSON), so the baseline inserts
  * exactly what the server wrote before compacting it.
@@ -54,7 +55,9 @@ export function captureRows(tenantFile: string, roomIds: readonly string[], maxR
     const marks = roomIds.map(() => "?").join(",");
     const rooms = db.prepare(`SELECT * FROM rooms WHERE id IN (${marks})`).all(...roomIds) as Record<string, unknown>[];
     const events = db
-      .prepare(`SELECT stream_id, seq, event_type, agent_key, turn_id, payload, created_at FROM stream_events WHERE kind = 'room' AND stream_id IN (${marks})`)
+      .prepare(
+        `SELECT stream_id, seq, event_type, agent_key, turn_id, payload, created_at FROM (SELECT * FROM stream_events UNION ALL SELECT * FROM stream_events_journal) WHERE kind = 'room' AND stream_id IN (${marks})`,
+      )
       .raw()
       .all(...roomIds) as unknown[][];
     const segments = db.prepare(`SELECT stream_id, first_seq, events FROM stream_event_segments WHERE kind = 'room' AND stream_id IN (${marks})`).all(...roomIds) as { stream_id: string; first_seq: number; events: Buffer }[];

@@ -11,14 +11,15 @@
  * segment (event.store.ts), from the rows this process appended when it
  * knows them all (`LiveRows`), else from SQL.
  *
- * Per event the work is one insert and the record; per stream and
- * transaction, one read and one write of its `event_streams` row.
+ * Per event the work is one insert (into the journal, in the order written:
+ * event.store.ts) and the record; per stream and transaction, one read and
+ * one write of its `event_streams` row.
  */
 import type { SseSource } from "../sse/sse.types.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 import type { EventBus } from "./event.bus.js";
 import type { StoredEventRow } from "./event.segment.js";
-import { appendRow, compactEvents, findStream, isClosed, lastSeq, NO_STATE, readEventsAfter, readEventsBefore, saveStream, StoredLog } from "./event.store.js";
+import { appendRow, compactEvents, findStream, isClosed, lastSeq, NO_STATE, readEventsAfter, readEventsBefore, saveStream, settleJournal, StoredLog } from "./event.store.js";
 import { validateKind, type NewStreamEvent, type StreamCodec, type StreamKind, type StreamRecord } from "./event.stream.js";
 import { ROOM_STREAM, type NewEvent, type RoomEvent } from "./event.types.js";
 
@@ -299,10 +300,13 @@ export class EventLog {
 
     const run = t.sqlite.transaction(() => {
       const r = fn(tx);
+      let appended = 0;
       for (const s of streams) {
         if (s.compactAt > 0) s.compacted = this.#compact(t, s);
         saveStream(t, s.kind.name, s.id, s.last, s.closedSeq, s.isNew);
+        appended += s.rows.length;
       }
+      if (appended > 0) settleJournal(t, appended);
       this.#beforeCommit?.(t, r);
       return r;
     });

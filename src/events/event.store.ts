@@ -6,7 +6,10 @@
  * once, so seqs are gap-free and a rolled-back transaction leaves no hole.
  * When a kind's compaction event is appended its events are compacted into a
  * segment (event.segment.ts): a stream's history is its segments (seqs 1..n)
- * followed by its live `stream_events` rows (n+1..), and reads take both.
+ * followed by its live rows (n+1..), and reads take both. Live rows are
+ * appended to `stream_events_journal` in the order written, so one commit's
+ * events share its pages, and move into `stream_events` (keyed by stream)
+ * in bulk (`settleJournal`); a read of live rows takes both tables.
  * Reads give each event as its kind's wire record, payloads rebuilt by its
  * codec. Nothing here knows any kind's tables: a codec that keeps text
  * elsewhere reads it itself (`StreamCodec.view`).
@@ -34,12 +37,32 @@ export interface StreamRow {
 
 const COLUMNS = "seq, event_type, agent_key, turn_id, payload, created_at";
 
+/**
+ * A stream's live rows are in two tables (schema.ts): stream_events, keyed by
+ * stream, and stream_events_journal, in the order they were appended, where
+ * every append goes. This is both, with the same filter on each (kind,
+ * stream id, then the statement's own): the first read by its key, the
+ * second by a scan of a table kept small. Its parameters come twice, once
+ * per table, then the statement's own after the union.
+ */
+const live = (where: string, columns = COLUMNS) =>
+  `SELECT ${columns} FROM stream_events WHERE kind = ? AND stream_id = ? AND ${where} UNION ALL SELECT ${columns} FROM stream_events_journal WHERE kind = ? AND stream_id = ? AND ${where}`;
+
+/** Rows the journal may hold before the next transaction moves them into stream_events (see `settleJournal`). */
+export const JOURNAL_MAX_ROWS = 2048;
+
 const q = {
   insert: statement("events.insert", ({ sqlite }) =>
     sqlite.prepare<[string, string, number, string, string | null, string | null, string, string]>(
-      "INSERT INTO stream_events (kind, stream_id, seq, event_type, agent_key, turn_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO stream_events_journal (kind, stream_id, seq, event_type, agent_key, turn_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     ),
   ),
+  settle: statement("events.settle", ({ sqlite }) =>
+    sqlite.prepare(
+      "INSERT INTO stream_events (kind, stream_id, seq, event_type, agent_key, turn_id, payload, created_at) SELECT kind, stream_id, seq, event_type, agent_key, turn_id, payload, created_at FROM stream_events_journal ORDER BY kind, stream_id, seq",
+    ),
+  ),
+  emptyJournal: statement("events.emptyJournal", ({ sqlite }) => sqlite.prepare("DELETE FROM stream_events_journal")),
   stream: statement("events.stream", ({ sqlite }) => sqlite.prepare<[string, string], StreamRow>("SELECT last_seq, closed_seq FROM event_streams WHERE kind = ? AND stream_id = ?")),
   openStream: statement("events.openStream", ({ sqlite }) =>
     sqlite.prepare<[string, string, number, number | null]>("INSERT INTO event_streams (kind, stream_id, last_seq, closed_seq) VALUES (?, ?, ?, ?)"),
@@ -48,25 +71,26 @@ const q = {
     sqlite.prepare<[number, number | null, string, string]>("UPDATE event_streams SET last_seq = ?, closed_seq = coalesce(closed_seq, ?) WHERE kind = ? AND stream_id = ?"),
   ),
   after: statement("events.after", ({ sqlite }) =>
-    sqlite.prepare<[string, string, number, number], StoredEventRow>(`SELECT ${COLUMNS} FROM stream_events WHERE kind = ? AND stream_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
+    sqlite.prepare<[string, string, number, string, string, number, number], StoredEventRow>(`${live("seq > ?")} ORDER BY seq LIMIT ?`),
   ),
   latest: statement("events.latest", ({ sqlite }) =>
-    sqlite.prepare<[string, string, number, number], StoredEventRow>(`SELECT ${COLUMNS} FROM stream_events WHERE kind = ? AND stream_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`),
+    sqlite.prepare<[string, string, number, string, string, number, number], StoredEventRow>(`${live("seq < ?")} ORDER BY seq DESC LIMIT ?`),
   ),
   lastOf: statement("events.lastOf", ({ sqlite }) =>
-    sqlite.prepare<[string, string, number, string], { seq: number }>(
-      "SELECT seq FROM stream_events WHERE kind = ? AND stream_id = ? AND seq <= ? AND event_type = ? ORDER BY seq DESC LIMIT 1",
-    ),
+    sqlite.prepare<[string, string, number, string, string, string, number, string], { seq: number }>(`${live("seq <= ? AND event_type = ?", "seq")} ORDER BY seq DESC LIMIT 1`),
   ),
   payloadsOf: statement("events.payloadsOf", ({ sqlite }) =>
-    sqlite.prepare<[string, string, number, number, string], { payload: string }>(
-      "SELECT payload FROM stream_events WHERE kind = ? AND stream_id = ? AND seq > ? AND seq <= ? AND event_type = ? ORDER BY seq",
+    sqlite.prepare<[string, string, number, number, string, string, string, number, number, string], { payload: string; seq: number }>(
+      `${live("seq > ? AND seq <= ? AND event_type = ?", "payload, seq")} ORDER BY seq`,
     ),
   ),
   liveUpTo: statement("events.liveUpTo", ({ sqlite }) =>
-    sqlite.prepare<[string, string, number], StoredEventRow>(`SELECT ${COLUMNS} FROM stream_events WHERE kind = ? AND stream_id = ? AND seq <= ? ORDER BY seq`),
+    sqlite.prepare<[string, string, number, string, string, number], StoredEventRow>(`${live("seq <= ?")} ORDER BY seq`),
   ),
   deleteUpTo: statement("events.deleteUpTo", ({ sqlite }) => sqlite.prepare<[string, string, number]>("DELETE FROM stream_events WHERE kind = ? AND stream_id = ? AND seq <= ?")),
+  deleteJournalUpTo: statement("events.deleteJournalUpTo", ({ sqlite }) =>
+    sqlite.prepare<[string, string, number]>("DELETE FROM stream_events_journal WHERE kind = ? AND stream_id = ? AND seq <= ?"),
+  ),
   insertSegment: statement("events.insertSegment", ({ sqlite }) =>
     sqlite.prepare<[string, string, number, number, Buffer]>("INSERT INTO stream_event_segments (kind, stream_id, first_seq, last_seq, events) VALUES (?, ?, ?, ?, ?)"),
   ),
@@ -91,6 +115,36 @@ export function findStream(t: TenantDb, kind: string, streamId: string): StreamR
 /** Inserts one event row, its payload already in stored form and serialised, at the seq the caller took; the caller holds the transaction. */
 export function appendRow(t: TenantDb, kind: string, streamId: string, row: StoredEventRow): void {
   q.insert.on(t).run(kind, streamId, row.seq, row.event_type, row.agent_key, row.turn_id, row.payload, row.created_at);
+}
+
+/** Rows each open file's journal holds, as far as this process knows (absent: not known since the file opened). */
+const journalRows = new WeakMap<TenantDb, number>();
+
+/**
+ * Called inside a transaction that appended `appended` rows, before it
+ * commits: when the file's journal holds more than JOURNAL_MAX_ROWS, or this
+ * is the file's first write since it opened (what the journal holds is not
+ * known), its rows move into stream_events, sorted by stream, so each
+ * stream's rows of the last few hundred milliseconds go in together: a
+ * stream's page is written once per move instead of once per commit. The
+ * count is a bound's bookkeeping only: a transaction that rolls back leaves
+ * it off, and reads never depend on it.
+ */
+export function settleJournal(t: TenantDb, appended: number): void {
+  const held = journalRows.get(t);
+  const now = (held ?? JOURNAL_MAX_ROWS + 1) + appended;
+  if (now <= JOURNAL_MAX_ROWS) {
+    journalRows.set(t, now);
+    return;
+  }
+  q.settle.on(t).run();
+  q.emptyJournal.on(t).run();
+  journalRows.set(t, 0);
+}
+
+/** Deletes the stream's live rows with seq <= upToSeq from both tables; returns how many. */
+function deleteLiveUpTo(t: TenantDb, kind: string, streamId: string, upToSeq: number): number {
+  return q.deleteUpTo.on(t).run(kind, streamId, upToSeq).changes + q.deleteJournalUpTo.on(t).run(kind, streamId, upToSeq).changes;
 }
 
 /**
@@ -122,13 +176,13 @@ export class StoredLog implements CodecLog {
   ) {}
 
   lastOf(eventType: string, atOrBefore: number): number {
-    return q.lastOf.on(this.t).get(this.kind, this.streamId, atOrBefore, eventType)?.seq ?? 0;
+    return q.lastOf.on(this.t).get(this.kind, this.streamId, atOrBefore, eventType, this.kind, this.streamId, atOrBefore, eventType)?.seq ?? 0;
   }
 
   payloadsOf(eventType: string, afterSeq: number, upToSeq: number): Payload[] {
     return q.payloadsOf
       .on(this.t)
-      .all(this.kind, this.streamId, afterSeq, upToSeq, eventType)
+      .all(this.kind, this.streamId, afterSeq, upToSeq, eventType, this.kind, this.streamId, afterSeq, upToSeq, eventType)
       .map((r) => JSON.parse(r.payload) as Payload);
   }
 }
@@ -227,17 +281,17 @@ export function compactEvents(t: TenantDb, kind: string, streamId: string, upToS
     try {
       return t.sqlite.transaction(() => {
         q.insertSegment.on(t).run(kind, streamId, known[0]!.seq, upToSeq, encodeSegment(known));
-        if (q.deleteUpTo.on(t).run(kind, streamId, upToSeq).changes !== known.length) throw new StaleLiveRows();
+        if (deleteLiveUpTo(t, kind, streamId, upToSeq) !== known.length) throw new StaleLiveRows();
         return known.length;
       })();
     } catch (err) {
       if (!(err instanceof StaleLiveRows)) throw err;
     }
   }
-  const rows = q.liveUpTo.on(t).all(kind, streamId, upToSeq);
+  const rows = q.liveUpTo.on(t).all(kind, streamId, upToSeq, kind, streamId, upToSeq);
   if (rows.length === 0) return 0;
   q.insertSegment.on(t).run(kind, streamId, rows[0]!.seq, rows[rows.length - 1]!.seq, encodeSegment(rows));
-  q.deleteUpTo.on(t).run(kind, streamId, upToSeq);
+  deleteLiveUpTo(t, kind, streamId, upToSeq);
   return rows.length;
 }
 
@@ -252,13 +306,13 @@ export function readEventsAfter<R extends StreamRecord, S>(t: TenantDb, kind: St
     cursor = seg.last_seq;
     if (out.length >= limit) return out;
   }
-  const live = hydrate(t, kind, streamId, parsed(q.after.on(t).all(kind.name, streamId, cursor, limit - out.length)), NO_STATE);
+  const live = hydrate(t, kind, streamId, parsed(q.after.on(t).all(kind.name, streamId, cursor, kind.name, streamId, cursor, limit - out.length)), NO_STATE);
   return out.length === 0 ? live : out.concat(live);
 }
 
 /** The newest `limit` events of the stream with seq < beforeSeq, ascending. */
 export function readEventsBefore<R extends StreamRecord, S>(t: TenantDb, kind: StreamKind<R, S>, streamId: string, beforeSeq: number, limit: number): R[] {
-  const live = hydrate(t, kind, streamId, parsed(q.latest.on(t).all(kind.name, streamId, beforeSeq, limit).reverse()), NO_STATE);
+  const live = hydrate(t, kind, streamId, parsed(q.latest.on(t).all(kind.name, streamId, beforeSeq, kind.name, streamId, beforeSeq, limit).reverse()), NO_STATE);
   if (live.length >= limit) return live;
   // Every live row is newer than every segment: what is missing comes from the newest segments.
   const older: R[][] = [];

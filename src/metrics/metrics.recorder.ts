@@ -122,7 +122,7 @@ export class Recorder implements MetricsRecorder {
   readonly eventsWritten = new CounterFamily("roomservice_events_written_total", "Durable room events committed.");
   readonly commitSeconds = new HistogramFamily(
     "roomservice_event_commit_seconds",
-    "Seconds per event-log transaction, from its start to its commit (writes, and the fsync except for streamed events and posted messages, whose fsync runs off the event loop). _count is the transaction count.",
+    "Seconds per event-log transaction, from its start to its commit (writes, and the fsync except for streamed events and turn ends, whose fsync runs off the event loop). _count is the transaction count.",
     BUCKETS.commitSeconds,
   );
   readonly groupSize = new HistogramFamily(
@@ -132,7 +132,7 @@ export class Recorder implements MetricsRecorder {
   );
   readonly fsyncSeconds = new HistogramFamily(
     "roomservice_wal_fsync_seconds",
-    "Seconds per fsync of a tenant file's write-ahead log run off the event loop: streamed events and posted messages are shown and answered once it returns.",
+    "Seconds per fsync of a tenant file's write-ahead log run off the event loop: streamed events and turn ends are shown once it returns.",
     BUCKETS.fsyncSeconds,
   );
   readonly streamsClosed = new CounterFamily(

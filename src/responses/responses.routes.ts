@@ -43,9 +43,9 @@ export function responsesRoutes(responses: ResponsesService) {
         }),
       },
     }),
-    async (c) => {
+    (c) => {
       setSuccessStatus(202);
-      const { created } = await responses.create({ tdb: c.get("tenantDb"), actor: userActor(c.get("principal")) }, c.req.valid("json"));
+      const { created } = responses.create({ tdb: c.get("tenantDb"), actor: userActor(c.get("principal")) }, c.req.valid("json"));
       c.header("Location", created.result_url);
       return c.json(ok(created), 202);
     },

@@ -12,7 +12,7 @@ import type { ResponseCreated, ResponsesBody } from "./responses.schemas.js";
 export class ResponsesService {
   constructor(private readonly rooms: RoomService) {}
 
-  async create(ctx: RoomCtx, body: ResponsesBody): Promise<{ created: ResponseCreated }> {
+  create(ctx: RoomCtx, body: ResponsesBody): { created: ResponseCreated } {
     const prompt = { kind: "task" as const, content: body.input, metadata: body.metadata };
     const answer = (roomId: string, roomCreated: boolean) => (m: MessageRecord): ResponseCreated => ({
       room_id: roomId,
@@ -22,7 +22,7 @@ export class ResponsesService {
       result_url: `/llm/room/${roomId}/messages/${m.id}?wait=30`,
     });
     if (body.room_id !== undefined) {
-      return { created: (await this.rooms.postMessageAs(ctx, body.room_id, prompt, undefined, answer(body.room_id, false))).answer };
+      return { created: this.rooms.postMessageAs(ctx, body.room_id, prompt, undefined, answer(body.room_id, false)).answer };
     }
     const actor = {
       agent_id: "assistant",

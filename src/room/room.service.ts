@@ -424,43 +424,25 @@ export class RoomService {
 
   /**
    * POST /messages. Durable before the answer: the message row, its event and
-   * (when the room can start one) the turn's start are one transaction,
-   * committed with its fsync off the event loop (the streaming path's: a
-   * turn's message is a commit per turn); the promise resolves once it is on
-   * the disk. The turn starts at the commit, as it always has, so nothing can
-   * come between the transaction that began it and its worker; its events,
-   * like the message's, are shown only once durable.
+   * (when the room can start one) the turn's start are one transaction.
    */
-  async postMessage(ctx: RoomCtx, id: string, input: PostMessageInput, ifMatch?: number): Promise<{ message: MessageRecord; startedTurn: boolean }> {
-    const { message, startedTurn } = await this.postMessageAs(ctx, id, input, ifMatch, (m) => m);
+  postMessage(ctx: RoomCtx, id: string, input: PostMessageInput, ifMatch?: number): { message: MessageRecord; startedTurn: boolean } {
+    const { message, startedTurn } = this.postMessageAs(ctx, id, input, ifMatch, (m) => m);
     return { message, startedTurn };
   }
 
   /** postMessage whose transaction returns `answer(message)` (what an Idempotency-Key stores with the effect). */
-  async postMessageAs<T>(
-    ctx: RoomCtx,
-    id: string,
-    input: PostMessageInput,
-    ifMatch: number | undefined,
-    answer: (message: MessageRecord) => T,
-  ): Promise<{ message: MessageRecord; startedTurn: boolean; answer: T }> {
+  postMessageAs<T>(ctx: RoomCtx, id: string, input: PostMessageInput, ifMatch: number | undefined, answer: (message: MessageRecord) => T): { message: MessageRecord; startedTurn: boolean; answer: T } {
     this.#checkPost(ctx, input);
     let plan: TurnPlan | null = null;
     let message!: MessageRecord;
-    let durable!: () => void;
-    const onDisk = new Promise<void>((resolve) => (durable = resolve));
-    const result = this.#d.events.transactionOffLoop(
-      ctx.tdb,
-      (tx) => {
-        const posted = this.#postIn(ctx, tx, id, input, ifMatch);
-        plan = posted.plan;
-        message = posted.message;
-        return answer(posted.message);
-      },
-      durable,
-    );
+    const result = this.#d.events.transaction(ctx.tdb, (tx) => {
+      const posted = this.#postIn(ctx, tx, id, input, ifMatch);
+      plan = posted.plan;
+      message = posted.message;
+      return answer(posted.message);
+    });
     if (plan) this.#d.runner.start(plan);
-    await onDisk;
     return { message, startedTurn: plan !== null, answer: result };
   }
 

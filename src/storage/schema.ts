@@ -112,6 +112,20 @@ export const eventStreams = sqliteTable(
   (t) => [primaryKey({ columns: [t.kind, t.streamId] })],
 );
 
+/** A stored event's columns: stream_events and its journal have the same rows (fresh builders per table). */
+function eventRowColumns() {
+  return {
+    kind: text("kind").notNull(),
+    streamId: text("stream_id").notNull(),
+    seq: integer("seq").notNull(),
+    eventType: text("event_type").notNull(),
+    agentKey: text("agent_key"),
+    turnId: text("turn_id"),
+    payload: text("payload").notNull(),
+    createdAt: text("created_at").notNull(),
+  };
+}
+
 /**
  * The durable event log of every stream kind (rooms, factory runs, ...).
  * `seq` is taken from event_streams in the same transaction as the insert,
@@ -123,20 +137,20 @@ export const eventStreams = sqliteTable(
  * (migrations/0001 and 0003, hand-written), so its key is stored once, in
  * the table's own b-tree.
  */
-export const streamEvents = sqliteTable(
-  "stream_events",
-  {
-    kind: text("kind").notNull(),
-    streamId: text("stream_id").notNull(),
-    seq: integer("seq").notNull(),
-    eventType: text("event_type").notNull(),
-    agentKey: text("agent_key"),
-    turnId: text("turn_id"),
-    payload: text("payload").notNull(),
-    createdAt: text("created_at").notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.kind, t.streamId, t.seq] })],
-);
+export const streamEvents = sqliteTable("stream_events", eventRowColumns(), (t) => [primaryKey({ columns: [t.kind, t.streamId, t.seq] })]);
+
+/**
+ * Where events are appended: stream_events' rows, in the order they were
+ * written (a rowid table with no other index), so the events of one commit
+ * share pages instead of each dirtying its own stream's page of
+ * stream_events. A stream's live rows are its rows here and in
+ * stream_events together; the event log moves this table's rows into
+ * stream_events in bulk (a stream's rows then go in together) once it holds
+ * more than a bound, and when a file is first written after it opens
+ * (src/events/event.store.ts, `settleJournal`). Small by construction, so a
+ * read of one stream scans it whole.
+ */
+export const streamEventsJournal = sqliteTable("stream_events_journal", eventRowColumns());
 
 /**
  * Compacted history: when a kind's compaction event is appended (a room's

@@ -18,7 +18,7 @@ const TENANTS = Array.from({ length: 60 }, (_, i) => `tenant_${String(i).padStar
 function sleepingEvents(file: string, roomId: string): Array<{ payload: string }> {
   const db = new Database(file, { readonly: true });
   try {
-    return db.prepare<[string], { payload: string }>("SELECT payload FROM stream_events WHERE kind = 'room' AND stream_id = ? AND event_type = 'room:sleeping'").all(roomId);
+    return db.prepare<[string], { payload: string }>("SELECT payload FROM (SELECT * FROM stream_events UNION ALL SELECT * FROM stream_events_journal) WHERE kind = 'room' AND stream_id = ? AND event_type = 'room:sleeping'").all(roomId);
   } finally {
     db.close();
   }

@@ -18,7 +18,7 @@ const TENANTS = Array.from({ length: 8 }, (_, i) => `boot_${i}`);
 function sleepingCount(tenant: string): number {
   const db = new Database(path.join(dataDir, "tenants", `${tenant}.db`), { readonly: true });
   try {
-    return db.prepare<[], { n: number }>("SELECT count(*) AS n FROM stream_events WHERE kind = 'room' AND event_type = 'room:sleeping'").get()!.n;
+    return db.prepare<[], { n: number }>("SELECT count(*) AS n FROM (SELECT * FROM stream_events UNION ALL SELECT * FROM stream_events_journal) WHERE kind = 'room' AND event_type = 'room:sleeping'").get()!.n;
   } finally {
     db.close();
   }

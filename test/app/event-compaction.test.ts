@@ -45,7 +45,7 @@ function stored(id: string): { segments: { first_seq: number; last_seq: number }
   try {
     return {
       segments: db.prepare("SELECT first_seq, last_seq FROM stream_event_segments WHERE kind = 'room' AND stream_id = ? ORDER BY last_seq").all(id) as { first_seq: number; last_seq: number }[],
-      live: (db.prepare("SELECT seq FROM stream_events WHERE kind = 'room' AND stream_id = ? ORDER BY seq").all(id) as { seq: number }[]).map((r) => r.seq),
+      live: (db.prepare("SELECT seq FROM (SELECT * FROM stream_events UNION ALL SELECT * FROM stream_events_journal) WHERE kind = 'room' AND stream_id = ? ORDER BY seq").all(id) as { seq: number }[]).map((r) => r.seq),
     };
   } finally {
     db.close();
@@ -173,7 +173,7 @@ describe("event compaction", () => {
       for (let i = 0; i < 3; i++) tx.emit(id, { event_type: "room:updated", payload: { i } });
     });
     const rows = tdb.sqlite
-      .prepare("SELECT seq, event_type, agent_key, turn_id, payload, created_at FROM stream_events WHERE kind = 'room' AND stream_id = ? ORDER BY seq")
+      .prepare("SELECT seq, event_type, agent_key, turn_id, payload, created_at FROM (SELECT * FROM stream_events UNION ALL SELECT * FROM stream_events_journal) WHERE kind = 'room' AND stream_id = ? ORDER BY seq")
       .all(id) as StoredEventRow[];
     expect(rows.map((r) => r.seq)).toEqual([1, 2, 3, 4]);
     // Gap-free and ending at 4, but missing seqs 1 and 2: only the delete's count can tell.

@@ -48,7 +48,7 @@ const line = (text: string) => ({ event_type: "note:line", payload: { text } });
 function stored(t: TenantDb, kind: string, id: string) {
   return {
     segments: t.sqlite.prepare("SELECT first_seq, last_seq FROM stream_event_segments WHERE kind = ? AND stream_id = ? ORDER BY last_seq").all(kind, id),
-    live: (t.sqlite.prepare("SELECT seq FROM stream_events WHERE kind = ? AND stream_id = ? ORDER BY seq").all(kind, id) as { seq: number }[]).map((r) => r.seq),
+    live: (t.sqlite.prepare("SELECT seq FROM (SELECT * FROM stream_events UNION ALL SELECT * FROM stream_events_journal) WHERE kind = ? AND stream_id = ? ORDER BY seq").all(kind, id) as { seq: number }[]).map((r) => r.seq),
   };
 }
 
@@ -170,7 +170,7 @@ describe("a test-only stream kind, registered beside rooms", () => {
 
   it("an insert that fails inside a transaction the writer goes on with takes no seq: the stream stays gap-free", () => {
     const { t, log } = setup("insert-fails");
-    t.sqlite.exec("CREATE TRIGGER refuse_bad BEFORE INSERT ON stream_events WHEN json_extract(NEW.payload, '$.text') = 'bad' BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    t.sqlite.exec("CREATE TRIGGER refuse_bad BEFORE INSERT ON stream_events_journal WHEN json_extract(NEW.payload, '$.text') = 'bad' BEGIN SELECT RAISE(ABORT, 'refused'); END");
     const seqs = log.transaction(t, (tx) => {
       const out = [tx.append("test-note", "g", { event_type: "note:opened", payload: {} }).seq];
       expect(() => tx.append("test-note", "g", line("bad"))).toThrow(/refused/);

@@ -277,8 +277,9 @@ describe("migration 0007 (the usage ledger for turns that ended before it)", () 
       // The file as a server before the ledger left it: no room_usage rows, migrations up to 0006.
       const db = new Database(path.join(dataDir, "tenants", "acme.db"));
       db.exec("DELETE FROM room_usage");
-      // Nor what the migrations after 0007 add (0008: multi-agent rooms), which run again after it.
+      // Nor what the migrations after 0007 add (0008: multi-agent rooms; 0009: the event journal, its rows back where they were), which run again after it.
       db.exec("DROP TABLE room_context; ALTER TABLE room_messages DROP COLUMN sequence; ALTER TABLE rooms DROP COLUMN addressing;");
+      db.exec("INSERT INTO stream_events SELECT * FROM stream_events_journal; DROP TABLE stream_events_journal;");
       db.pragma("user_version = 7");
       db.close();
 
