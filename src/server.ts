@@ -154,6 +154,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       onCompactionFailed: (t, kind, streamId, err) =>
         log.warn({ err, tenant: t.tenant, kind, stream_id: streamId }, "event compaction failed; the stream's events stay uncompacted until its next compaction event"),
     });
+    // A file at rest keeps its live events in one table: the journal is moved in before it closes.
+    tenants.setBeforeClose((t) => events.settle(t));
     // Features register in dependency order: recovery runs in this order when a
     // tenant file first opens (before any request reads it), sweeps on every
     // open and every tick, drains together on shutdown.

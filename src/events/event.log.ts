@@ -19,7 +19,20 @@ import type { SseSource } from "../sse/sse.types.js";
 import type { TenantDb } from "../storage/tenant-db.js";
 import type { EventBus } from "./event.bus.js";
 import type { StoredEventRow } from "./event.segment.js";
-import { appendRow, compactEvents, findStream, isClosed, lastSeq, NO_STATE, readEventsAfter, readEventsBefore, saveStream, settleJournal, StoredLog } from "./event.store.js";
+import {
+  appendRow,
+  compactEvents,
+  findStream,
+  isClosed,
+  lastSeq,
+  NO_STATE,
+  readEventsAfter,
+  readEventsBefore,
+  saveStream,
+  settleJournal,
+  settleJournalNow,
+  StoredLog,
+} from "./event.store.js";
 import { validateKind, type NewStreamEvent, type StreamCodec, type StreamKind, type StreamRecord } from "./event.stream.js";
 import { ROOM_STREAM, type NewEvent, type RoomEvent } from "./event.types.js";
 
@@ -188,6 +201,11 @@ export class EventLog {
       isTerminal: (e) => e.event_type === k.terminal,
       isClosed: () => isClosed(t, k.name, streamId),
     };
+  }
+
+  /** Moves the file's appended rows from the journal into stream_events (event.store.ts); for a file about to close. */
+  settle(t: TenantDb): void {
+    if (!t.sqlite.inTransaction) settleJournalNow(t);
   }
 
   /** What the log keeps in memory between transactions, for tests and metrics. */

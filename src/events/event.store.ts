@@ -137,6 +137,15 @@ export function settleJournal(t: TenantDb, appended: number): void {
     journalRows.set(t, now);
     return;
   }
+  moveJournal(t);
+}
+
+/** Moves the file's journal into stream_events now, in a transaction of its own (a file about to close: at rest, its live rows are in one table). */
+export function settleJournalNow(t: TenantDb): void {
+  t.sqlite.transaction(() => moveJournal(t))();
+}
+
+function moveJournal(t: TenantDb): void {
   q.settle.on(t).run();
   q.emptyJournal.on(t).run();
   journalRows.set(t, 0);

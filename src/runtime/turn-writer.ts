@@ -24,6 +24,25 @@ import type { TurnEvent } from "./llm/llm.types.js";
 
 const noop = () => {};
 
+/**
+ * One transaction of the group commit. When the tick had more than one thing
+ * to commit, its fsync runs off the event loop (EventLog.transactionOffLoop)
+ * while the loop serves the rest; a tick with a single one commits with the
+ * fsync inline, since nothing else waits on the loop meanwhile and handing
+ * the fsync to a thread and back costs two thread wake-ups (measured: a
+ * lone room's time to first token 4.6 → 6.2 ms, sequential turns/s
+ * 198 → 161, when every commit went off the loop). `durable` runs once the
+ * commit is on the disk, either way.
+ */
+function commitGroup(events: EventLog, tdb: TenantDb, offLoop: boolean, body: (tx: EventTx) => void, durable: () => void): void {
+  if (offLoop) {
+    events.transactionOffLoop(tdb, body, durable);
+    return;
+  }
+  events.transaction(tdb, body);
+  durable();
+}
+
 const MERGEABLE = new Set(["text_delta", "toolcall_delta", "thinking_delta"]);
 
 /** Flushes a writer may make in a row before the coalescing window paces them (see `TurnEventWriter.#credit`). */
@@ -104,22 +123,26 @@ export class GroupCommit {
     this.#immediate = null;
     const due = [...this.#due];
     this.#due.clear();
-    for (const [tdb, { writers, joined }] of due) this.#commit(tdb, [...writers], joined);
+    let members = 0;
+    for (const [, { writers, joined }] of due) members += writers.size + joined.length;
+    for (const [tdb, { writers, joined }] of due) this.#commit(tdb, [...writers], joined, members > 1);
   }
 
-  /** Commits what is due for the tenant, in one transaction. */
-  #commit(tdb: TenantDb, writers: TurnEventWriter[], joined: Joined[]): void {
+  /** Commits what is due for the tenant, in one transaction (its fsync off the event loop when `offLoop`: see `commitGroup`). */
+  #commit(tdb: TenantDb, writers: TurnEventWriter[], joined: Joined[], offLoop: boolean): void {
     if (writers.length + joined.length === 0) return;
     this.onBatch?.(writers.length + joined.length);
     if (writers.length === 1 && joined.length === 0) {
-      writers[0]!.flushAlone();
+      writers[0]!.flushAlone(offLoop);
       return;
     }
     let taken: number[] = [];
     let results: unknown[] = [];
     try {
-      this.events.transactionOffLoop(
+      commitGroup(
+        this.events,
         tdb,
+        offLoop,
         (tx) => {
           taken = writers.map((w) => w.emitQueued(tx));
           results = joined.map((j) => j.body(tx));
@@ -256,14 +279,16 @@ export class TurnEventWriter {
     this.#queue.splice(0, n);
   }
 
-  /** Commits this writer's queue in a transaction of its own. */
-  flushAlone(): void {
+  /** Commits this writer's queue in a transaction of its own (its fsync off the event loop when `offLoop`). */
+  flushAlone(offLoop = false): void {
     this.#scheduled = false;
     if (this.#closed || this.#queue.length === 0) return;
     const n = this.#queue.length;
     try {
-      this.events.transactionOffLoop(
+      commitGroup(
+        this.events,
         this.tdb,
+        offLoop,
         (tx) => {
           for (let i = 0; i < n; i++) tx.emit(this.plan.roomId, this.#queue[i]!);
         },

@@ -197,6 +197,7 @@ export class TenantDatabases {
   #onCheckpointError: (tenant: string, err: unknown) => void = () => {};
   #onSyncError: (tenant: string, err: unknown) => void = () => {};
   #onSynced: ((seconds: number) => void) | undefined;
+  #beforeClose: ((t: TenantDb) => void) | null = null;
 
   constructor(opts: TenantDatabasesOptions) {
     this.#opts = opts;
@@ -220,6 +221,11 @@ export class TenantDatabases {
   /** Hears a failed fsync of a file's log (wal-sync.ts; logged by the server); it is retried, and what waits for it keeps waiting. */
   setOnSyncError(fn: (tenant: string, err: unknown) => void): void {
     this.#onSyncError = fn;
+  }
+
+  /** Runs `fn` on a file's handle just before it closes (the event log moves its journal); a throw is ignored and the file closes. */
+  setBeforeClose(fn: (t: TenantDb) => void): void {
+    this.#beforeClose = fn;
   }
 
   /** Hears each fsync of a file's log run off the event loop, with its seconds (metrics). */
@@ -442,6 +448,11 @@ export class TenantDatabases {
   #close(tenant: string, entry: Entry): void {
     this.#open.delete(tenant);
     this.#checkpointer?.release(entry.file);
+    try {
+      this.#beforeClose?.(entry.handle);
+    } catch {
+      // A full or failing disk: the file closes as it is, and its next open picks up where this left off.
+    }
     // What waits for the disk is synced and run before the connection goes.
     entry.handle.wal.close();
     try {

@@ -18,7 +18,7 @@ import { roomStream } from "../../src/room/room.stream.js";
 import { formatSseFrame } from "../../src/sse/sse.feed.js";
 import { applyMigrations, loadMigrations } from "../../src/storage/migrations.js";
 import { packageRoot } from "../../src/storage/paths.js";
-import { tenantHandle, type TenantDb } from "../../src/storage/tenant-db.js";
+import { TenantDatabases, tenantHandle, type TenantDb } from "../../src/storage/tenant-db.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "roomservice-journal-"));
 const opened: Database.Database[] = [];
@@ -114,5 +114,26 @@ describe("the event journal", () => {
     log2.transaction(again, (tx) => tx.emit("r", note(5)));
     expect(where(again)).toEqual({ journal: 0, settled: 7 });
     expect(all(log2, again, "r").slice(0, before.length)).toEqual(before);
+  });
+
+  it("is moved into stream_events when its file closes, so a file at rest keeps its live rows in one table", async () => {
+    const tenants = new TenantDatabases({ dataDir: path.join(dir, "closing"), migrations, busyTimeoutMs: 1000, idleCloseMs: 60_000 });
+    const log = new EventLog(new EventBus(formatSseFrame), { kinds: [roomStream] });
+    tenants.setBeforeClose((t) => log.settle(t));
+    const t = tenants.get("acme");
+    rented(t, log, "r");
+    for (let i = 0; i < 3; i++) log.transaction(t, (tx) => tx.emit("r", note(i)));
+    expect(where(t)).toEqual({ journal: 3, settled: 1 });
+    const before = all(log, t, "r");
+    tenants.closeIfUnheld("acme");
+    const file = new Database(tenants.fileOf("acme"), { readonly: true });
+    try {
+      expect(count({ sqlite: file } as TenantDb, "stream_events_journal")).toBe(0);
+      expect(count({ sqlite: file } as TenantDb, "stream_events")).toBe(4);
+    } finally {
+      file.close();
+    }
+    expect(all(log, tenants.get("acme"), "r")).toEqual(before);
+    await tenants.closeAll();
   });
 });

@@ -49,6 +49,27 @@ describe("Recorder through the registry", () => {
     expect(one(s, "roomservice_group_commit_size_count")).toBe(4);
   });
 
+  it("times the fsyncs run off the event loop", async () => {
+    const r = new Recorder();
+    for (const seconds of [0.0004, 0.002, 0.3]) r.walFsynced(seconds);
+    const s = await scrape(r);
+    expect(buckets(s, "roomservice_wal_fsync_seconds").map(([le, n]) => [le, n])).toEqual([
+      [0.0005, 1],
+      [0.001, 1],
+      [0.0025, 2],
+      [0.005, 2],
+      [0.01, 2],
+      [0.025, 2],
+      [0.05, 2],
+      [0.1, 2],
+      [0.25, 2],
+      [1, 3],
+      [Infinity, 3],
+    ]);
+    expect(one(s, "roomservice_wal_fsync_seconds_count")).toBe(3);
+    expect(one(s, "roomservice_wal_fsync_seconds_sum")).toBeCloseTo(0.3024, 10);
+  });
+
   it("counts a turn once: end status, duration, first token, tokens and cost by provider/model", async () => {
     const r = new Recorder();
     const turn = r.turnStarted("openai", "gpt-x");

@@ -81,9 +81,11 @@ const offLoop = (log: EventLog, t: TenantDb, content: string, durable: () => voi
 const stored = (log: EventLog, t: TenantDb) => log.readAfter<RoomEvent>(t, "room", "r", 0, 100).map((e) => e.seq);
 
 describe("commits synced off the event loop", () => {
-  it("are readable at once, shown to followers and acknowledged only once their fsync returns", () => {
+  it("are readable at once, shown to followers and acknowledged only once their fsync returns, which is timed", () => {
     const disk = heldDisk();
-    const { t, log, shown } = setup(disk);
+    const { t, log, shown, tenants } = setup(disk);
+    const timed: number[] = [];
+    tenants.setOnSynced((seconds) => timed.push(seconds));
     const order: string[] = [];
     log.bus.subscribe<RoomEvent>(t.tenant, "room", "r", (e) => void order.push(`shown ${e.seq}`));
     const seq = offLoop(log, t, "a", () => order.push("durable"));
@@ -93,10 +95,13 @@ describe("commits synced off the event loop", () => {
     expect(shown).toEqual([]);
     expect(order).toEqual([]);
     expect(t.wal.waiting).toBe(1);
+    expect(timed).toEqual([]);
     disk.ok();
     expect(shown).toEqual([2]);
     expect(order).toEqual(["shown 2", "durable"]);
     expect(t.wal.waiting).toBe(0);
+    expect(timed).toHaveLength(1);
+    expect(timed[0]).toBeGreaterThanOrEqual(0);
   });
 
   it("made while an fsync runs wait for the next one, which starts as soon as it returns", () => {
@@ -161,24 +166,33 @@ describe("commits synced off the event loop", () => {
     expect(shown).toEqual([2]);
   });
 
-  it("join a group commit whose joiners resume only once it is on the disk", async () => {
+  it("join a group commit whose joiners resume only once it is on the disk, when the tick has more than one", async () => {
     const disk = heldDisk();
     const { t, log, shown } = setup(disk);
     const group = new GroupCommit(log, { warn: () => {} });
-    let resolved = false;
-    const joined = group
-      .join(t, (tx) => tx.emit("r", note("end")).seq)
-      .then((seq) => {
-        resolved = true;
+    let resolved = 0;
+    const joined = [group.join(t, (tx) => tx.emit("r", note("end")).seq), group.join(t, (tx) => tx.emit("r", note("end too")).seq)].map((p) =>
+      p.then((seq) => {
+        resolved++;
         return seq;
-      });
+      }),
+    );
     await expect.poll(() => disk.held.length).toBe(1);
-    expect(stored(log, t)).toEqual([1, 2]);
-    expect(resolved).toBe(false);
+    expect(stored(log, t)).toEqual([1, 2, 3]);
+    expect(resolved).toBe(0);
     expect(shown).toEqual([]);
     disk.ok();
-    expect(await joined).toBe(2);
+    expect(await Promise.all(joined)).toEqual([2, 3]);
+    expect(shown).toEqual([2, 3]);
+  });
+
+  it("a tick with a single thing to commit commits it with the fsync inline: nothing else waits on the event loop", async () => {
+    const disk = heldDisk();
+    const { t, log, shown } = setup(disk);
+    const group = new GroupCommit(log, { warn: () => {} });
+    expect(await group.join(t, (tx) => tx.emit("r", note("alone")).seq)).toBe(2);
     expect(shown).toEqual([2]);
+    expect(disk.called).toBe(0);
   });
 
   it("on the real disk: the log is fsynced and the events shown", async () => {
