@@ -10,7 +10,8 @@
  * status from the tenant files open at that moment (one GROUP BY per file),
  * followers from the event bus, open files from the tenant registry.
  */
-import { collectDefaultMetrics, Registry, type Metric } from "prom-client";
+import { createRequire } from "node:module";
+import { Registry, type Metric } from "prom-client";
 import type { TenantDb } from "../storage/tenant-db.js";
 import { HistogramFamily, type CounterFamily } from "./metrics.primitives.js";
 import type { Recorder } from "./metrics.recorder.js";
@@ -95,10 +96,41 @@ let processRegistry: Registry | null = null;
  */
 export const EVENT_LOOP_SAMPLE_MS = 100;
 
+/**
+ * prom-client's default process metrics, all but one: `gc`, the GC duration
+ * histogram, observes every garbage collection through a PerformanceObserver,
+ * and on the read path (many short-lived objects, many scavenges) it was the
+ * measurable part of recording's cost: `npm run bench -- --only metrics`,
+ * GET /llm/room/:id, recording on ÷ off 1.031 and 1.036 with it, 1.016
+ * without it (1.013 without any process metric). prom-client has no option to
+ * leave one out, so its collectors are called one by one (these are the
+ * modules its collectDefaultMetrics calls, prom-client 15.1).
+ */
+const PROCESS_COLLECTORS = [
+  "processCpuTotal",
+  "processStartTime",
+  "osMemoryHeap",
+  "processOpenFileDescriptors",
+  "processMaxFileDescriptors",
+  "eventLoopLag",
+  "processResources",
+  "processHandles",
+  "processRequests",
+  "heapSizeAndUsed",
+  "heapSpacesSizeAndUsed",
+  "version",
+] as const;
+
+type ProcessCollector = (registry: Registry, config: { eventLoopMonitoringPrecision: number }) => void;
+
 function processMetrics(): Registry {
   if (!processRegistry) {
     processRegistry = new Registry();
-    collectDefaultMetrics({ register: processRegistry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+    const load = createRequire(import.meta.url);
+    for (const name of PROCESS_COLLECTORS) {
+      if (name === "processResources" && typeof process.getActiveResourcesInfo !== "function") continue;
+      (load(`prom-client/lib/metrics/${name}.js`) as ProcessCollector)(processRegistry, { eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+    }
   }
   return processRegistry;
 }
