@@ -28,6 +28,7 @@ import { figure, type Figure } from "../lib/figure.js";
 import { pool } from "../lib/http.js";
 import { IpcChild } from "../lib/ipc-child.js";
 import { log } from "../lib/log.js";
+import { metricSum } from "../lib/prom.js";
 import { cpuSeconds, readRss, sleep } from "../lib/proc.js";
 import { rentEcho, wordsReply, type ServerHandle } from "../lib/roomservice.js";
 
@@ -115,11 +116,7 @@ interface CommitSums {
 async function commitSums(base: string, metricsToken: string): Promise<CommitSums> {
   const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } });
   const text = await res.text();
-  const sum = (name: string) => {
-    let v = 0;
-    for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, "gm"))) v += Number(m[1]);
-    return v;
-  };
+  const sum = (name: string) => metricSum(text, name);
   return {
     commitSeconds: sum("roomservice_event_commit_seconds_sum"),
     commits: sum("roomservice_event_commit_seconds_count"),

@@ -39,6 +39,7 @@ import { expectStatus, Follower, request } from "../lib/http.js";
 import { log } from "../lib/log.js";
 import { Recorder } from "../../src/metrics/metrics.recorder.js";
 import { cpuSeconds, sleep } from "../lib/proc.js";
+import { metricSum } from "../lib/prom.js";
 import { rentEcho, startRoomservice, startTurn, token, wordsReply, type ServerHandle } from "../lib/roomservice.js";
 import { max, median } from "../lib/stats.js";
 
@@ -313,11 +314,8 @@ interface Calls {
 async function recordedCalls(t: Target): Promise<Calls> {
   const res = await once(() => request(t.server.base, "GET", "/metrics", { token: METRICS_TOKEN }));
   if (res.status !== 200) throw new Error(`recording on: /metrics answered ${res.status}`);
-  const sum = (name: string) => {
-    let n = 0;
-    for (const line of String(res.body).split("\n")) if (line.startsWith(name) && (line[name.length] === "{" || line[name.length] === " ")) n += Number(line.slice(line.lastIndexOf(" ") + 1));
-    return n;
-  };
+  const text = String(res.body);
+  const sum = (name: string) => metricSum(text, name);
   return {
     http: sum("roomservice_http_request_duration_seconds_count"),
     errors: sum("roomservice_http_errors_total"),
