@@ -65,6 +65,9 @@ export const envSchema = z.object({
   PROVIDER_RETRY_MAX_DELAY_MS: intFromEnv(0, 120_000).default(10_000).describe("longest wait between those retries, in ms"),
 
   EVENT_COALESCE_MS: intFromEnv(0, 5000).default(50).describe("streamed text deltas are merged into one event per window, in ms (0 stores every delta)"),
+  EVENT_COMMIT_PACE_MS: intFromEnv(0, 100)
+    .default(10)
+    .describe("when the event loop is busy (over half its time), group commits of streamed events wait up to this long after the previous one, so they are fewer and larger; the full wait from 90% busy. 0 = commit every tick"),
   SSE_HEARTBEAT_MS: intFromEnv(100, 60_000).default(15_000).describe("`: ping` comment interval on event streams, in ms"),
   SHUTDOWN_GRACE_MS: intFromEnv(0, 600_000).default(10_000).describe("on SIGTERM, running turns get this long before they are interrupted, in ms"),
   LIFECYCLE_SWEEP_MS: intFromEnv(50, 600_000).default(1000).describe("how often idle and release deadlines are checked, in ms"),
@@ -149,7 +152,7 @@ export interface Config {
     readonly walMaxKib: number;
   };
   readonly providers: { readonly file: string | null; readonly echoTokenDelayMs: number; readonly maxRetries: number; readonly retryMaxDelayMs: number };
-  readonly events: { readonly coalesceMs: number; readonly heartbeatMs: number };
+  readonly events: { readonly coalesceMs: number; readonly commitPaceMs: number; readonly heartbeatMs: number };
   readonly lifecycle: { readonly shutdownGraceMs: number; readonly sweepMs: number };
   readonly metrics: { readonly enabled: boolean; readonly token: string | null };
   readonly factory: {
@@ -239,7 +242,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxRetries: e.PROVIDER_MAX_RETRIES,
       retryMaxDelayMs: e.PROVIDER_RETRY_MAX_DELAY_MS,
     },
-    events: { coalesceMs: e.EVENT_COALESCE_MS, heartbeatMs: e.SSE_HEARTBEAT_MS },
+    events: { coalesceMs: e.EVENT_COALESCE_MS, commitPaceMs: e.EVENT_COMMIT_PACE_MS, heartbeatMs: e.SSE_HEARTBEAT_MS },
     lifecycle: { shutdownGraceMs: e.SHUTDOWN_GRACE_MS, sweepMs: e.LIFECYCLE_SWEEP_MS },
     metrics: { enabled: e.METRICS_ENABLED === "true", token: e.METRICS_TOKEN ?? null },
     factory: {

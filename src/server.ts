@@ -32,6 +32,7 @@ import { Lifecycle } from "./runtime/lifecycle.js";
 import type { LifecycleTimers } from "./runtime/lifecycle-timers.js";
 import { createLlmRuntime } from "./runtime/llm/llm.runtime.js";
 import { loadProviderConfigFile } from "./runtime/llm/provider-config.js";
+import { LoopLoad, paceMs } from "./runtime/loop-load.js";
 import type { LlmRuntime } from "./runtime/llm/llm.types.js";
 import type { EndRetry, RoomWorkers } from "./runtime/room-workers.js";
 import { SseFollowers } from "./sse/sse.followers.js";
@@ -160,6 +161,8 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
     // tenant file first opens (before any request reads it), sweeps on every
     // open and every tick, drains together on shutdown.
     const lifecycle = new Lifecycle(tenants, { log, now });
+    const loopLoad = new LoopLoad();
+    if (config.events.commitPaceMs > 0) loopLoad.start();
     let admission: Admission | null = null;
     const roomFeature = createRoomFeature({
       tenants,
@@ -169,6 +172,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
       admission: () => admission!,
       limits,
       coalesceMs: config.events.coalesceMs,
+      commitPace: () => paceMs(loopLoad.busy(), config.events.commitPaceMs),
       now,
       metrics: recorder,
       ...(opts.turnEndRetry ? { endRetry: opts.turnEndRetry } : {}),
@@ -252,6 +256,7 @@ export async function createServer(config: Config, opts: ServerOptions = {}): Pr
         if (closed) return;
         closed = true;
         recovery.stop();
+        loopLoad.stop();
         admission!.beginShutdown();
         await lifecycle.drain(graceMs);
         // The drained turns' last events are published; let every follower send what is durable, then end.

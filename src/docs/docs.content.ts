@@ -146,6 +146,12 @@ export const CONFIGURABLE_LIMITS: LimitDoc[] = [
   { env: "FACTORY_MAX_SOURCE_CHARS", meaning: "Longest factory run source, in characters; longer is 413 `SOURCE_TOO_LARGE`.", defaultValue: 200_000, fromConfig: (c) => c.factory.maxSourceChars },
   { env: "SSE_HEARTBEAT_MS", meaning: "Interval of the `: ping` comment on event streams.", defaultValue: 15_000, fromConfig: (c) => c.events.heartbeatMs },
   { env: "EVENT_COALESCE_MS", meaning: "Streamed text deltas are merged into one `pi:message_update` per window (0 keeps every delta).", defaultValue: 50, fromConfig: (c) => c.events.coalesceMs },
+  {
+    env: "EVENT_COMMIT_PACE_MS",
+    meaning: "When the event loop is busy (over half its time), group commits of streamed events wait up to this long after the previous one, so each carries more events: a few ms of delay for less work per token, only under load. The full wait applies from 90% busy; 0 commits every tick.",
+    defaultValue: 10,
+    fromConfig: (c) => c.events.commitPaceMs,
+  },
   { env: "SHUTDOWN_GRACE_MS", meaning: "On SIGTERM, running turns get this long before they are interrupted.", defaultValue: 10_000, fromConfig: (c) => c.lifecycle.shutdownGraceMs },
 ];
 

@@ -27,6 +27,8 @@ export interface RoomFeatureDeps {
   admission: () => Admission;
   limits: RoomLimits;
   coalesceMs: number;
+  /** How long a group commit of streamed events waits after the previous one (runtime/loop-load.ts). */
+  commitPace?: () => number;
   now: () => number;
   metrics: MetricsRecorder;
   endRetry?: EndRetry;
@@ -50,6 +52,7 @@ export function createRoomFeature(d: RoomFeatureDeps): RoomFeature {
     runtime: d.runtime,
     log: d.log,
     coalesceMs: d.coalesceMs,
+    ...(d.commitPace ? { commitPace: d.commitPace } : {}),
     historyMessages: d.limits.historyMessages,
     admission: d.admission,
     metrics: d.metrics,

@@ -191,10 +191,10 @@ export function roomRoutes(rooms: RoomService, sse: { heartbeatMs: number; follo
         }),
       },
     }),
-    (c) => {
+    async (c) => {
       const body = c.req.valid("json");
       setSuccessStatus(body.kind === "note" ? 201 : 202);
-      const { message } = rooms.postMessage(ctxOf(c), c.req.valid("param").id, body, parseIfMatch(c.req.header("if-match")));
+      const { message } = await rooms.postMessage(ctxOf(c), c.req.valid("param").id, body, parseIfMatch(c.req.header("if-match")));
       return c.json(ok(message), message.kind === "note" ? 201 : 202);
     },
   );

@@ -30,6 +30,8 @@ export interface RoomWorkersDeps {
   runtime: LlmRuntime;
   log: Logger;
   coalesceMs: number;
+  /** How long a group commit waits after the previous one, in ms (default none: see GroupCommit). */
+  commitPace?: () => number;
   historyMessages: number;
   admission: () => Admission;
   metrics: Pick<MetricsRecorder, "turnStarted" | "groupCommit">;
@@ -87,7 +89,7 @@ export class RoomWorkers implements TurnRunner {
   readonly #endRetry: EndRetry;
 
   constructor(private readonly d: RoomWorkersDeps) {
-    this.#group = new GroupCommit(d.events, d.log, (size) => d.metrics.groupCommit(size));
+    this.#group = new GroupCommit(d.events, d.log, (size) => d.metrics.groupCommit(size), d.commitPace);
     this.#endRetry = d.endRetry ?? DEFAULT_END_RETRY;
   }
 

@@ -69,7 +69,11 @@ interface Due {
 
 /**
  * Commits the due writers and joined bodies of each tenant together, once per
- * tick. (Holding them back while the file's previous commit is being fsynced,
+ * tick; when the event loop is busy, no sooner than `pace()` ms after the
+ * previous group (loop-load.ts: up to EVENT_COMMIT_PACE_MS when saturated),
+ * so the commits are fewer and larger (measured at 325 rooms streaming, a
+ * 10 ms pace: 478 → 88 commits/s, the loop's time in them −26%, server CPU
+ * 1.05 → 0.88). (Holding them back while the file's previous commit is being fsynced,
  * to commit once per fsync, was measured: it halved the commits at 250
  * rooms but not the event loop's time in them, which goes per event, and it
  * put each commit in series with the fsync before it.) If the shared transaction fails, each writer and each body is retried
@@ -80,13 +84,22 @@ interface Due {
  */
 export class GroupCommit {
   readonly #due = new Map<TenantDb, Due>();
-  #immediate: NodeJS.Immediate | null = null;
+  /** A run is scheduled (on the next tick, or after the pace). */
+  #scheduled = false;
+  /** When the last group ran (performance.now()). */
+  #lastRun = Number.NEGATIVE_INFINITY;
+  readonly #run = (): void => this.#commitDue();
 
-  /** `onBatch` hears the size of each tenant's group (writers and joined bodies) as it commits; metrics count it. */
+  /**
+   * `onBatch` hears the size of each tenant's group (writers and joined
+   * bodies) as it commits; metrics count it. `pace` is how long, in ms, a
+   * group waits after the previous one (default none).
+   */
   constructor(
     private readonly events: EventLog,
     private readonly log: Pick<Logger, "warn">,
     private readonly onBatch?: (size: number) => void,
+    private readonly pace: () => number = () => 0,
   ) {}
 
   schedule(writer: TurnEventWriter): void {
@@ -115,12 +128,18 @@ export class GroupCommit {
       due = { writers: new Set(), joined: [] };
       this.#due.set(tdb, due);
     }
-    this.#immediate ??= setImmediate(() => this.#run());
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      const wait = this.#lastRun + this.pace() - performance.now();
+      if (wait >= 1) setTimeout(this.#run, wait);
+      else setImmediate(this.#run);
+    }
     return due;
   }
 
-  #run(): void {
-    this.#immediate = null;
+  #commitDue(): void {
+    this.#scheduled = false;
+    this.#lastRun = performance.now();
     const due = [...this.#due];
     this.#due.clear();
     let members = 0;

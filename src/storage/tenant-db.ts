@@ -33,6 +33,8 @@ export interface TenantDb {
    * (PageCachePolicy) until the returned end is called (idempotent).
    */
   streamingTurn(): () => void;
+  /** Turns streaming into this file now (counted by `streamingTurn`). */
+  streamingTurns(): number;
 }
 
 /**
@@ -58,11 +60,12 @@ export function tenantHandle(
   cache: PageCachePolicy = { baseKib: DEFAULT_CACHE_KIB, perTurnKib: 0, maxKib: DEFAULT_CACHE_KIB },
   wal: WalSyncOptions = {},
 ): TenantDb {
-  return { tenant, sqlite, db: drizzle({ client: sqlite, schema }), repo: new Repository(), wal: new WalSync(sqlite, wal), streamingTurn: pageCacheFollower(sqlite, cache) };
+  const follower = pageCacheFollower(sqlite, cache);
+  return { tenant, sqlite, db: drizzle({ client: sqlite, schema }), repo: new Repository(), wal: new WalSync(sqlite, wal), streamingTurn: follower.begin, streamingTurns: follower.count };
 }
 
 /** `streamingTurn` of one file: counts its streaming turns and sets cache_size when the step they fall in changes. */
-function pageCacheFollower(sqlite: Database.Database, p: PageCachePolicy): () => () => void {
+function pageCacheFollower(sqlite: Database.Database, p: PageCachePolicy): { begin: () => () => void; count: () => number } {
   let turns = 0;
   let current = p.baseKib;
   const apply = () => {
@@ -73,7 +76,7 @@ function pageCacheFollower(sqlite: Database.Database, p: PageCachePolicy): () =>
     // Shrinking frees the pages above the new size at once: a file back at rest holds what it held before.
     sqlite.pragma(`cache_size = ${-target}`);
   };
-  return () => {
+  const begin = () => {
     turns++;
     apply();
     let ended = false;
@@ -84,6 +87,7 @@ function pageCacheFollower(sqlite: Database.Database, p: PageCachePolicy): () =>
       apply();
     };
   };
+  return { begin, count: () => turns };
 }
 
 /** What the checkpoint tick last saw of a file's WAL. */

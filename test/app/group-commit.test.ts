@@ -237,4 +237,26 @@ describe("turn writer coalescing window", () => {
       vi.useRealTimers();
     }
   });
+
+  it("a post while other turns stream into the file commits with their off-loop fsync and is answered after it; alone, its fsync is inline", async () => {
+    const token = await t.token("acme");
+    const id = (await t.json("POST", "/llm/room", { token, body: {} })).body.data.id as string;
+    const tdb = t.server.tenants.get("acme");
+    const durable = vi.spyOn(t.server.events, "transactionDurable");
+    try {
+      expect((await t.json("POST", `/llm/room/${id}/messages`, { token, body: { kind: "note", content: "alone" } })).status).toBe(201);
+      expect(durable).not.toHaveBeenCalled();
+      const streaming = [tdb.streamingTurn(), tdb.streamingTurn()];
+      try {
+        expect((await t.json("POST", `/llm/room/${id}/messages`, { token, body: { kind: "note", content: "among streams" } })).status).toBe(201);
+        expect(durable).toHaveBeenCalledTimes(1);
+      } finally {
+        for (const end of streaming) end();
+      }
+    } finally {
+      durable.mockRestore();
+    }
+    const h = (await t.json("GET", `/llm/room/${id}/history`, { token })).body.data;
+    expect(h.messages.map((m: any) => m.content)).toEqual(["alone", "among streams"]);
+  });
 });

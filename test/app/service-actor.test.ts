@@ -48,7 +48,7 @@ describe("the actor of a room verb", () => {
     const room = rooms.rent(ctx(systemActor("test")), { purpose: "by the system" });
     expect(room.status).toBe("rented");
 
-    expect(refusal(() => rooms.postMessage(ctx(user("read")), room.id, { content: "hi" }))).toBe("FORBIDDEN");
+    expect(await refusalAsync(() => rooms.postMessage(ctx(user("read")), room.id, { content: "hi" }))).toBe("FORBIDDEN");
     expect(refusal(() => rooms.patch(ctx(user("read")), room.id, { purpose: "x" }, undefined))).toBe("FORBIDDEN");
     expect(refusal(() => rooms.wake(ctx(user("read")), room.id, undefined))).toBe("FORBIDDEN");
     expect(await refusalAsync(() => rooms.interrupt(ctx(user("read")), room.id, {}))).toBe("FORBIDDEN");
@@ -58,7 +58,7 @@ describe("the actor of a room verb", () => {
     expect((await rooms.history(ctx(user("read")), room.id, { limit: 50 })).messages.items).toHaveLength(0);
 
     // The system actor runs a turn and releases the room; its messages carry it as the author.
-    const sent = rooms.postMessage(ctx(systemActor("factory")), room.id, { content: "hello" });
+    const sent = await rooms.postMessage(ctx(systemActor("factory")), room.id, { content: "hello" });
     expect(sent.message.author_id).toBe("system:factory");
     await eventually(() => rooms.get(ctx(user("read")), room.id).status === "idle", 5000, "the system's turn to end");
     const released = await rooms.release(ctx(systemActor("factory")), room.id, "done");

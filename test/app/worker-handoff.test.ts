@@ -26,7 +26,8 @@ describe("starting a turn while the room's worker is finishing", () => {
     const unsubscribe = t.server.events.bus.subscribe("acme", "room", id, (event) => {
       if (event.event_type !== "room:idle" || followUp !== null) return;
       workerStillThere = t.server.workers.isRunning("acme", id);
-      followUp = t.server.rooms.postMessage(ctx, id, { content: "follow-up" }).message.id;
+      // Synchronously, inside the listener: postMessageAs commits before it returns.
+      followUp = t.server.rooms.postMessageAs(ctx, id, { content: "follow-up" }, undefined, (m) => m).message.id;
     });
     try {
       await t.json("POST", `/llm/room/${id}/messages`, { token, body: { content: "first" } });

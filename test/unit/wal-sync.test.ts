@@ -8,7 +8,7 @@
 import { fsync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { EventBus } from "../../src/events/event.bus.js";
 import { EventLog } from "../../src/events/event.log.js";
 import type { RoomEvent } from "../../src/events/event.types.js";
@@ -203,6 +203,76 @@ describe("commits synced off the event loop", () => {
     await done;
     expect(shown).toEqual([2]);
     expect(disk.called).toBe(1);
+  });
+
+  it("answered once durable (a post while rooms stream): the promise resolves with the result only after the fsync", async () => {
+    const disk = heldDisk();
+    const { t, log, shown } = setup(disk);
+    let answered: number | null = null;
+    const answer = log.transactionDurable(t, (tx) => tx.emit("r", note("posted")).seq).then((seq) => (answered = seq));
+    expect(stored(log, t)).toEqual([1, 2]);
+    await Promise.resolve();
+    expect(answered).toBeNull();
+    expect(shown).toEqual([]);
+    expect(disk.held).toHaveLength(1);
+    disk.ok();
+    await answer;
+    expect(answered).toBe(2);
+    expect(shown).toEqual([2]);
+  });
+
+  it("answered once durable, when the transaction throws: rejects with its error, nothing committed or fsynced", async () => {
+    const disk = heldDisk();
+    const { t, log, shown } = setup(disk);
+    await expect(
+      log.transactionDurable(t, (tx) => {
+        tx.emit("r", note("half"));
+        throw new Error("refused");
+      }),
+    ).rejects.toThrow("refused");
+    expect(stored(log, t)).toEqual([1]);
+    expect(shown).toEqual([]);
+    expect(disk.called).toBe(0);
+  });
+
+  it("answered once durable, on a file without a write-ahead log: resolves with the result of its FULL commit", async () => {
+    const files = tenantFiles("wal-sync-plain-durable");
+    try {
+      const t = files.open("plain");
+      const log = new EventLog(new EventBus(formatSseFrame), { kinds: [roomStream] });
+      insertRoom(t, { id: "r", status: "rented", metadata: {}, actors: [], toolPolicy: {}, wakePolicy: {}, donePolicy: {}, version: 1, rentedAt: "x", updatedAt: "x", usage: {}, createdBy: "tester" });
+      log.transaction(t, (tx) => tx.emit("r", { event_type: "room:rented", payload: { actors: [] } }));
+      expect(await log.transactionDurable(t, (tx) => tx.emit("r", note("plain")).seq)).toBe(2);
+    } finally {
+      files.close();
+    }
+  });
+
+  it("paced group commits: a group due within the pace of the previous one waits for the rest of it; with no pace, the next tick", () => {
+    const disk = heldDisk();
+    const { t, log } = setup(disk);
+    vi.useFakeTimers({ toFake: ["setTimeout", "setImmediate", "performance"] });
+    try {
+      let pace = 30;
+      const group = new GroupCommit(log, { warn: () => {} }, undefined, () => pace);
+      void group.join(t, (tx) => tx.emit("r", note("first")).seq);
+      // Nothing ran before: the first group goes on the next tick.
+      vi.advanceTimersByTime(0);
+      expect(stored(log, t)).toEqual([1, 2]);
+      vi.advanceTimersByTime(5);
+      void group.join(t, (tx) => tx.emit("r", note("second")).seq);
+      vi.advanceTimersByTime(24);
+      expect(stored(log, t)).toEqual([1, 2]);
+      vi.advanceTimersByTime(1);
+      expect(stored(log, t)).toEqual([1, 2, 3]);
+      // The loop is idle again: no pace, the next group goes on the next tick.
+      pace = 0;
+      void group.join(t, (tx) => tx.emit("r", note("third")).seq);
+      vi.advanceTimersByTime(0);
+      expect(stored(log, t)).toEqual([1, 2, 3, 4]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("on a file without a write-ahead log commit with the file's own sync and go out at once", () => {
