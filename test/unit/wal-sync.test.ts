@@ -248,28 +248,40 @@ describe("commits synced off the event loop", () => {
     }
   });
 
-  it("paced group commits: a group due within the pace of the previous one waits for the rest of it; with no pace, the next tick", () => {
+  it("paced group commits: after a group of several, the next waits for the rest of the pace; after a lone one, or with no pace, the next tick", () => {
     const disk = heldDisk();
     const { t, log } = setup(disk);
     vi.useFakeTimers({ toFake: ["setTimeout", "setImmediate", "performance"] });
     try {
       let pace = 30;
       const group = new GroupCommit(log, { warn: () => {} }, undefined, () => pace);
-      void group.join(t, (tx) => tx.emit("r", note("first")).seq);
-      // Nothing ran before: the first group goes on the next tick.
+      const join = (content: string) => void group.join(t, (tx) => tx.emit("r", note(content)).seq);
+      // A lone group (one client's turns back to back): the next is not held, however busy the loop.
+      join("alone");
       vi.advanceTimersByTime(0);
-      expect(stored(log, t)).toEqual([1, 2]);
-      vi.advanceTimersByTime(5);
-      void group.join(t, (tx) => tx.emit("r", note("second")).seq);
-      vi.advanceTimersByTime(24);
-      expect(stored(log, t)).toEqual([1, 2]);
-      vi.advanceTimersByTime(1);
+      join("alone again");
+      vi.advanceTimersByTime(0);
       expect(stored(log, t)).toEqual([1, 2, 3]);
-      // The loop is idle again: no pace, the next group goes on the next tick.
-      pace = 0;
-      void group.join(t, (tx) => tx.emit("r", note("third")).seq);
+      // A group of two (its fsync off the loop: answered here), then one due 5 ms later waits out the pace.
+      join("a");
+      join("b");
       vi.advanceTimersByTime(0);
-      expect(stored(log, t)).toEqual([1, 2, 3, 4]);
+      expect(stored(log, t)).toEqual([1, 2, 3, 4, 5]);
+      disk.ok();
+      vi.advanceTimersByTime(5);
+      join("paced");
+      vi.advanceTimersByTime(24);
+      expect(stored(log, t)).toEqual([1, 2, 3, 4, 5]);
+      vi.advanceTimersByTime(1);
+      expect(stored(log, t)).toEqual([1, 2, 3, 4, 5, 6]);
+      // The loop is idle again: no pace.
+      pace = 0;
+      join("c");
+      join("d");
+      vi.advanceTimersByTime(0);
+      join("unpaced");
+      vi.advanceTimersByTime(0);
+      expect(stored(log, t)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     } finally {
       vi.useRealTimers();
     }
