@@ -248,8 +248,14 @@ describe("turn writer coalescing window", () => {
       expect(durable).not.toHaveBeenCalled();
       const streaming = [tdb.streamingTurn(), tdb.streamingTurn()];
       try {
-        expect((await t.json("POST", `/llm/room/${id}/messages`, { token, body: { kind: "note", content: "among streams" } })).status).toBe(201);
+        const headers = { "idempotency-key": "post-among-streams" };
+        const first = await t.json("POST", `/llm/room/${id}/messages`, { token, headers, body: { kind: "note", content: "among streams" } });
+        expect(first.status).toBe(201);
         expect(durable).toHaveBeenCalledTimes(1);
+        // A retry with the same key replays the first answer and stores nothing more.
+        const retry = await t.json("POST", `/llm/room/${id}/messages`, { token, headers, body: { kind: "note", content: "among streams" } });
+        expect(retry.status).toBe(201);
+        expect(retry.body.data.id).toBe(first.body.data.id);
       } finally {
         for (const end of streaming) end();
       }
