@@ -71,10 +71,10 @@ interface Due {
  * Commits the due writers and joined bodies of each tenant together, once per
  * tick; when the event loop is busy and the previous group held more than
  * one, no sooner than `pace()` ms after it (loop-load.ts: up to
- * EVENT_COMMIT_PACE_MS when saturated),
- * so the commits are fewer and larger (measured at 325 rooms streaming, a
- * 10 ms pace: 478 → 88 commits/s, the loop's time in them −26%, server CPU
- * 1.05 → 0.88). (Holding them back while the file's previous commit is being fsynced,
+ * EVENT_COMMIT_PACE_MS when saturated), so the commits are fewer and larger
+ * (measured against no pace: 325 rooms streaming, 594 → 363 commits/s and
+ * server CPU 0.85 → 0.77; 400 rooms, 523 → 229 and 0.94 → 0.87). (Holding
+ * them back while the file's previous commit is being fsynced,
  * to commit once per fsync, was measured: it halved the commits at 250
  * rooms but not the event loop's time in them, which goes per event, and it
  * put each commit in series with the fsync before it.) If the shared transaction fails, each writer and each body is retried
