@@ -43,6 +43,8 @@ const { values: args } = parseArgs({
     out: { type: "string", default: path.join("bench", "results.json") },
     runner: { type: "string", default: "node" },
     "capacity-steps": { type: "string", default: "10,25,50,100,250,325,400,500,650,800,1000,1500,2000,2500,3000,4000" },
+    // The bare baseline's ramp (bench/bare-rooms.ts), coarser: it only has to show where the machine itself stops. "" skips it.
+    "capacity-bare-steps": { type: "string", default: "500,1000,1500,2000,2500,3000,4000" },
     // METRICS_ENABLED for every server the bench starts (the metrics phase sets its own): `off` gives the whole bench's "before" table.
     metrics: { type: "string" },
     "metrics-workloads": { type: "string", default: "read,turns,events,fanout" },
@@ -354,18 +356,24 @@ async function main(): Promise<void> {
     const dataDir = dir("capacity");
     const tok = await token(dataDir, "bench");
     let server: ServerHandle | null = null;
+    let bare: Spawned | null = null;
+    const steps = (arg: string) => arg.split(",").map(Number).filter((n) => Number.isInteger(n) && n > 0);
+    const bareSteps = steps(args["capacity-bare-steps"]!);
     try {
       // The shipped coalescing window (EVENT_COALESCE_MS default): what an operator runs.
       server = await startRoomservice("capacity", dataDir, { ECHO_TOKEN_DELAY_MS: "0", METRICS_TOKEN: CAPACITY_METRICS_TOKEN }, cpuProfDir ? { cpuProfDir } : {});
       const s = server;
-      await attempt([{ id: "capacity", name: "capacity: rooms streaming at once, 20 tok/s, 1 follower each", unit: "rooms", target: "≥ 2000 rooms" }], 40_000, 240_000, async () => {
+      if (bareSteps.length > 0) bare = await spawnScript({ name: "bare-rooms", script: "bench/bare-rooms.ts", env: {}, readyPath: "/health" });
+      const b = bare;
+      await attempt([{ id: "capacity", name: "capacity: rooms streaming at once, 20 tok/s, 1 follower each", unit: "rooms", target: "≥ 2000 rooms" }], 40_000, 420_000, async () => {
         log("capacity");
         return [
           await capacity({
             server: s,
             metricsToken: CAPACITY_METRICS_TOKEN,
             token: tok,
-            steps: args["capacity-steps"]!.split(",").map(Number).filter((n) => Number.isInteger(n) && n > 0),
+            steps: steps(args["capacity-steps"]!),
+            ...(b ? { bare: { server: b, steps: bareSteps, budgetMs: 150_000 } } : {}),
             tokenDelayMs: 50,
             replyTokens: 300,
             staggerMs: 5000,
@@ -379,6 +387,7 @@ async function main(): Promise<void> {
       });
     } finally {
       if (server) await server.stop();
+      if (bare) await bare.stop();
     }
   }
 

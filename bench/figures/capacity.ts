@@ -29,7 +29,7 @@ import { pool } from "../lib/http.js";
 import { IpcChild } from "../lib/ipc-child.js";
 import { log } from "../lib/log.js";
 import { metricSum } from "../lib/prom.js";
-import { cpuSeconds, readRss, sleep } from "../lib/proc.js";
+import { cpuSeconds, readRss, sleep, type Spawned } from "../lib/proc.js";
 import { rentEcho, wordsReply, type ServerHandle } from "../lib/roomservice.js";
 
 export interface CapacityCtx {
@@ -38,6 +38,8 @@ export interface CapacityCtx {
   metricsToken: string;
   token: string;
   steps: readonly number[];
+  /** The floor: bench/bare-rooms.ts, already started, ramped over `bareSteps` after the server (same clients, same pacing). */
+  bare?: { server: Spawned; steps: readonly number[]; budgetMs: number };
   tokenDelayMs: number;
   replyTokens: number;
   staggerMs: number;
@@ -47,6 +49,20 @@ export interface CapacityCtx {
   /** The ramp stops before a step that would not finish inside this budget. */
   budgetMs: number;
   svgPath: string;
+}
+
+/** One ramp: a target (the server, or the bare baseline), its steps and budget. */
+interface RampCtx extends Omit<CapacityCtx, "server" | "metricsToken" | "bare" | "svgPath"> {
+  label: string;
+  target: { base: string; pid: () => number };
+  /** Absent for the bare baseline, which keeps no commit metrics. */
+  metricsToken?: string;
+}
+
+interface Ramp {
+  steps: CapacityStep[];
+  capacityRooms: number;
+  stoppedBy: string;
 }
 
 interface ClientReport {
@@ -113,7 +129,8 @@ interface CommitSums {
 }
 
 /** Sums of the server's own commit histograms (roomservice_event_commit_seconds, roomservice_group_commit_size, roomservice_wal_fsync_seconds). */
-async function commitSums(base: string, metricsToken: string): Promise<CommitSums> {
+async function commitSums(base: string, metricsToken: string | undefined): Promise<CommitSums> {
+  if (metricsToken === undefined) return { commitSeconds: 0, commits: 0, groupSum: 0, groups: 0, fsyncSeconds: 0, fsyncs: 0 };
   const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } });
   const text = await res.text();
   const sum = (name: string) => metricSum(text, name);
@@ -131,16 +148,16 @@ function lossOf(r: ClientReport): CapacityStep["loss"] {
   return { gaps: r.total.gaps, bad_turns: r.total.badTurns, post_failures: r.total.postFailures, closed: r.total.closed, overflow: r.total.overflow };
 }
 
-export async function capacity(c: CapacityCtx): Promise<Figure> {
+async function ramp(c: RampCtx): Promise<Ramp> {
   const t0 = performance.now();
   const clients = IpcChild.start("bench/capacity-clients.ts");
   const steps: CapacityStep[] = [];
   const roomIds: string[] = [];
   const reply = wordsReply(c.replyTokens);
-  const pid = c.server.pid();
+  const pid = c.target.pid();
   let stoppedBy = "";
   try {
-    await clients.call({ cmd: "setup", base: c.server.base, token: c.token, replyTokens: c.replyTokens }, 5000);
+    await clients.call({ cmd: "setup", base: c.target.base, token: c.token, replyTokens: c.replyTokens }, 5000);
     for (const n of c.steps) {
       const add = n - roomIds.length;
       // Renting and connecting scale with the rooms added; the rest of a step is fixed.
@@ -150,14 +167,14 @@ export async function capacity(c: CapacityCtx): Promise<Figure> {
         break;
       }
       const r0 = performance.now();
-      const fresh = await pool(Array.from({ length: add }), 16, () => rentEcho(c.server.base, c.token, { token_delay_ms: c.tokenDelayMs, reply, stamp_tokens: true }));
+      const fresh = await pool(Array.from({ length: add }), 16, () => rentEcho(c.target.base, c.token, { token_delay_ms: c.tokenDelayMs, reply, stamp_tokens: true }));
       const rentMs = performance.now() - r0;
       roomIds.push(...fresh);
       const conn = await clients.call<{ connected: number; failed: number; ms: number }>({ cmd: "add", roomIds: fresh, staggerMs: c.staggerMs, concurrency: 50, timeoutMs: 10_000 }, 120_000);
       if (conn.failed > 0) throw new Error(`${conn.failed} of ${add} followers did not connect at step ${n}`);
       await sleep(c.staggerMs + c.settleMs);
       await clients.call({ cmd: "measure", since: Date.now() }, 10_000);
-      const m0 = await commitSums(c.server.base, c.metricsToken);
+      const m0 = await commitSums(c.target.base, c.metricsToken);
       const cpu0 = cpuSeconds(pid);
       const w0 = performance.now();
       let rss = readRss(pid);
@@ -168,7 +185,7 @@ export async function capacity(c: CapacityCtx): Promise<Figure> {
       const report = await clients.call<ClientReport>({ cmd: "report" }, 30_000);
       const wallS = (performance.now() - w0) / 1000;
       const cpu = (cpuSeconds(pid) - cpu0) / wallS;
-      const m1 = await commitSums(c.server.base, c.metricsToken);
+      const m1 = await commitSums(c.target.base, c.metricsToken);
       const loss = lossOf(report);
       const lost = loss.gaps + loss.bad_turns + loss.post_failures + loss.closed + loss.overflow;
       const scheduled = (n * 1000) / c.tokenDelayMs;
@@ -201,7 +218,7 @@ export async function capacity(c: CapacityCtx): Promise<Figure> {
       };
       steps.push(step);
       log(
-        `capacity ${n} rooms: p50 ${step.p50_ms} ms, p99 ${step.p99_ms} ms, max ${step.max_ms} ms (emit→write p50/p99 ${report.toWrite.p50}/${report.toWrite.p99}, write→receipt ${report.toReceipt.p50}/${report.toReceipt.p99}), ${tokensPerS.toFixed(0)}/${scheduled.toFixed(0)} tokens/s, ${step.events_per_s.toFixed(0)} events/s, ${step.commits_per_s.toFixed(0)} commits/s taking ${(100 * step.commit_time_share).toFixed(0)}% of the window, group ${step.mean_group.toFixed(1)}, ${step.fsyncs_per_s.toFixed(0)} fsyncs/s of ${step.fsync_mean_ms.toFixed(1)} ms, server CPU ${cpu.toFixed(2)}, RSS ${step.server_rss_mb.toFixed(0)} MB, client CPU ${step.client_cpu_share.toFixed(2)}, lost ${lost}${step.pass ? "" : " → MISS"}`,
+        `capacity, ${c.label}, ${n} rooms: p50 ${step.p50_ms} ms, p99 ${step.p99_ms} ms, max ${step.max_ms} ms (emit→write p50/p99 ${report.toWrite.p50}/${report.toWrite.p99}, write→receipt ${report.toReceipt.p50}/${report.toReceipt.p99}), ${tokensPerS.toFixed(0)}/${scheduled.toFixed(0)} tokens/s, ${step.events_per_s.toFixed(0)} events/s, ${step.commits_per_s.toFixed(0)} commits/s taking ${(100 * step.commit_time_share).toFixed(0)}% of the window, group ${step.mean_group.toFixed(1)}, ${step.fsyncs_per_s.toFixed(0)} fsyncs/s of ${step.fsync_mean_ms.toFixed(1)} ms, server CPU ${cpu.toFixed(2)}, RSS ${step.server_rss_mb.toFixed(0)} MB, client CPU ${step.client_cpu_share.toFixed(2)}, lost ${lost}${step.pass ? "" : " → MISS"}`,
       );
       if (!step.pass) {
         stoppedBy = `stopped after the first step that failed (${n} rooms)`;
@@ -218,9 +235,11 @@ export async function capacity(c: CapacityCtx): Promise<Figure> {
     if (!s.pass) break;
     capacityRooms = s.rooms;
   }
-  const last = steps.filter((s) => s.rooms === capacityRooms)[0];
-  writeFileSync(c.svgPath, svg(steps, c.p99TargetMs));
-  const table = [
+  return { steps, capacityRooms, stoppedBy };
+}
+
+function table(steps: readonly CapacityStep[]): string[] {
+  return [
     "| rooms | p50 ms | p99 ms | max ms | emit→write p50/p99 | write→receipt p50/p99 | tokens/s (of scheduled) | durable events/s | commits/s (share of time) | fsyncs/s (mean ms) | server CPU | server RSS MB | client CPU | lost | pass |",
     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ...steps.map((s) => {
@@ -228,39 +247,61 @@ export async function capacity(c: CapacityCtx): Promise<Figure> {
       return `| ${s.rooms} | ${s.p50_ms} | ${s.p99_ms} | ${s.max_ms} | ${s.emit_to_write_ms.p50}/${s.emit_to_write_ms.p99} | ${s.write_to_receipt_ms.p50}/${s.write_to_receipt_ms.p99} | ${s.tokens_per_s.toFixed(0)} (${((100 * s.tokens_per_s) / s.scheduled_tokens_per_s).toFixed(0)}%) | ${s.events_per_s.toFixed(0)} | ${s.commits_per_s.toFixed(0)} (${(100 * s.commit_time_share).toFixed(0)}%) | ${s.fsyncs_per_s.toFixed(0)} (${s.fsync_mean_ms.toFixed(1)}) | ${s.server_cpu_share.toFixed(2)} | ${s.server_rss_mb.toFixed(0)} | ${s.client_cpu_share.toFixed(2)} | ${lost} | ${s.pass ? "pass" : "MISS"} |`;
     }),
   ];
+}
+
+export async function capacity(c: CapacityCtx): Promise<Figure> {
+  const { server, metricsToken, bare, svgPath, ...pacing } = c;
+  const real = await ramp({ ...pacing, label: "server", target: server, metricsToken });
+  // The floor, with the same clients and pacing: where even a bare broadcaster stops on this machine.
+  const floor = bare ? await ramp({ ...pacing, steps: bare.steps, budgetMs: bare.budgetMs, label: "bare", target: bare.server }) : undefined;
+  const last = real.steps.filter((s) => s.rooms === real.capacityRooms)[0];
+  writeFileSync(svgPath, svg(real.steps, floor?.steps ?? [], c.p99TargetMs));
   return figure({
     id: "capacity",
     name: "capacity: rooms streaming at once, 20 tok/s, 1 follower each",
     unit: "rooms",
     stat: "most rooms with p99 ≤ 100 ms, zero loss",
-    median: capacityRooms,
+    median: real.capacityRooms,
     p99: last ? last.p99_ms : null,
     p99Label: "its p99 ms",
+    ...(floor
+      ? {
+          baseline: { name: "bare node:http rooms server (bench/bare-rooms.ts)", unit: "rooms", median: floor.capacityRooms, p99: null },
+          ratio: floor.capacityRooms > 0 ? real.capacityRooms / floor.capacityRooms : null,
+          ratioOf: "server capacity ÷ bare capacity (same clients, same machine, same run)",
+        }
+      : {}),
     target: "≥ 2000 rooms",
-    pass: capacityRooms >= 2000,
-    runs: steps,
+    pass: real.capacityRooms >= 2000,
+    runs: [...real.steps.map((s) => ({ target: "server", ...s })), ...(floor?.steps ?? []).map((s) => ({ target: "bare", ...s }))],
     notes: [
       `local/echo with token_delay_ms ${c.tokenDelayMs} (${1000 / c.tokenDelayMs} tokens/s) and stamp_tokens, ${c.replyTokens}-token replies, each room posting its next message on agent:turn_end; one SSE follower per room in bench/capacity-clients.ts; default EVENT_COALESCE_MS; one tenant.`,
-      `per step: rooms added (first messages spread over ${c.staggerMs} ms), ${c.settleMs} ms settle, one ${c.windowMs} ms window. Latency = follower receipt Date.now() − the token's due time on the model's fixed schedule (1 ms resolution). A step passes with p99 ≤ ${c.p99TargetMs} ms, no seq gap, every turn completed with all ${c.replyTokens} tokens, no follower cut off, no failed post, ≥ 90% of the scheduled tokens/s delivered. ${stoppedBy}.`,
-      ...table,
-      `curve: ${c.svgPath}`,
-      ...steps.filter((s) => s.loss_sample).map((s) => `${s.rooms} rooms, first loss: ${s.loss_sample}`),
+      `per step: rooms added (first messages spread over ${c.staggerMs} ms), ${c.settleMs} ms settle, one ${c.windowMs} ms window. Latency = follower receipt Date.now() − the token's due time on the model's fixed schedule (1 ms resolution). A step passes with p99 ≤ ${c.p99TargetMs} ms, no seq gap, every turn completed with all ${c.replyTokens} tokens, no follower cut off, no failed post, ≥ 90% of the scheduled tokens/s delivered. Server: ${real.stoppedBy}.`,
+      ...table(real.steps),
+      ...(floor
+        ? [
+            `bare baseline (bench/bare-rooms.ts: the same frames on the same schedule, no durability, auth, model runtime or framework), steps ${bare!.steps.join(", ")}: ${floor.stoppedBy}.`,
+            ...table(floor.steps),
+          ]
+        : []),
+      `curve: ${svgPath}`,
+      ...real.steps.filter((s) => s.loss_sample).map((s) => `${s.rooms} rooms, first loss: ${s.loss_sample}`),
     ],
   });
 }
 
-/** The curve as a small standalone SVG: p50 and p99 latency (log scale) and server CPU against rooms. */
-function svg(steps: readonly CapacityStep[], targetMs: number): string {
+/** The curve as a small standalone SVG: p50 and p99 latency (log scale) and server CPU against rooms, and the bare baseline's p99. */
+function svg(steps: readonly CapacityStep[], bare: readonly CapacityStep[], targetMs: number): string {
   const W = 640;
   const H = 360;
   const L = 60;
   const R = 60;
   const T = 30;
   const B = 50;
-  const maxRooms = Math.max(1000, ...steps.map((s) => s.rooms));
+  const maxRooms = Math.max(1000, ...steps.map((s) => s.rooms), ...bare.map((s) => s.rooms));
   const x = (rooms: number) => L + ((W - L - R) * rooms) / maxRooms;
   const lo = 1;
-  const hi = Math.max(1000, ...steps.map((s) => s.p99_ms));
+  const hi = Math.max(1000, ...steps.map((s) => s.p99_ms), ...bare.map((s) => s.p99_ms));
   const y = (ms: number) => T + (H - T - B) * (1 - (Math.log10(Math.max(lo, ms)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo)));
   const yc = (share: number) => T + (H - T - B) * (1 - share / 2);
   const line = (pts: [number, number][], color: string, dash = "") =>
@@ -282,8 +323,9 @@ ${ticksX.map((v) => `<text x="${x(v)}" y="${H - B + 16}" text-anchor="middle">${
 ${line(steps.map((s) => [x(s.rooms), y(s.p50_ms)]), "#1f77b4")}
 ${line(steps.map((s) => [x(s.rooms), y(s.p99_ms)]), "#d62728")}
 ${line(steps.map((s) => [x(s.rooms), yc(s.server_cpu_share)]), "#2ca02c", "5 3")}
+${bare.length ? line(bare.map((s) => [x(s.rooms), y(s.p99_ms)]), "#7f7f7f", "2 3") : ""}
 ${steps.filter((s) => !s.pass).map((s) => `<text x="${x(s.rooms)}" y="${y(s.p99_ms) - 8}" text-anchor="middle" fill="#d62728">MISS</text>`).join("")}
-<text x="${L + 8}" y="${T + 12}" fill="#1f77b4">p50</text><text x="${L + 40}" y="${T + 12}" fill="#d62728">p99</text><text x="${L + 72}" y="${T + 12}" fill="#2ca02c">server CPU</text>
+<text x="${L + 8}" y="${T + 12}" fill="#1f77b4">p50</text><text x="${L + 40}" y="${T + 12}" fill="#d62728">p99</text><text x="${L + 72}" y="${T + 12}" fill="#2ca02c">server CPU</text>${bare.length ? `<text x="${L + 150}" y="${T + 12}" fill="#7f7f7f">bare server p99</text>` : ""}
 </svg>
 `;
 }

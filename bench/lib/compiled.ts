@@ -35,7 +35,9 @@ export function buildCompiled(out: string, root: string = ROOT): string {
     isolatedModules: true,
     sourceMap: false,
   };
-  const bare = [path.join(ROOT, "bench", "bare-hono.ts"), path.join(ROOT, "bench", "bare-sse.ts")];
+  const bare = readdirSync(path.join(ROOT, "bench"))
+    .filter((f) => /^bare-.*\.ts$/.test(f))
+    .map((f) => path.join(ROOT, "bench", f));
   const files = [...tsFiles(path.join(root, "src")), ...bare];
   for (const file of files) {
     const rel = bare.includes(file) ? path.relative(ROOT, file) : path.relative(root, file);
