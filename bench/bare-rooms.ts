@@ -1,13 +1,14 @@
 /**
- * The capacity baseline: a bare node:http server that streams rooms the way
- * the capacity clients (bench/capacity-clients.ts) see them, started as its
- * own process by bench/figures/capacity.ts. It answers the three calls the
+ * The rooms baseline: a bare node:http server that streams rooms the way
+ * the bench's followers see them, started as its own process by
+ * bench/figures/capacity.ts (the capacity ramp's floor) and
+ * bench/figures/stream.ts (the durable event rate's). It answers the three calls the
  * capacity phase makes (rent, follow, post) and, for each posted message,
  * writes the same frames the real server writes for an echo turn: the same
  * event types in the same order, records with the same fields, the stamped
  * tokens due on the same fixed schedule (one timer per token), each
  * `pi:message_update` carrying the cumulative `partial.text`, every frame
- * formatted once and written to the room's followers at once.
+ * formatted once, and each follower written once per event-loop turn.
  *
  * No durability, no auth, no model runtime, no framework: what is left is
  * what any server must do for this workload in one Node process (timers,
@@ -28,6 +29,8 @@ interface Room {
   busy: boolean;
   /** The rented actors, for `room:rented`: written when the first follower arrives, as the real server's replay would give it. */
   actors: unknown[];
+  /** Its followers are corked until the end of this event-loop turn (see `send`). */
+  corked: boolean;
 }
 
 const rooms = new Map<string, Room>();
@@ -36,7 +39,18 @@ function send(room: Room, eventType: string, agentKey: string | null, turnId: st
   const seq = ++room.seq;
   const record = { id: `${room.id}:${seq}`, seq, room_id: room.id, event_type: eventType, agent_key: agentKey, turn_id: turnId, payload, created_at: new Date().toISOString() };
   const frame = Buffer.from(`id: ${seq}\nevent: ${eventType}\ndata: ${JSON.stringify(record)}\n\n`);
+  // One write per follower per event-loop turn, as the real server's feed does (sse.feed.ts `flushDue`).
+  if (!room.corked && room.followers.size > 0) {
+    room.corked = true;
+    for (const f of room.followers) f.cork();
+    setImmediate(uncork, room);
+  }
   for (const f of room.followers) f.write(frame);
+}
+
+function uncork(room: Room): void {
+  room.corked = false;
+  for (const f of room.followers) f.uncork();
 }
 
 /** One turn, as the real server's events for a local/echo reply with stamp_tokens. */
@@ -51,11 +65,10 @@ function turn(room: Room, messageId: string, turnId: string): void {
   const next = () => {
     const due = startedAt + (sent + 1) * room.delayMs;
     const wait = due - Date.now();
-    if (wait > 0) {
-      setTimeout(emit, wait, due);
-      return;
-    }
-    emit(due);
+    if (wait > 0) setTimeout(emit, wait, due);
+    // With no delay, a turn of its own every 64 tokens, as local/echo does.
+    else if (room.delayMs <= 0 && sent > 0 && sent % 64 === 0) setImmediate(emit, due);
+    else emit(due);
   };
   const emit = (due: number) => {
     const piece = `${due.toString(36)} `;
@@ -107,7 +120,7 @@ const server = http.createServer((req, res) => {
       const options = agents?.[0]?.options ?? {};
       const id = randomUUID();
       const tokens = String(options.reply ?? "").split(/\s+/).filter(Boolean).length;
-      rooms.set(id, { id, seq: 0, delayMs: options.token_delay_ms ?? 50, tokens, followers: new Set(), busy: false, actors: agents ?? [] });
+      rooms.set(id, { id, seq: 0, delayMs: options.token_delay_ms ?? 50, tokens, followers: new Set(), busy: false, actors: agents ?? [], corked: false });
       json(res, 201, { success: true, data: { id } });
     });
     return;

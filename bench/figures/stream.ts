@@ -16,7 +16,7 @@ import path from "node:path";
 import { figure, type Figure } from "../lib/figure.js";
 import { Follower, request } from "../lib/http.js";
 import { IpcChild } from "../lib/ipc-child.js";
-import { sleep, spawnScript, type Spawned } from "../lib/proc.js";
+import { cpuSeconds, sleep, spawnScript, type Spawned } from "../lib/proc.js";
 import { captureRows, rawEventInserts } from "../lib/raw-sqlite.js";
 import { rentEcho, startTurn, wordsReply, type ServerHandle } from "../lib/roomservice.js";
 import { median, min } from "../lib/stats.js";
@@ -167,8 +167,19 @@ export interface EventRateCtx {
   rawDir: string;
 }
 
-export async function eventRate(c: EventRateCtx): Promise<Figure> {
-  const base = c.server.base;
+interface RateRun {
+  run: number;
+  events: number;
+  ms: number;
+  perS: number;
+  turns: number;
+  /** The server process's CPU share over the window (1 = one core). */
+  cpu: number;
+}
+
+/** Streams back-to-back turns in `rooms` rooms of the server at `base`, each followed; events/s over `runs` windows, from the followers' seqs. */
+async function streamRate(target: { base: string; pid: () => number }, c: EventRateCtx): Promise<{ runs: RateRun[]; roomIds: string[]; problems: string[] }> {
+  const base = target.base;
   const reply = wordsReply(c.replyTokens);
   const roomIds = await Promise.all(Array.from({ length: c.rooms }, () => rentEcho(base, c.token, { token_delay_ms: 0, reply })));
   const followers = await Promise.all(roomIds.map((id) => Follower.open(base, id, c.token)));
@@ -190,29 +201,47 @@ export async function eventRate(c: EventRateCtx): Promise<Figure> {
     }),
   );
   const seqSum = () => followers.reduce((a, f) => a + f.lastSeq, 0);
-  const runs: { run: number; events: number; ms: number; perS: number; turns: number }[] = [];
+  const runs: RateRun[] = [];
   try {
     await sleep(500); // warm-up window, not counted
     for (let r = 0; r < c.runs; r++) {
       const s0 = seqSum();
       const n0 = turnsDone;
+      const cpu0 = cpuSeconds(target.pid());
       const t0 = performance.now();
       await sleep(c.windowMs);
       const ms = performance.now() - t0;
       const events = seqSum() - s0;
-      runs.push({ run: r + 1, events, ms, perS: events / (ms / 1000), turns: turnsDone - n0 });
+      runs.push({ run: r + 1, events, ms, perS: events / (ms / 1000), turns: turnsDone - n0, cpu: (cpuSeconds(target.pid()) - cpu0) / (ms / 1000) });
     }
   } finally {
     stop = true;
     await Promise.race([Promise.all(drivers), sleep(20_000)]);
     for (const f of followers) f.close();
   }
+  return { runs, roomIds, problems };
+}
+
+export async function eventRate(c: EventRateCtx): Promise<Figure> {
+  const server = await streamRate(c.server, c);
   // The same rows, raw: read back from the server's file, inserted 100 per transaction.
-  const captured = captureRows(path.join(c.server.dataDir, "tenants", `${c.tenant}.db`), roomIds, 20_000);
+  const captured = captureRows(path.join(c.server.dataDir, "tenants", `${c.tenant}.db`), server.roomIds, 20_000);
   const raw = Array.from({ length: c.runs }, (_, r) => rawEventInserts(c.rawDir, `raw-events-${r}`, captured, 100, 10_000));
-  const s = runs.map((r) => r.perS);
+  // The same streaming with nothing durable: bench/bare-rooms.ts, the frames alone.
+  const bareServer = await spawnScript({ name: "bare-rooms", script: "bench/bare-rooms.ts", env: {}, readyPath: "/health" });
+  let bare: Awaited<ReturnType<typeof streamRate>>;
+  try {
+    bare = await streamRate(bareServer, c);
+  } finally {
+    await bareServer.stop();
+  }
+  const s = server.runs.map((r) => r.perS);
   const b = raw.map((r) => r.perS);
+  const f = bare.runs.map((r) => r.perS);
   const ratio = median(s) / median(b);
+  // A server that did the bare server's work and a raw insert per event, and nothing else, would take the sum of their times per event.
+  const bound = 1 / (1 / median(f) + 1 / median(b));
+  const problems = [...server.problems, ...bare.problems.map((p) => `bare: ${p}`)];
   return figure({
     id: "event_rate",
     name: `durable event rate, ${c.rooms} rooms streaming`,
@@ -226,10 +255,12 @@ export async function eventRate(c: EventRateCtx): Promise<Figure> {
     ratioOf: "median server events/s ÷ median raw rows/s",
     target: "≥ 0.3× raw",
     pass: problems.length === 0 && ratio >= 0.3,
-    runs: [...runs.map((r) => ({ target: "server", ...r })), ...raw.map((r, k) => ({ target: "raw", run: k + 1, ...r }))],
+    runs: [...server.runs.map((r) => ({ target: "server", ...r })), ...raw.map((r, k) => ({ target: "raw", run: k + 1, ...r })), ...bare.runs.map((r) => ({ target: "bare", ...r }))],
     notes: [
       `EVENT_COALESCE_MS=0, local/echo token_delay_ms 0, ${c.replyTokens}-word replies, ${c.rooms} rooms each posting its next message on agent:turn_end; ${c.runs} windows of ${c.windowMs} ms; events counted from the followers' last seq.`,
       `raw: ${captured.events.length} rows captured from the server's own file (avg payload ${raw[0]?.avgPayloadChars.toFixed(0)} chars), same schema incl. indexes and FK, WAL + synchronous=FULL + foreign_keys=ON.`,
+      `server CPU per window: [${server.runs.map((r) => r.cpu.toFixed(2)).join(", ")}].`,
+      `bare (bench/bare-rooms.ts, the same frames to the same followers, nothing stored): ${median(f).toFixed(0)} events/s [${f.map((v) => v.toFixed(0)).join(", ")}], its CPU [${bare.runs.map((r) => r.cpu.toFixed(2)).join(", ")}]. The bare server's and the raw insert's times per event added up bound any server that streams these frames durably in one event loop at ${bound.toFixed(0)} events/s = ${(bound / median(b)).toFixed(3)}× raw; the server is at ${(median(s) / bound).toFixed(3)}× that bound.`,
       ...(problems.length ? [`${problems.length} problems, first: ${problems.slice(0, 3).join("; ")}`] : []),
     ],
   });
