@@ -52,18 +52,20 @@ export function formatSseFrame(event: StreamEvent): string {
   return `id: ${event.seq}\nevent: ${type}\ndata: ${JSON.stringify(event)}\n\n`;
 }
 
-const encoder = new TextEncoder();
 /**
- * One-entry cache: followers flushing the same text in a row (one publish, or
- * one event-loop turn of publishes, fanned out) share one encoding, so the
- * chunk is shared too and must stay read-only (neither a default web stream
- * nor a socket write transfers or detaches it).
+ * UTF-8 bytes of a chunk. One-entry cache: followers flushing the same text
+ * in a row (one publish, or one event-loop turn of publishes, fanned out)
+ * share one encoding, so the chunk is shared too and must stay read-only
+ * (neither a default web stream nor a socket write transfers or detaches it).
+ * `Buffer.from`, not a TextEncoder: a chunk under 4 KB is a slice of Node's
+ * shared pool rather than an ArrayBuffer of its own, which measured about
+ * 2 µs less per 1.7 KB frame (4.4 against 6.4 µs with the formatting).
  */
 let lastText = "";
-let lastBytes = new Uint8Array(0);
+let lastBytes: Uint8Array = Buffer.alloc(0);
 function encode(text: string): Uint8Array {
   if (text !== lastText) {
-    lastBytes = encoder.encode(text);
+    lastBytes = Buffer.from(text, "utf8");
     lastText = text;
   }
   return lastBytes;

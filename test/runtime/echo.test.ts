@@ -1,6 +1,6 @@
 /** The built-in local/echo model, driven through the real LlmRuntime and agent loop. */
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { echoTokens } from "../../src/runtime/llm/echo.provider.js";
+import { countEchoTokens, echoTokens } from "../../src/runtime/llm/echo.provider.js";
 import { createLlmRuntime } from "../../src/runtime/llm/llm.runtime.js";
 import type { LlmRuntime } from "../../src/runtime/llm/llm.types.js";
 import { deltas, echoActor, memoryLogger, ofType, runTurn, types } from "./runtime.helpers.js";
@@ -8,6 +8,30 @@ import { deltas, echoActor, memoryLogger, ofType, runTurn, types } from "./runti
 let runtime: LlmRuntime;
 beforeAll(async () => {
   runtime = await createLlmRuntime({ providers: [], echoDefaultTokenDelayMs: 0 });
+});
+
+describe("local/echo token count", () => {
+  it("counts what echoTokens of the pieces joined with spaces would give, without joining them", () => {
+    const cases: string[][] = [
+      [],
+      [""],
+      ["", ""],
+      ["", "x"],
+      ["x", ""],
+      ["one two three"],
+      ["  leading spaces", "and\tmore\n"],
+      ["a", "b", " c ", ""],
+      ["\u00a0nbsp\u2003em\u3000ideo\ufeffbom"],
+      ["trailing   ", "   leading"],
+      ["emoji 👋🏽 and 中文字符", "tool {\"x\":1}"],
+    ];
+    // And random ones over an alphabet dense in spaces of every kind.
+    const alphabet = ["a", "b", " ", "  ", "\t", "\n", "\u00a0", "\u2028", "é", "👋", ""];
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % n);
+    for (let k = 0; k < 500; k++) cases.push(Array.from({ length: rand(4) }, () => Array.from({ length: rand(12) }, () => alphabet[rand(alphabet.length)]).join("")));
+    for (const pieces of cases) expect(countEchoTokens(pieces), JSON.stringify(pieces)).toBe(echoTokens(pieces.join(" ")).length);
+  });
 });
 
 describe("local/echo default answer", () => {
